@@ -1,0 +1,299 @@
+"""The `berita` command: ingest, ask, eval, sources, remove, reindex, chat, bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from berita import __version__
+from berita.settings import Settings, SettingsError, get_settings
+
+EXIT_FAILED_ITEMS = 1
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return int(args.run(args, settings) or 0)
+    except (SettingsError, _user_errors()) as error:
+        print(f"berita: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from vectorstore.embeddings import EmbeddingModelError
+    from vectorstore.store import StoreError
+
+    return (StoreError, EmbeddingModelError, CommandError)
+
+
+class CommandError(Exception):
+    """A command was used wrongly; the message is one line."""
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
+    from berita.components import open_store
+    from ingest.pipeline import ingest
+
+    console = Console(stderr=True)
+    store = open_store(settings)
+    with console.status("ingesting…") as status:
+
+        def report(origin: str, outcome: str) -> None:
+            if outcome.startswith("failed"):
+                console.print(f"[red]error[/red] {origin}: {outcome[8:]}", highlight=False)
+            status.update(f"ingesting… {origin}: {outcome}")
+
+        summary = ingest(args.sources, store, settings, on_item=report)
+    print(summary.line())
+    return EXIT_FAILED_ITEMS if summary.failures else 0
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_answerer
+
+    answerer = open_answerer(settings)
+    k = args.k or settings.retrieve_k
+    if args.batch:
+        with _open_batch(args.batch) as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    question = str(record["question"])
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    print(
+                        f'berita: {args.batch}:{number}: expected {{"id", "question"}}',
+                        file=sys.stderr,
+                    )
+                    continue
+                result = answer_json(answerer.ask(question, k=k))
+                print(
+                    json.dumps({"id": record.get("id"), **result}, ensure_ascii=False), flush=True
+                )
+        return 0
+    if not args.question:
+        raise CommandError("ask needs a QUESTION or --batch FILE")
+    answer = answerer.ask(args.question, k=k)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def _open_batch(path: str) -> Any:
+    if path == "-":
+        return sys.stdin
+    try:
+        return Path(path).open(encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
+    from berita.evaluate import evaluate
+
+    suite = Path(args.suite)
+    if not (suite / "corpus.jsonl").is_file() or not (suite / "questions.jsonl").is_file():
+        raise CommandError(f"{suite} is not a suite (needs corpus.jsonl and questions.jsonl)")
+    console = Console(stderr=True)
+    with console.status("ingesting the corpus…") as status:
+        metrics, _ = evaluate(
+            suite,
+            settings,
+            k=args.k,
+            limit=args.limit,
+            on_progress=lambda stage, done, total: status.update(f"asking {done}/{total}"),
+        )
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(metrics_table(metrics))
+    return 0
+
+
+def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_store
+
+    sources = open_store(settings).sources()
+    if args.json:
+        print(json.dumps([vars(s) for s in sources], ensure_ascii=False, indent=2))
+        return 0
+    if not sources:
+        print("no articles stored")
+    for info in sources:
+        print(
+            f"{info.doc_id}\t{info.published or '-'}\t{info.passages} passages\t"
+            f"{info.title or '(untitled)'}\t{info.url}"
+        )
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_store
+
+    store = open_store(settings)
+    removed = store.remove(args.doc_ids)
+    missing = [doc_id for doc_id, count in removed.items() if not count]
+    for doc_id, count in removed.items():
+        if count:
+            print(f"removed {doc_id} ({count} passages)")
+    for doc_id in missing:
+        print(f"berita: no article {doc_id!r}", file=sys.stderr)
+    if len(missing) < len(removed):
+        store.commit()
+    return EXIT_FAILED_ITEMS if missing else 0
+
+
+def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_store
+
+    store = open_store(settings, for_reindex=True)
+    total = store.reindex()
+    print(f"re-embedded {total} passages with {settings.embedding_model}")
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_answerer
+
+    answerer = open_answerer(settings)
+    print("Ask about the articles (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("? ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        print(format_answer(answerer.ask(question, k=settings.retrieve_k)), end="\n\n")
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def answer_json(answer: Any) -> dict[str, Any]:
+    """The `--json` form of an answer."""
+    from vectorstore.passages import passage_body
+
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "abstained": answer.abstained,
+        "language": answer.language,
+        "passages": [
+            {
+                "doc_id": p.document.metadata.get("doc_id", ""),
+                "chunk": p.document.metadata.get("chunk", 0),
+                "title": p.document.metadata.get("title", ""),
+                "url": p.document.metadata.get("url", ""),
+                "published": p.document.metadata.get("published", ""),
+                "score": round(p.score, 4),
+                "text": passage_body(p.document),
+            }
+            for p in answer.passages
+        ],
+        "citations": answer.citations,
+        "timings_ms": answer.timings_ms,
+    }
+
+
+def format_answer(answer: Any) -> str:
+    """The answer as plain text, followed by its sources."""
+    from bot.replies import cited_sources
+
+    lines = [answer.answer]
+    sources = cited_sources(answer)
+    if sources:
+        lines += ["", "Sumber:" if answer.language == "id" else "Sources:"]
+        lines += [f"  [{n}] {' — '.join(parts)}" for n, parts in enumerate(sources, start=1)]
+    return "\n".join(lines)
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """A metrics table in Markdown."""
+    rows = [(name, value) for name, value in metrics.items() if name != "suite"]
+    lines = [f"| {metrics.get('suite', 'suite')} | value |", "|---|---|"]
+    for name, value in rows:
+        shown = f"{value:.3f}" if isinstance(value, float) and value <= 1 else f"{value:g}"
+        lines.append(f"| {name} | {shown} |")
+    return "\n".join(lines)
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def _bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram import run_bot
+
+    return run_bot(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="berita", description="Ask questions about news articles; answers cite their sources."
+    )
+    parser.add_argument("--version", action="version", version=f"berita {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = command(
+        "ingest",
+        _cmd_ingest,
+        "ingest articles: .jsonl/.txt/.md/.html files, folders, URLs, RSS/Atom feeds",
+    )
+    sub.add_argument("sources", nargs="+", metavar="SOURCE")
+
+    sub = command("ask", _cmd_ask, "answer a question from the stored articles")
+    sub.add_argument("question", nargs="?", metavar="QUESTION")
+    sub.add_argument("--json", action="store_true", help="print one JSON object")
+    sub.add_argument("--batch", metavar="FILE.jsonl", help='questions as {"id", "question"} lines')
+    sub.add_argument("--k", type=int, default=None, help="passages to retrieve (RETRIEVE_K)")
+
+    sub = command("eval", _cmd_eval, "score retrieval and answers on an evaluation suite")
+    sub.add_argument("suite", metavar="SUITE_DIR")
+    sub.add_argument("--k", type=int, default=10)
+    sub.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
+    sub.add_argument("--json", action="store_true")
+
+    sub = command("sources", _cmd_sources, "list the stored articles")
+    sub.add_argument("--json", action="store_true")
+
+    sub = command("remove", _cmd_remove, "delete articles and their passages")
+    sub.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+
+    command("reindex", _cmd_reindex, "re-embed every passage with EMBEDDING_MODEL")
+    command("chat", _cmd_chat, "ask questions in a console loop")
+    command("bot", _bot, "run the Telegram bot")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

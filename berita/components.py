@@ -1,0 +1,23 @@
+"""Wiring: settings -> embeddings -> store -> retriever -> answerer, built once per process."""
+
+from __future__ import annotations
+
+from berita.settings import Settings
+from bot.answer import Answerer
+from vectorstore.embeddings import load_embeddings
+from vectorstore.retrieve import HybridRetriever
+from vectorstore.store import PassageStore
+
+
+def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore:
+    """The passage store with the configured embedding model."""
+    embeddings = load_embeddings(
+        settings.embedding_model, settings.embedding_threads, settings.embedding_cache_path
+    )
+    return PassageStore(settings, embeddings, for_reindex=for_reindex)
+
+
+def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answerer:
+    """An answerer over the configured store."""
+    retriever = HybridRetriever(store or open_store(settings))
+    return Answerer(retriever, max_chars=settings.answer_max_chars)

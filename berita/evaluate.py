@@ -1,0 +1,119 @@
+"""`berita eval`: ingest a suite's corpus into a temporary store, ask its questions, score them."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from berita.settings import Settings
+from berita.text import normalize
+from bot.answer import Answer
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of a suite."""
+
+    id: str
+    question: str
+    answers: list[str]
+    doc_id: str | None
+    lang: str
+    all_of: list[str]
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a suite's questions.jsonl."""
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            questions.append(
+                Question(
+                    id=str(record["id"]),
+                    question=record["question"],
+                    answers=record.get("answers") or [],
+                    doc_id=record.get("doc_id"),
+                    lang=record.get("lang", ""),
+                    all_of=record.get("all_of") or [],
+                )
+            )
+    return questions
+
+
+def ranked_doc_ids(answer: Answer) -> list[str]:
+    """Distinct doc_ids of the ranked passages, in rank order."""
+    return list(dict.fromkeys(p.document.metadata["doc_id"] for p in answer.passages))
+
+
+def answer_hit(question: Question, answer: Answer, window: int = 400) -> bool:
+    """Whether the first `window` characters of the answer hold an acceptable answer."""
+    if answer.abstained:
+        return False
+    head = normalize(answer.answer[:window])
+    any_ok = any(normalize(a) and normalize(a) in head for a in question.answers)
+    all_ok = all(normalize(a) in head for a in question.all_of)
+    return any_ok and all_ok
+
+
+def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
+    """The suite's metrics, computed as `shared/eval/README.md` defines them."""
+    pairs = list(pairs)
+    answerable = [(q, a) for q, a in pairs if q.doc_id]
+    unanswerable = [(q, a) for q, a in pairs if not q.doc_id]
+    metrics: dict[str, Any] = {"questions": len(pairs), "answerable": len(answerable)}
+    if answerable:
+        ranks = []
+        for question, answer in answerable:
+            docs = ranked_doc_ids(answer)
+            ranks.append(docs.index(question.doc_id) + 1 if question.doc_id in docs else None)
+        for k in (1, 5, 10):
+            metrics[f"recall@{k}"] = sum(r is not None and r <= k for r in ranks) / len(ranks)
+        metrics["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / len(ranks)
+        metrics["answer_hit"] = sum(answer_hit(q, a) for q, a in answerable) / len(answerable)
+        metrics["answered"] = sum(not a.abstained for _, a in answerable) / len(answerable)
+    if unanswerable:
+        metrics["unanswerable"] = len(unanswerable)
+        metrics["abstained"] = sum(a.abstained for _, a in unanswerable) / len(unanswerable)
+    latencies = sorted(a.timings_ms["total"] for _, a in pairs)
+    if latencies:
+        metrics["latency_p50_ms"] = statistics.median(latencies)
+        metrics["latency_p95_ms"] = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    return metrics
+
+
+def evaluate(
+    suite: Path,
+    settings: Settings,
+    k: int = 10,
+    limit: int | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[dict[str, Any], list[tuple[Question, Answer]]]:
+    """Ingest `suite/corpus.jsonl` into a fresh temporary store and ask every question."""
+    from berita.components import open_answerer, open_store
+    from ingest.pipeline import ingest
+
+    questions = load_questions(suite / "questions.jsonl")[:limit]
+    progress = on_progress or (lambda stage, done, total: None)
+    with tempfile.TemporaryDirectory(prefix="berita-eval-") as folder:
+        local = settings.model_copy(
+            update={"chroma_path": Path(folder), "chroma_host": None, "chroma_collection": "eval"}
+        )
+        store = open_store(local)
+        corpus = str(suite / "corpus.jsonl")
+        summary = ingest([corpus], store, local, on_item=lambda origin, outcome: None)
+        if summary.failures:
+            raise RuntimeError(f"{summary.failed} corpus items failed: {summary.failures[0]}")
+        answerer = open_answerer(local, store)
+        pairs = []
+        for number, question in enumerate(questions, start=1):
+            pairs.append((question, answerer.ask(question.question, k=k)))
+            progress("ask", number, len(questions))
+    metrics = score(pairs)
+    metrics["suite"] = suite.name
+    return metrics, pairs

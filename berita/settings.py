@@ -1,0 +1,71 @@
+"""All of berita's settings, in one typed place, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    """berita's configuration. Every field maps to the upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Store
+    chroma_path: Path = Field(Path("data/chroma"), description="Embedded Chroma folder.")
+    chroma_host: str | None = Field(None, description="Chroma server host; set to use a server.")
+    chroma_port: int = Field(8000, ge=1, le=65535)
+    chroma_collection: str = Field("berita", min_length=3, max_length=512)
+    lexical_cache_path: Path = Field(Path("data/lexical"), description="Saved BM25 indexes.")
+
+    # Embeddings
+    embedding_model: str = Field("e5-small-q4", min_length=1)
+    embedding_cache_path: Path | None = Field(Path("data/embedding-cache"))
+    embedding_threads: int = Field(2, ge=1, le=64)
+
+    # Ingest
+    chunk_max_words: int = Field(150, ge=20, le=400)
+    fetch_timeout_s: float = Field(15.0, gt=0)
+    max_source_bytes: int = Field(20_000_000, gt=0)
+
+    # Retrieval and answers
+    retrieve_k: int = Field(5, ge=1, le=50)
+    answer_max_chars: int = Field(400, ge=80, le=3500)
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @property
+    def server_mode(self) -> bool:
+        """True when a Chroma server is configured instead of the embedded store."""
+        return bool(self.chroma_host)
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper() or "settings"
+    return f"invalid setting {name}: {first['msg']} (got {first.get('input')!r})"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`; raise SettingsError naming a bad one."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_one_line(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

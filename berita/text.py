@@ -1,0 +1,172 @@
+"""Small text helpers shared by ingest and answering: sentences, normalisation, language."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Abbreviations after which a full stop does not end an Indonesian or English sentence.
+_ABBREVIATIONS = {
+    "dr",
+    "drs",
+    "dra",
+    "prof",
+    "ir",
+    "h",
+    "hj",
+    "st",
+    "jl",
+    "jln",
+    "no",
+    "dll",
+    "dsb",
+    "dst",
+    "kab",
+    "kec",
+    "kel",
+    "prov",
+    "tbk",
+    "pt",
+    "cv",
+    "sdr",
+    "bpk",
+    "tn",
+    "ny",
+    "mr",
+    "mrs",
+    "ms",
+    "jr",
+    "sr",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "u.s",
+    "a.n",
+    "s.h",
+    "s.e",
+    "m.si",
+    "m.a",
+    "ph.d",
+}
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9À-Ý])")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+_ID_MARKERS = {
+    "yang",
+    "dan",
+    "di",
+    "ke",
+    "dari",
+    "ini",
+    "itu",
+    "dengan",
+    "untuk",
+    "pada",
+    "adalah",
+    "dalam",
+    "tidak",
+    "akan",
+    "apa",
+    "apakah",
+    "siapa",
+    "siapakah",
+    "kapan",
+    "kapankah",
+    "berapa",
+    "berapakah",
+    "mana",
+    "manakah",
+    "dimana",
+    "bagaimana",
+    "mengapa",
+    "kenapa",
+    "saja",
+    "oleh",
+    "sebagai",
+    "juga",
+    "sudah",
+    "telah",
+    "negara",
+    "tahun",
+    "nama",
+    "bisa",
+    "ada",
+}
+_EN_MARKERS = {
+    "the",
+    "is",
+    "are",
+    "was",
+    "were",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "why",
+    "how",
+    "many",
+    "much",
+    "of",
+    "in",
+    "on",
+    "did",
+    "does",
+    "do",
+    "and",
+    "to",
+    "a",
+    "an",
+    "for",
+    "with",
+    "from",
+    "by",
+    "that",
+    "this",
+    "has",
+    "have",
+    "name",
+    "year",
+    "country",
+    "countries",
+}
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences (Indonesian/English punctuation, common abbreviations kept)."""
+    sentences: list[str] = []
+    for block in re.split(r"\n+", text):
+        start = 0
+        for match in _SENTENCE_END.finditer(block):
+            before = block[start : match.start()].rstrip("\"”’')]")
+            last_word = before.rsplit(None, 1)[-1].rstrip(".").lower() if before.strip() else ""
+            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                continue
+            sentences.append(block[start : match.start()].strip() + match.group(0).strip())
+            start = match.end()
+        tail = block[start:].strip()
+        if tail:
+            sentences.append(tail)
+    return [s for s in (s.strip() for s in sentences) if s]
+
+
+def normalize(text: str) -> str:
+    """Casefold, turn punctuation into spaces and collapse whitespace (the eval's normalisation)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    return " ".join(text.split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens."""
+    return _WORD.findall(text.casefold())
+
+
+def detect_language(text: str) -> str:
+    """Return "id" for Indonesian or "en" for English (Indonesian when unsure)."""
+    tokens = words(text)
+    english = sum(token in _EN_MARKERS for token in tokens)
+    indonesian = sum(token in _ID_MARKERS for token in tokens)
+    return "en" if english > indonesian else "id"

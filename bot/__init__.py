@@ -1,0 +1,1 @@
+"""The answering side: retrieve -> answer -> Telegram."""

@@ -1,0 +1,1 @@
+"""Ingest: source -> extract -> clean -> chunk -> (embed -> store, in vectorstore)."""

@@ -1,0 +1,1 @@
+"""Vector store: embeddings, Chroma passages, the BM25 index beside them, hybrid retrieval."""

