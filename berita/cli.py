@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         return int(args.run(args, settings) or 0)
-    except (SettingsError, _user_errors()) as error:
+    except (SettingsError, *_user_errors()) as error:
         print(f"berita: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -50,17 +50,18 @@ class CommandError(Exception):
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from berita.components import open_store
     from ingest.pipeline import ingest
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
     store = open_store(settings)
     with console.status("ingesting…") as status:
 
         def report(origin: str, outcome: str) -> None:
             if outcome.startswith("failed"):
-                console.print(f"[red]error[/red] {origin}: {outcome[8:]}", highlight=False)
+                console.print(f"[red]error[/red] {escape(origin)}: {escape(outcome[8:])}")
             status.update(f"ingesting… {origin}: {outcome}")
 
         summary = ingest(args.sources, store, settings, on_item=report)

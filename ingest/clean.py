@@ -15,9 +15,10 @@ _TLDS = (
 )
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
-_URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"'”“]+", re.IGNORECASE)
+_URL_TAIL = r"[^\s<>\"'”“]*[^\s<>\"'”“.,;:!?)\]]"  # a link's rest, not its closing punctuation
+_URL = re.compile(rf"(?:https?://|ftp://|www\.){_URL_TAIL}", re.IGNORECASE)
 _BARE_DOMAIN = re.compile(
-    rf"(?<![@\w.])(?:[a-z0-9-]+\.)+(?:{_TLDS})(?:/[^\s<>\"'”“]*)?(?![\w.])", re.IGNORECASE
+    rf"(?<![@\w.])(?:[a-z0-9-]+\.)+(?:{_TLDS})(?:/{_URL_TAIL}|/)?(?![\w/])", re.IGNORECASE
 )
 _SPAM = re.compile(
     r"\b(slot\s*gacor|slot\s*online|situs\s*(?:slot|judi|togel)|togel\s*online|maxwin|"

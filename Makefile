@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+EVAL   ?= ../shared/eval
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/berita ingest data/samples/seed.jsonl
+	$(BIN)/berita ask "which countries left CSTO?"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python benchmarks/run.py --eval $(EVAL)
+
+clean:
+	rm -rf $(VENV) data/chroma data/lexical data/embedding-cache

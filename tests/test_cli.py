@@ -1,0 +1,85 @@
+"""The `berita` command as other tools use it: exact outputs, JSON shapes and exit codes."""
+
+import json
+
+from tests.conftest import EVAL, SEED, run_berita
+
+PASSAGE_FIELDS = {"doc_id", "chunk", "title", "url", "published", "score", "text"}
+
+
+def test_ingest_ask_sources_remove(cli_env):
+    done = run_berita(cli_env, "ingest", str(SEED))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1 added, 0 updated, 0 unchanged, 0 failed (4 passages written)"
+
+    asked = run_berita(cli_env, "ask", "which countries left CSTO?")
+    assert asked.returncode == 0, asked.stderr
+    reply, _, sources = asked.stdout.partition("\n\nSources:\n")
+    for country in ("Azerbaijan", "Georgia", "Uzbekistan"):
+        assert country in reply
+    assert len(reply) <= 400 and "http" not in asked.stdout
+    assert "Sekutu Rusia terancam pecah: Armenia dan CSTO — 2023-05-23" in sources
+
+    listed = run_berita(cli_env, "sources")
+    assert listed.stdout.startswith("seed-csto-armenia\t2023-05-23\t4 passages\tSekutu Rusia")
+
+    removed = run_berita(cli_env, "remove", "seed-csto-armenia", "nope")
+    assert removed.returncode == 1
+    assert removed.stdout.strip() == "removed seed-csto-armenia (4 passages)"
+    assert removed.stderr.strip() == "berita: no article 'nope'"
+    assert run_berita(cli_env, "sources").stdout.strip() == "no articles stored"
+
+
+def test_ask_json_and_batch(cli_env, tmp_path):
+    run_berita(cli_env, "ingest", str(SEED))
+    one = json.loads(run_berita(cli_env, "ask", "--json", "--k", "3", "Siapa juru bicara Kremlin?").stdout)
+    assert set(one) == {"question", "answer", "abstained", "language", "passages", "citations",
+                        "timings_ms"}
+    assert one["language"] == "id" and not one["abstained"]
+    assert "Peskov" in one["answer"] and one["citations"] == ["seed-csto-armenia"]
+    assert len(one["passages"]) == 3 and set(one["passages"][0]) == PASSAGE_FIELDS
+    assert one["timings_ms"]["total"] > 0
+
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(
+        '{"id": "a", "question": "Who is the president of Azerbaijan?"}\n'
+        "not json\n"
+        '{"id": "b", "question": "Who won the 2022 FIFA World Cup?"}\n',
+        "utf-8",
+    )
+    out = run_berita(cli_env, "ask", "--batch", str(batch), "--json")
+    assert out.returncode == 0
+    assert out.stderr.strip() == f'berita: {batch}:2: expected {{"id", "question"}}'
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert "Aliyev" in rows[0]["answer"] and rows[0]["language"] == "en"
+    assert rows[1]["abstained"] and rows[1]["citations"] == []
+
+
+def test_failed_items_give_a_nonzero_exit_and_one_line_each(cli_env, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": "Berita baik."}\n{oops\n', "utf-8")
+    done = run_berita(cli_env, "ingest", str(bad), str(tmp_path / "missing.html"))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert errors == [
+        f"error {bad}:2: malformed JSON (Expecting property name enclosed in double quotes)",
+        f"error {tmp_path / 'missing.html'}: no such file, folder or URL",
+    ]
+    assert done.stdout.strip() == "1 added, 0 updated, 0 unchanged, 2 failed (1 passages written)"
+
+
+def test_invalid_setting_is_one_line_naming_it(cli_env):
+    done = run_berita({**cli_env, "CHROMA_PORT": "eighty"}, "sources")
+    assert done.returncode == 2
+    assert done.stderr.startswith("berita: invalid setting CHROMA_PORT: Input should be a valid")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
+    done = run_berita(cli_env, "eval", str(EVAL / "seed"), "--json")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    assert metrics["recall@1"] == 1.0
+    assert metrics["answer_hit"] == 1.0 and metrics["answered"] == 1.0
+    assert metrics["abstained"] == 1.0

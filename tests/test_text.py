@@ -1,0 +1,29 @@
+from berita.text import detect_language, normalize, split_sentences
+
+
+def test_split_sentences_keeps_abbreviations_and_quotes():
+    text = "Dr. Ani tiba di Jl. Sudirman. “Kami siap,” katanya. Ia pulang pukul 5."
+    assert split_sentences(text) == [
+        "Dr. Ani tiba di Jl. Sudirman.",
+        "“Kami siap,” katanya.",
+        "Ia pulang pukul 5.",
+    ]
+
+
+def test_split_sentences_breaks_at_newlines_and_ignores_decimals():
+    assert split_sentences("Harga Rp14.500 per kg. Naik 2,5 persen.\nJudul baru") == [
+        "Harga Rp14.500 per kg.",
+        "Naik 2,5 persen.",
+        "Judul baru",
+    ]
+
+
+def test_normalize_matches_the_eval_definition():
+    assert normalize("  Badan Tenaga Atom (IAEA)!  ") == "badan tenaga atom iaea"
+
+
+def test_detect_language():
+    assert detect_language("which countries left CSTO?") == "en"
+    assert detect_language("Negara mana saja yang keluar dari CSTO?") == "id"
+    assert detect_language("Siapa juru bicara Kremlin?") == "id"
+    assert detect_language("Who is the Prime Minister of Armenia?") == "en"
