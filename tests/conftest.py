@@ -52,7 +52,12 @@ def run_berita(env: dict[str, str], *args: str, input_text: str | None = None):
     """Run the real `berita` command; returns the CompletedProcess."""
     return subprocess.run(
         [str(Path(sys.executable).parent / "berita"), *args],
-        env=env, cwd=REPO, capture_output=True, text=True, input=input_text, timeout=300,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        input=input_text,
+        timeout=300,
     )
 
 

@@ -20,7 +20,8 @@ ARTICLE = """<!doctype html>
 <p class="date">{date}</p>
 {paragraphs}
 </article>
-<aside><h3>Baca juga</h3><ul><li><a href="/lain">Berita lain yang tidak relevan</a></li></ul></aside>
+<aside><h3>Baca juga</h3>
+<ul><li><a href="/lain">Berita lain yang tidak relevan</a></li></ul></aside>
 <footer>Hak cipta Kabar Lokal. Semua hak dilindungi.</footer>
 </body></html>
 """
@@ -75,7 +76,7 @@ class LocalSite:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 body, kind, status = site.respond(self.path.split("?", 1)[0])
                 self.send_response(status)
                 self.send_header("Content-Type", kind)

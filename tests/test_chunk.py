@@ -1,11 +1,17 @@
+import itertools
+
 from ingest.article import Article
 from ingest.chunk import chunk_article
-from vectorstore.passages import answer_units, passage_body
+from vectorstore.passages import answer_spans, passage_body, passage_sentences, span_text
 
 
 def _article(sentences: int) -> Article:
-    text = " ".join(f"Kalimat nomor {i} membahas topik berita yang cukup panjang." for i in range(sentences))
-    return Article("doc-1", text, "Judul Berita", url="https://news.example/1", published="2024-01-02")
+    text = " ".join(
+        f"Kalimat nomor {i} membahas topik berita yang cukup panjang." for i in range(sentences)
+    )
+    return Article(
+        "doc-1", text, "Judul Berita", url="https://news.example/1", published="2024-01-02"
+    )
 
 
 def test_passages_respect_the_word_limit_and_carry_the_title():
@@ -15,8 +21,12 @@ def test_passages_respect_the_word_limit_and_carry_the_title():
         assert doc.page_content.startswith("Judul Berita\n")
         assert len(passage_body(doc).split()) <= 60
         assert doc.metadata == {
-            "doc_id": "doc-1", "chunk": index, "title": "Judul Berita",
-            "url": "https://news.example/1", "published": "2024-01-02", "source": "",
+            "doc_id": "doc-1",
+            "chunk": index,
+            "title": "Judul Berita",
+            "url": "https://news.example/1",
+            "published": "2024-01-02",
+            "source": "",
             "content_hash": _article(40).content_hash(),
         }
 
@@ -24,14 +34,16 @@ def test_passages_respect_the_word_limit_and_carry_the_title():
 def test_consecutive_passages_share_one_sentence_and_lose_none():
     passages = chunk_article(_article(40), max_words=60)
     bodies = [passage_body(doc) for doc in passages]
-    for before, after in zip(bodies, bodies[1:]):
+    for before, after in itertools.pairwise(bodies):
         assert before.rsplit(". ", 1)[-1].rstrip(".") in after
     for i in range(40):
         assert any(f"nomor {i} " in body for body in bodies)
 
 
-def test_a_short_article_is_one_passage_and_units_pair_sentences():
+def test_a_short_article_is_one_passage_and_spans_pair_sentences():
     [doc] = chunk_article(_article(3), max_words=150)
-    units = answer_units(doc)
-    assert [last for last, _ in units] == [0, 1, 2, 1, 2]
-    assert units[3][1].startswith("Kalimat nomor 0") and "nomor 1" in units[3][1]
+    sentences = passage_sentences(doc)
+    assert len(sentences) == 3
+    spans = answer_spans(len(sentences))
+    assert spans == [(0, 0), (1, 1), (2, 2), (0, 1), (1, 2)]
+    assert span_text(sentences, 0, 1) == f"{sentences[0]} {sentences[1]}"

@@ -29,11 +29,15 @@ def test_spam_and_injected_instructions_are_dropped_but_news_stays():
 
 
 def test_whitespace_is_normalised_and_paragraphs_kept():
-    assert clean_text("Satu  dua\u200b ,  tiga.\n\n\nEmpat\tlima .") == "Satu dua, tiga.\nEmpat lima."
+    assert (
+        clean_text("Satu  dua\u200b ,  tiga.\n\n\nEmpat\tlima .") == "Satu dua, tiga.\nEmpat lima."
+    )
 
 
 def test_clean_article_keeps_the_url_as_metadata():
-    article = Article("a1", "Isi https://spam.example/x berita.", "Judul", url="https://news.example/a")
+    article = Article(
+        "a1", "Isi https://spam.example/x berita.", "Judul", url="https://news.example/a"
+    )
     cleaned = clean_article(article)
     assert cleaned.text == "Isi berita."
     assert cleaned.url == "https://news.example/a"

@@ -40,7 +40,8 @@ def test_answers_cite_only_the_article_source_url(settings, site):
 def test_broken_urls_fail_with_one_line_each(settings, site):
     summary = ingest(
         [site.url("/image.png"), site.url("/nope"), "http://127.0.0.1:9/unreachable"],
-        open_store(settings), settings,
+        open_store(settings),
+        settings,
     )
     reasons = [f.reason for f in summary.failures]
     assert reasons[0] == "binary content, not text"

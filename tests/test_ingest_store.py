@@ -34,8 +34,12 @@ def test_seed_ingest_is_idempotent(settings):
 
 def test_changed_article_replaces_its_passages(settings, tmp_path):
     store = open_store(settings)
-    long_text = " ".join(f"Kalimat ke-{i} tentang banjir di kota Bandung hari ini." for i in range(60))
-    source = _write_jsonl(tmp_path / "a.jsonl", [{"id": "art-1", "title": "Banjir", "text": long_text}])
+    long_text = " ".join(
+        f"Kalimat ke-{i} tentang banjir di kota Bandung hari ini." for i in range(60)
+    )
+    source = _write_jsonl(
+        tmp_path / "a.jsonl", [{"id": "art-1", "title": "Banjir", "text": long_text}]
+    )
     ingest([source], store, settings)
     many = store.count()
     assert many > 2
@@ -86,9 +90,20 @@ def test_bad_items_fail_alone_and_the_rest_is_ingested(settings, tmp_path):
     small = settings.model_copy(update={"max_source_bytes": 1000})
 
     summary = ingest(
-        [str(p) for p in (tmp_path / "empty.txt", tmp_path / "blob.txt", tmp_path / "notes.pdf",
-                          big, good, tmp_path / "missing.txt")] + [lines],
-        open_store(small), small,
+        [
+            str(p)
+            for p in (
+                tmp_path / "empty.txt",
+                tmp_path / "blob.txt",
+                tmp_path / "notes.pdf",
+                big,
+                good,
+                tmp_path / "missing.txt",
+            )
+        ]
+        + [lines],
+        open_store(small),
+        small,
     )
     reasons = {f.origin.rsplit("/", 1)[-1]: f.reason for f in summary.failures}
     assert reasons == {

@@ -3,14 +3,27 @@ from vectorstore.lexical import LexicalIndex, tokenize
 
 def test_tokenize_drops_question_and_function_words_and_stems():
     assert tokenize("Siapakah yang meninggalkan keanggotaannya di CSTO?") == [
-        "tinggal", "anggota", "csto",
+        "tinggal",
+        "anggota",
+        "csto",
     ]
-    assert tokenize("Which countries left the CSTO in 2020?") == ["countries", "left", "csto", "2020"]
+    assert tokenize("Which countries left the CSTO in 2020?") == [
+        "countries",
+        "left",
+        "csto",
+        "2020",
+    ]
 
 
 def test_tokenize_keeps_numbers_and_hyphenated_names():
     assert tokenize("Pesawat GA-181 membawa 84 penumpang") == [
-        "pesawat", "ga-181", "ga", "181", "bawa", "84", "tumpang",
+        "pesawat",
+        "ga-181",
+        "ga",
+        "181",
+        "bawa",
+        "84",
+        "tumpang",
     ]
 
 

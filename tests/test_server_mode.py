@@ -18,9 +18,18 @@ def chroma_server(tmp_path):
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
     process = subprocess.Popen(
-        [chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "server-data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -39,8 +48,12 @@ def chroma_server(tmp_path):
 
 
 def test_ingest_and_ask_through_a_chroma_server(cli_env, chroma_server, tmp_path):
-    env = {**cli_env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server),
-           "CHROMA_PATH": str(tmp_path / "unused")}
+    env = {
+        **cli_env,
+        "CHROMA_HOST": "127.0.0.1",
+        "CHROMA_PORT": str(chroma_server),
+        "CHROMA_PATH": str(tmp_path / "unused"),
+    }
     done = run_berita(env, "ingest", str(SEED))
     assert done.returncode == 0, done.stderr
     assert run_berita(env, "ingest", str(SEED)).stdout.startswith("0 added, 0 updated, 1 unchanged")

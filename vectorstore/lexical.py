@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,18 +65,27 @@ def tokenize(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over passages, addressed by passage id."""
 
-    def __init__(self, ids: list[str], retriever: bm25s.BM25 | None) -> None:
+    def __init__(
+        self, ids: list[str], retriever: bm25s.BM25 | None, doc_freq: dict[str, int]
+    ) -> None:
         self.ids = ids
         self._retriever = retriever
+        self._doc_freq = doc_freq
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
         """Index passages (`ids[i]` names `texts[i]`)."""
         if not ids:
-            return cls([], None)
+            return cls([], None, {})
+        corpus = [tokenize(text) or ["_"] for text in texts]
         retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index([tokenize(text) or ["_"] for text in texts], show_progress=False)
-        return cls(list(ids), retriever)
+        retriever.index(corpus, show_progress=False)
+        return cls(list(ids), retriever, dict(Counter(t for tokens in corpus for t in set(tokens))))
+
+    def idf(self, token: str) -> float:
+        """How rare a token is among the passages (BM25's idf; unseen tokens are the rarest)."""
+        n, df = len(self.ids), self._doc_freq.get(token, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when nothing matches)."""
@@ -91,7 +102,8 @@ class LexicalIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with tmp.open("wb") as handle:
-            pickle.dump((self.ids, self._retriever), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            state = (self.ids, self._retriever, self._doc_freq)
+            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
 
     @classmethod
@@ -99,7 +111,7 @@ class LexicalIndex:
         """The index saved at `path`, or None when there is none (or it is unreadable)."""
         try:
             with path.open("rb") as handle:
-                ids, retriever = pickle.load(handle)  # noqa: S301 - our own cache file
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
+                ids, retriever, doc_freq = pickle.load(handle)  # noqa: S301 - our own cache
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
             return None
-        return cls(ids, retriever)
+        return cls(ids, retriever, doc_freq)

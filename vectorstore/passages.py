@@ -19,13 +19,19 @@ def passage_body(document: Document) -> str:
     return text[len(title) + 1 :] if title and text.startswith(title + "\n") else text
 
 
-def answer_units(document: Document) -> list[tuple[int, str]]:
-    """The spans an answer may quote: each sentence, and each sentence with the one before it.
+def passage_sentences(document: Document) -> list[str]:
+    """The sentences of a passage's body."""
+    return split_sentences(passage_body(document))
 
-    Returned as (index of the last sentence, text); news sentences often lean on the sentence
-    before them ("... left the group"), so the pair is scored beside the sentence alone.
-    """
-    sentences = split_sentences(passage_body(document))
-    units = [(i, sentence) for i, sentence in enumerate(sentences)]
-    units += [(i, f"{sentences[i - 1]} {sentences[i]}") for i in range(1, len(sentences))]
-    return units
+
+def answer_spans(sentence_count: int) -> list[tuple[int, int]]:
+    """The spans an answer may quote, as (first, last) sentence indexes: each sentence, and each
+    sentence with the one before it (news sentences often lean on the one before: "... left
+    the group")."""
+    singles = [(i, i) for i in range(sentence_count)]
+    return singles + [(i - 1, i) for i in range(1, sentence_count)]
+
+
+def span_text(sentences: list[str], first: int, last: int) -> str:
+    """The text of sentences first..last."""
+    return " ".join(sentences[first : last + 1])

@@ -14,8 +14,8 @@ from vectorstore.store import PassageStore
 class FusionWeights:
     """How much the lexical side counts, by question language (the dense side counts 1)."""
 
-    lexical_id: float = 0.6
-    lexical_en: float = 0.15
+    lexical_id: float = 1.0
+    lexical_en: float = 0.4
     candidates: int = 50
 
 

@@ -19,7 +19,7 @@ from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
 from vectorstore.lexical import LexicalIndex
-from vectorstore.passages import answer_units
+from vectorstore.passages import answer_spans, passage_sentences, span_text
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,11 @@ class PassageStore:
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
         """Embed what answers may quote now, so answers find it in the embedding cache."""
         if hasattr(self.embeddings, "document_embedding_store"):
-            units = {text for doc in passages for _, text in answer_units(doc)}
-            self.embeddings.embed_documents(sorted(units))
+            texts = set()
+            for doc in passages:
+                sentences = passage_sentences(doc)
+                texts.update(span_text(sentences, *span) for span in answer_spans(len(sentences)))
+            self.embeddings.embed_documents(sorted(texts))
 
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles and their passages; returns how many passages each id had."""
