@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from berita.settings import Settings
 from berita.text import normalize
 from bot.answer import Answer
+from vectorstore.store import PassageStore
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ def answer_hit(question: Question, answer: Answer, window: int = 400) -> bool:
     return any_ok and all_ok
 
 
+def retrieval_metrics(rankings: list[tuple[str, list[str]]]) -> dict[str, float]:
+    """Recall@1/5/10 and MRR@10 of (gold doc_id, distinct ranked doc_ids) pairs."""
+    ranks = [docs.index(gold) + 1 if gold in docs else None for gold, docs in rankings]
+    metrics = {
+        f"recall@{k}": sum(r is not None and r <= k for r in ranks) / len(ranks)
+        for k in (1, 5, 10)
+    }
+    metrics["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / len(ranks)
+    return metrics
+
+
 def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
     """The suite's metrics, computed as `shared/eval/README.md` defines them."""
     pairs = list(pairs)
@@ -68,13 +81,7 @@ def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
     unanswerable = [(q, a) for q, a in pairs if not q.doc_id]
     metrics: dict[str, Any] = {"questions": len(pairs), "answerable": len(answerable)}
     if answerable:
-        ranks = []
-        for question, answer in answerable:
-            docs = ranked_doc_ids(answer)
-            ranks.append(docs.index(question.doc_id) + 1 if question.doc_id in docs else None)
-        for k in (1, 5, 10):
-            metrics[f"recall@{k}"] = sum(r is not None and r <= k for r in ranks) / len(ranks)
-        metrics["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / len(ranks)
+        metrics.update(retrieval_metrics([(q.doc_id, ranked_doc_ids(a)) for q, a in answerable]))
         metrics["answer_hit"] = sum(answer_hit(q, a) for q, a in answerable) / len(answerable)
         metrics["answered"] = sum(not a.abstained for _, a in answerable) / len(answerable)
     if unanswerable:
@@ -87,6 +94,23 @@ def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
     return metrics
 
 
+@contextmanager
+def temporary_store(corpus: Path, settings: Settings) -> Iterator[tuple[Settings, PassageStore]]:
+    """A fresh embedded store in a temporary folder holding `corpus` (a .jsonl file)."""
+    from berita.components import open_store
+    from ingest.pipeline import ingest
+
+    with tempfile.TemporaryDirectory(prefix="berita-eval-") as folder:
+        local = settings.model_copy(
+            update={"chroma_path": Path(folder), "chroma_host": None, "chroma_collection": "eval"}
+        )
+        store = open_store(local)
+        summary = ingest([str(corpus)], store, local)
+        if summary.failures:
+            raise RuntimeError(f"{summary.failed} corpus items failed: {summary.failures[0]}")
+        yield local, store
+
+
 def evaluate(
     suite: Path,
     settings: Settings,
@@ -95,20 +119,11 @@ def evaluate(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[Question, Answer]]]:
     """Ingest `suite/corpus.jsonl` into a fresh temporary store and ask every question."""
-    from berita.components import open_answerer, open_store
-    from ingest.pipeline import ingest
+    from berita.components import open_answerer
 
     questions = load_questions(suite / "questions.jsonl")[:limit]
     progress = on_progress or (lambda stage, done, total: None)
-    with tempfile.TemporaryDirectory(prefix="berita-eval-") as folder:
-        local = settings.model_copy(
-            update={"chroma_path": Path(folder), "chroma_host": None, "chroma_collection": "eval"}
-        )
-        store = open_store(local)
-        corpus = str(suite / "corpus.jsonl")
-        summary = ingest([corpus], store, local, on_item=lambda origin, outcome: None)
-        if summary.failures:
-            raise RuntimeError(f"{summary.failed} corpus items failed: {summary.failures[0]}")
+    with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
         answerer = open_answerer(local, store)
         pairs = []
         for number, question in enumerate(questions, start=1):

