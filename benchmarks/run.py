@@ -252,7 +252,10 @@ def cold_start(settings: Settings) -> None:
                 # (a child forked from this big process would inherit its resident pages).
                 done = subprocess.run(
                     [sys.executable, "-c", MEASURE, berita, *command],
-                    env=env, check=True, capture_output=True, text=True,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 )
                 seconds, peak_kib = done.stdout.split()[-2:]
                 times.append(float(seconds))

@@ -67,8 +67,7 @@ def retrieval_metrics(rankings: list[tuple[str, list[str]]]) -> dict[str, float]
     """Recall@1/5/10 and MRR@10 of (gold doc_id, distinct ranked doc_ids) pairs."""
     ranks = [docs.index(gold) + 1 if gold in docs else None for gold, docs in rankings]
     metrics = {
-        f"recall@{k}": sum(r is not None and r <= k for r in ranks) / len(ranks)
-        for k in (1, 5, 10)
+        f"recall@{k}": sum(r is not None and r <= k for r in ranks) / len(ranks) for k in (1, 5, 10)
     }
     metrics["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / len(ranks)
     return metrics

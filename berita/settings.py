@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class SettingsError(ValueError):
@@ -42,10 +42,36 @@ class Settings(BaseSettings):
 
     # Telegram
     telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
+    telegram_webhook_secret: SecretStr | None = None
+    allowed_user_ids: Annotated[list[int], NoDecode] = []
+    allowed_chat_ids: Annotated[list[int], NoDecode] = []
+    admin_user_ids: Annotated[list[int], NoDecode] = []
+    rate_limit_per_minute: int = Field(10, ge=1)
+    max_question_chars: int = Field(500, ge=10, le=4000)
+    bot_workers: int = Field(2, ge=1, le=16)
+    bot_refresh_s: float = Field(5.0, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    @field_validator("chroma_host", "embedding_cache_path", "telegram_bot_token", mode="before")
+    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "chroma_host",
+        "embedding_cache_path",
+        "telegram_bot_token",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -58,7 +84,7 @@ class Settings(BaseSettings):
 
 def _one_line(error: ValidationError) -> str:
     first = error.errors()[0]
-    name = "_".join(str(part) for part in first["loc"]).upper() or "settings"
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     return f"invalid setting {name}: {first['msg']} (got {first.get('input')!r})"
 
 

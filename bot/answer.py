@@ -221,9 +221,8 @@ class Answerer:
                     break
             else:
                 grown.append(candidate)
-            if len(" ".join(span.text for span in grown)) > self.max_chars:
-                break
-            chosen = grown
+            if len(" ".join(span.text for span in grown)) <= self.max_chars:
+                chosen = grown
         return chosen
 
 

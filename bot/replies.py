@@ -1,21 +1,164 @@
-"""What a reply shows besides the answer: the sources it cites."""
+"""What the bot says: texts in Indonesian and English, answers as escaped HTML, safe splitting."""
 
 from __future__ import annotations
 
+import re
+from html import escape
+
 from bot.answer import Answer
+
+TELEGRAM_LIMIT = 4096
+
+TEXTS = {
+    "en": {
+        "start": (
+            "Hi! I answer questions about <b>{articles}</b> news articles{span}, quoting them "
+            "and citing my sources.\n\nJust ask, in English or Indonesian, e.g. <i>which "
+            "countries left CSTO?</i>\nIn groups: <code>/ask question</code>, mention me, or "
+            "reply to me. /help lists the commands."
+        ),
+        "span": " from {first} to {last}",
+        "help": (
+            "<b>Commands</b>\n/ask <i>question</i> — ask about the articles\n/sources — the "
+            "latest articles (<code>/sources 2</code> for the next page)\n/about — version, "
+            "model and store\n/help — this list\n\nAdmins: /add <i>URL…</i> adds articles or "
+            "feeds; /remove <i>DOC_ID</i> deletes one."
+        ),
+        "sources_title": "<b>Articles</b> (page {page} of {pages})",
+        "sources_more": "More: /sources {next}",
+        "sources_none": "No articles yet — an admin can /add some.",
+        "about": (
+            "<b>berita</b> {version}\nEmbedding model: <code>{model}</code>\nStore: "
+            "<code>{store}</code>\nArticles: {articles}"
+        ),
+        "sources_heading": "Sources",
+        "ask_usage": "Ask like this: <code>/ask which countries left CSTO?</code>",
+        "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
+        "slow_down": "You are asking quickly — please wait {seconds} s and try again.",
+        "too_long": "That question is too long ({length} characters; at most {limit}). "
+        "Please shorten it.",
+        "empty_store": "No articles yet — an admin can /add some.",
+        "store_down": "The article store is unavailable right now. Please try again later.",
+        "error": "Something went wrong while answering. Please try again.",
+        "admins_only": "Only admins can do that.",
+        "add_usage": "Usage: <code>/add URL [URL…]</code>",
+        "remove_usage": "Usage: <code>/remove DOC_ID [DOC_ID…]</code>",
+        "adding": "Adding {count} source(s)…",
+        "removed": "Removed {doc_id} ({count} passages).",
+        "not_found": "No article {doc_id}.",
+    },
+    "id": {
+        "start": (
+            "Halo! Saya menjawab pertanyaan tentang <b>{articles}</b> artikel berita{span}, "
+            "dengan kutipan dan sumbernya.\n\nTanyakan saja, dalam bahasa Indonesia atau "
+            "Inggris, misalnya <i>negara mana saja yang keluar dari CSTO?</i>\nDi grup: "
+            "<code>/ask pertanyaan</code>, sebut saya, atau balas pesan saya. /help berisi "
+            "daftar perintah."
+        ),
+        "span": " dari {first} sampai {last}",
+        "help": (
+            "<b>Perintah</b>\n/ask <i>pertanyaan</i> — tanya tentang artikel\n/sources — "
+            "artikel terbaru (<code>/sources 2</code> untuk halaman berikutnya)\n/about — "
+            "versi, model, dan penyimpanan\n/help — daftar ini\n\nAdmin: /add <i>URL…</i> "
+            "menambah artikel atau feed; /remove <i>DOC_ID</i> menghapusnya."
+        ),
+        "sources_title": "<b>Artikel</b> (halaman {page} dari {pages})",
+        "sources_more": "Berikutnya: /sources {next}",
+        "sources_none": "Belum ada artikel — admin bisa menambahkannya dengan /add.",
+        "about": (
+            "<b>berita</b> {version}\nModel embedding: <code>{model}</code>\nPenyimpanan: "
+            "<code>{store}</code>\nArtikel: {articles}"
+        ),
+        "sources_heading": "Sumber",
+        "ask_usage": "Tanyakan seperti ini: <code>/ask negara mana yang keluar dari CSTO?</code>",
+        "not_allowed": "Maaf, bot ini privat. Minta akses kepada pemiliknya.",
+        "slow_down": "Anda bertanya terlalu cepat — tunggu {seconds} detik lalu coba lagi.",
+        "too_long": "Pertanyaan terlalu panjang ({length} karakter; maksimal {limit}). "
+        "Mohon dipersingkat.",
+        "empty_store": "Belum ada artikel — admin bisa menambahkannya dengan /add.",
+        "store_down": "Penyimpanan artikel sedang tidak tersedia. Silakan coba lagi nanti.",
+        "error": "Terjadi kesalahan saat menjawab. Silakan coba lagi.",
+        "admins_only": "Hanya admin yang bisa melakukannya.",
+        "add_usage": "Cara pakai: <code>/add URL [URL…]</code>",
+        "remove_usage": "Cara pakai: <code>/remove DOC_ID [DOC_ID…]</code>",
+        "adding": "Menambahkan {count} sumber…",
+        "removed": "{doc_id} dihapus ({count} bagian).",
+        "not_found": "Tidak ada artikel {doc_id}.",
+    },
+}
+
+
+class Html(str):
+    """Text that is already HTML: `text` inserts it as it is."""
+
+    __slots__ = ()
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """A template in the language (English when unknown); values are escaped unless Html."""
+    template = TEXTS.get(language, TEXTS["en"])[key]
+    return template.format(
+        **{k: v if isinstance(v, Html) else escape(str(v)) for k, v in values.items()}
+    )
+
+
+def cited_metadata(answer: Answer) -> list[dict]:
+    """The metadata of each article the answer cites, in citation order."""
+    by_doc = {p.document.metadata["doc_id"]: p.document.metadata for p in answer.passages}
+    return [by_doc[doc_id] for doc_id in answer.citations if doc_id in by_doc]
 
 
 def cited_sources(answer: Answer) -> list[list[str]]:
     """Title, date and URL (those known) of each article the answer cites, in citation order."""
-    rows = []
-    for doc_id in answer.citations:
-        metadata = next(
-            p.document.metadata for p in answer.passages if p.document.metadata["doc_id"] == doc_id
-        )
-        parts = [
-            metadata.get("title") or doc_id,
-            metadata.get("published", ""),
-            metadata.get("url", ""),
-        ]
-        rows.append([part for part in parts if part])
-    return rows
+    return [
+        [part for part in (m.get("title") or m["doc_id"], m.get("published"), m.get("url")) if part]
+        for m in cited_metadata(answer)
+    ]
+
+
+def answer_html(answer: Answer) -> str:
+    """The answer, escaped, then its sources; a link only to an article's own http(s) URL."""
+    lines = [escape(answer.answer)]
+    sources = []
+    for metadata in cited_metadata(answer):
+        title = escape(_clip(metadata.get("title") or metadata["doc_id"]))
+        url = metadata.get("url") or ""
+        if url.startswith(("http://", "https://")):
+            title = f'<a href="{escape(url, quote=True)}">{title}</a>'
+        date = metadata.get("published")
+        sources.append(f"{len(sources) + 1}. {title}" + (f" — {escape(date)}" if date else ""))
+    if sources:
+        heading = TEXTS.get(answer.language, TEXTS["en"])["sources_heading"]
+        lines += ["", f"<b>{heading}</b>", *sources]
+    return "\n".join(lines)
+
+
+def _clip(title: str, limit: int = 200) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+def split_message(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split HTML into messages of at most `limit` characters, between paragraphs, then lines,
+    then sentences, then words. Tags here never span a line, so no split breaks one."""
+    if len(html) <= limit:
+        return [html]
+    pieces: list[str] = []
+    for separator, pattern in (
+        ("\n\n", r"\n\n"),
+        ("\n", r"\n"),
+        (" ", r"(?<=[.!?…])\s+"),
+        (" ", r"\s+"),
+    ):
+        parts = re.split(pattern, html)
+        if all(len(part) <= limit for part in parts):
+            current = ""
+            for part in parts:
+                candidate = f"{current}{separator}{part}" if current else part
+                if len(candidate) <= limit:
+                    current = candidate
+                else:
+                    pieces.append(current)
+                    current = part
+            pieces.append(current)
+            return [piece for piece in pieces if piece.strip()]
+    return [html[i : i + limit] for i in range(0, len(html), limit)]

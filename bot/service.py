@@ -1,0 +1,128 @@
+"""The bot's answering service: model and store work off the event loop, fresh after ingests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from berita.settings import Settings
+from bot.answer import Answer, Answerer
+from vectorstore.store import SourceInfo, StoreError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StoreUnavailableError(RuntimeError):
+    """The article store cannot be reached now."""
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the bot knows: for /start and /about."""
+
+    articles: int
+    first: str
+    last: str
+
+
+class AnswerService:
+    """Runs questions in a bounded thread pool and reopens the store when another process wrote.
+
+    A long-lived embedded Chroma client never sees vectors another process added, so when the
+    collection's revision changes the client is dropped and reopened. Questions and the reopen
+    share one lock, so no question runs on a client being replaced.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(settings.bot_workers, thread_name_prefix="answer")
+        self._lock = threading.Lock()
+        self._answerer: Answerer | None = None
+
+    # -- called on the event loop ---------------------------------------------------------
+
+    async def ask(self, question: str) -> Answer:
+        """Answer a question without blocking the event loop."""
+        return await self._run(self._ask, question)
+
+    async def sources(self) -> list[SourceInfo]:
+        """The stored articles, newest first."""
+        return await self._run(lambda: self._ready().retriever.store.sources())
+
+    async def overview(self) -> Overview:
+        """Article count and date range."""
+        return await self._run(self._overview)
+
+    async def remove(self, doc_ids: list[str]) -> dict[str, int]:
+        """Delete articles; returns passages removed per id."""
+        return await self._run(self._remove, doc_ids)
+
+    async def refresh(self) -> bool:
+        """Reopen the store if another process changed it; True when it did."""
+        return await self._run(self._refresh)
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
+
+    # -- worker threads ---------------------------------------------------------------------
+
+    def _ready(self) -> Answerer:
+        if self._answerer is None:
+            from berita.components import open_answerer
+
+            try:
+                self._answerer = open_answerer(self.settings)
+            except StoreError as error:
+                raise StoreUnavailableError(str(error)) from None
+        return self._answerer
+
+    def _ask(self, question: str) -> Answer:
+        with self._lock:
+            return self._ready().ask(question, k=self.settings.retrieve_k)
+
+    def _overview(self) -> Overview:
+        with self._lock:
+            sources = self._ready().retriever.store.sources()
+        dates = sorted(s.published for s in sources if s.published)
+        return Overview(len(sources), dates[0] if dates else "", dates[-1] if dates else "")
+
+    def _remove(self, doc_ids: list[str]) -> dict[str, int]:
+        with self._lock:
+            store = self._ready().retriever.store
+            removed = store.remove(doc_ids)
+            if any(removed.values()):
+                store.commit()
+            return removed
+
+    def _refresh(self) -> bool:
+        with self._lock:
+            if self._answerer is None:
+                return False
+            store = self._answerer.retriever.store
+            before = store.revision()
+            try:
+                store.refresh()
+            except StoreError as error:
+                log.warning("store refresh failed: %s", error)
+                return False
+            if store.revision() == before:
+                return False
+            if not self.settings.server_mode:
+                from chromadb.api.client import SharedSystemClient
+
+                SharedSystemClient.clear_system_cache()
+                self._answerer = None
+                self._ready()
+            log.info("store changed (revision %s): reloaded", store.revision())
+            return True

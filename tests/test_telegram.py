@@ -1,0 +1,246 @@
+"""The real `berita bot` process against the test Bot API server, over HTTP."""
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED, run_berita
+from tests.telegram_api import BOT_USERNAME, BotAPIServer, parse_html
+
+SEED_TITLE = "Sekutu Rusia terancam pecah: Armenia dan CSTO"
+
+
+@pytest.fixture
+def api():
+    server = BotAPIServer()
+    server.base = server.start()
+    yield server
+    server.stop()
+
+
+def start_bot(api: BotAPIServer, env: dict[str, str], **settings: str) -> subprocess.Popen:
+    """Start the real `berita bot`, configured only through its environment."""
+    bot_env = {
+        **env,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": f"{api.base}/bot",
+        "TELEGRAM_BASE_FILE_URL": f"{api.base}/file/bot",
+        "LOG_LEVEL": "INFO",
+        "BOT_REFRESH_S": "1",
+        **settings,
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "berita"), "bot"],
+        env=bot_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    process.log = []
+    threading.Thread(target=lambda: process.log.extend(process.stdout), daemon=True).start()
+    try:
+        api.wait_for(lambda s: "getUpdates" in s.calls, timeout=60)
+    except TimeoutError:
+        process.kill()
+        raise AssertionError("bot did not start:\n" + "".join(process.log)) from None
+    return process
+
+
+def stop_bot(process: subprocess.Popen) -> str:
+    """SIGTERM, a clean exit, and the bot's log."""
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, "".join(process.log)
+    return "".join(process.log)
+
+
+@pytest.fixture
+def seeded(cli_env):
+    assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+    return cli_env
+
+
+def nth_reply(api: BotAPIServer, chat_id: int, n: int = 1, timeout: float = 60):
+    api.wait_for(lambda s: len(s.replies_to(chat_id)) >= n, timeout=timeout)
+    return api.replies_to(chat_id)[n - 1]
+
+
+def test_start_commands_and_questions_in_both_languages(api, seeded):
+    bot = start_bot(api, seeded)
+    try:
+        assert {c["command"] for c in api.commands} >= {"ask", "sources", "about", "help", "start"}
+        api.user_says("/start", user_id=1)
+        assert "<b>1</b> news articles from 2023-05-23 to 2023-05-23" in nth_reply(api, 1).text
+
+        api.user_says("which countries left CSTO?", user_id=1)
+        english = parse_html(nth_reply(api, 1, 2).text)
+        for country in ("Azerbaijan", "Georgia", "Uzbekistan"):
+            assert country in english
+        assert f"Sources\n1. {SEED_TITLE} — 2023-05-23" in english
+        assert "http" not in english
+        assert (1, "typing") in api.actions
+
+        api.user_says("Siapa juru bicara Kremlin?", user_id=2, language_code="id")
+        indonesian = parse_html(nth_reply(api, 2).text)
+        assert "Peskov" in indonesian and "Sumber\n1. " in indonesian
+
+        api.user_says("Who won the 2022 FIFA World Cup?", user_id=3)
+        assert "do not answer that question" in nth_reply(api, 3).text
+
+        api.user_says("/about", user_id=4, language_code="id")
+        about = parse_html(nth_reply(api, 4).text)
+        assert "Model embedding: e5-small-q4" in about and "Artikel: 1" in about
+        api.user_says("/sources", user_id=4)
+        assert SEED_TITLE in parse_html(nth_reply(api, 4, 2).text)
+    finally:
+        log = stop_bot(bot)
+    assert api.token not in log and "update=" in log
+
+
+def test_group_answers_only_when_addressed(api, seeded):
+    bot = start_bot(api, seeded)
+    try:
+        group = -100
+        api.user_says("Siapa juru bicara Kremlin?", user_id=5, chat_id=group, chat_type="group")
+        api.user_says(
+            f"@{BOT_USERNAME} Siapa juru bicara Kremlin?",
+            user_id=5,
+            chat_id=group,
+            chat_type="supergroup",
+        )
+        first = nth_reply(api, group)
+        assert "Peskov" in first.text and first.reply_to is not None
+        api.user_says(
+            "Who is the president of Azerbaijan?",
+            user_id=6,
+            chat_id=group,
+            chat_type="group",
+            reply_to_bot=True,
+        )
+        api.user_says(
+            f"/ask@{BOT_USERNAME} Who is the Prime Minister of Armenia?",
+            user_id=6,
+            chat_id=group,
+            chat_type="group",
+        )
+        assert "Aliyev" in nth_reply(api, group, 2).text
+        assert "Pashinyan" in nth_reply(api, group, 3).text
+        time.sleep(1.5)
+        assert len(api.replies_to(group)) == 3  # the unaddressed message got no reply
+    finally:
+        stop_bot(bot)
+
+
+def test_allow_list_rate_limit_and_long_questions(api, seeded):
+    bot = start_bot(
+        api, seeded, ALLOWED_USER_IDS="10,11", RATE_LIMIT_PER_MINUTE="2", MAX_QUESTION_CHARS="60"
+    )
+    try:
+        api.user_says("which countries left CSTO?", user_id=99)
+        api.user_says("and again?", user_id=99)
+        assert "this bot is private" in nth_reply(api, 99).text
+        api.user_says("/start", user_id=10)
+        nth_reply(api, 10)
+        assert len(api.replies_to(99)) == 1  # one polite refusal, then silence
+
+        api.user_says("Siapa juru bicara Kremlin? " * 5, user_id=11, language_code="id")
+        assert "terlalu panjang (134 karakter; maksimal 60)" in nth_reply(api, 11).text
+        for question in ("Siapa juru bicara Kremlin?", "Apa julukan CSTO?", "Kapan perang?"):
+            api.user_says(question, user_id=10)
+        assert "terlalu cepat" in nth_reply(api, 10, 4).text
+    finally:
+        stop_bot(bot)
+
+
+def test_html_in_titles_long_answers_and_flood_control(api, cli_env, tmp_path):
+    # Long sentences full of "&" and "<": the escaped answer is longer than one message.
+    sentence = "harga beras&gula&minyak&tepung&telur&cabai&garam&kopi&teh naik <5% di Cipinang"
+    body = " ".join(f"Laporan {i}: " + ", ".join([sentence] * 20) + "." for i in range(6))
+    article = {
+        "id": "beras-1",
+        "title": "Harga beras <5% & minyak naik",
+        "text": body,
+        "url": "https://news.example/beras?a=1&b=2",
+        "published": "2024-03-01",
+    }
+    corpus = tmp_path / "beras.jsonl"
+    corpus.write_text(json.dumps(article) + "\n", "utf-8")
+    long_passages = {**cli_env, "CHUNK_MAX_WORDS": "400"}
+    assert run_berita(long_passages, "ingest", str(corpus)).returncode == 0
+    bot = start_bot(api, cli_env, ANSWER_MAX_CHARS="3500")
+    try:
+        api.flood_remaining = 2  # the next two sends get 429 retry_after=1
+        api.user_says("Berapa kenaikan harga beras di pasar induk Cipinang?", user_id=20)
+        nth_reply(api, 20, 2, timeout=90)
+        parts = api.replies_to(20)
+        assert sum(len(p.text) for p in parts) > 4096
+        assert all(len(parse_html(p.text)) <= 4096 for p in parts)
+        assert "beras&gula&minyak&tepung&telur&cabai&garam&kopi&teh naik <5%" in parse_html(
+            parts[0].text
+        )
+        link = '<a href="https://news.example/beras?a=1&amp;b=2">Harga beras &lt;5% &amp; minyak'
+        assert link in parts[-1].text
+        assert api.flood_remaining == 0 and not api.errors
+    finally:
+        stop_bot(bot)
+
+
+def test_fifty_users_at_once_all_answered(api, seeded):
+    bot = start_bot(api, seeded)
+    try:
+        questions = ["Siapa juru bicara Kremlin?", "Who is the president of Azerbaijan?"]
+        for user in range(100, 150):
+            api.user_says(questions[user % 2], user_id=user)
+        api.wait_for(lambda s: all(s.replies_to(u) for u in range(100, 150)), timeout=180)
+        for user in range(100, 150):
+            [reply] = api.replies_to(user)
+            assert ("Peskov" if user % 2 == 0 else "Aliyev") in reply.text
+    finally:
+        stop_bot(bot)
+
+
+def test_one_chat_is_answered_in_order(api, seeded):
+    bot = start_bot(api, seeded)
+    try:
+        for question in (
+            "Siapa juru bicara Kremlin?",
+            "/help",
+            "Who is the president of Azerbaijan?",
+        ):
+            api.user_says(question, user_id=30)
+        replies = [nth_reply(api, 30, n).text for n in (1, 2, 3)]
+        assert "Peskov" in replies[0] and "/ask" in replies[1] and "Aliyev" in replies[2]
+    finally:
+        stop_bot(bot)
+
+
+def test_new_articles_are_answered_without_restart(api, cli_env, site):
+    bot = start_bot(api, cli_env, ADMIN_USER_IDS="40")
+    try:
+        api.user_says("Siapa juru bicara Kremlin?", user_id=41, language_code="id")
+        assert "Belum ada artikel" in nth_reply(api, 41).text
+
+        assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+        deadline = time.monotonic() + 10
+        answered = False
+        while not answered and time.monotonic() < deadline:
+            count = len(api.replies_to(41))
+            api.user_says("Siapa juru bicara Kremlin?", user_id=41, language_code="id")
+            answered = "Peskov" in nth_reply(api, 41, count + 1).text
+            time.sleep(0.5)
+        assert answered, "an ingest by another process was not seen within 10 s"
+
+        api.user_says(f"/add {site.url('/berita/harga-beras')}", user_id=40)
+        api.wait_for(lambda s: any("1 added" in m.text for m in s.replies_to(40)), timeout=90)
+        count = len(api.replies_to(41))
+        api.user_says("/add https://x.example", user_id=41)
+        assert "Only admins" in nth_reply(api, 41, count + 1).text
+        api.user_says("Berapa harga beras medium di pasar tradisional?", user_id=40)
+        api.wait_for(lambda s: any("14.500" in m.text for m in s.replies_to(40)), timeout=30)
+    finally:
+        stop_bot(bot)
