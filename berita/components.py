@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from berita.settings import Settings
-from bot.answer import Answerer
+from bot.answer import Answerer, AnswerTuning
 from vectorstore.embeddings import load_embeddings
-from vectorstore.retrieve import HybridRetriever
+from vectorstore.retrieve import FusionWeights, HybridRetriever
 from vectorstore.store import PassageStore
 
 
@@ -19,5 +19,11 @@ def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore
 
 def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answerer:
     """An answerer over the configured store."""
-    retriever = HybridRetriever(store or open_store(settings))
-    return Answerer(retriever, max_chars=settings.answer_max_chars)
+    weights = FusionWeights(
+        lexical_id=settings.lexical_weight_id,
+        lexical_en=settings.lexical_weight_en,
+        candidates=settings.retrieve_candidates,
+    )
+    retriever = HybridRetriever(store or open_store(settings), weights)
+    tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)
+    return Answerer(retriever, max_chars=settings.answer_max_chars, tuning=tuning)

@@ -36,9 +36,13 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = Field(15.0, gt=0)
     max_source_bytes: int = Field(20_000_000, gt=0)
 
-    # Retrieval and answers
+    # Retrieval and answers (defaults measured on the dev suites: see README, Benchmarks)
     retrieve_k: int = Field(5, ge=1, le=50)
+    retrieve_candidates: int = Field(50, ge=5, le=500)
+    lexical_weight_id: float = Field(1.0, ge=0)
+    lexical_weight_en: float = Field(0.4, ge=0)
     answer_max_chars: int = Field(400, ge=80, le=3500)
+    abstain_threshold: float = -1.25
 
     # Telegram
     telegram_bot_token: SecretStr | None = None

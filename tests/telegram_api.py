@@ -90,6 +90,7 @@ class Sent:
     parse_mode: str | None
     message_id: int
     reply_to: int | None = None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
