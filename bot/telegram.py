@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from html import escape
 from typing import Any
 
@@ -298,18 +298,32 @@ async def about_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/add URL...: admins ingest articles or feeds; the reply is the ingest summary."""
+async def _admin_arguments(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str, keep: Callable[[str], bool]
+) -> list[str]:
+    """The command's arguments when an admin gave some; otherwise replies why and returns []."""
     language = _language(update)
     message = update.effective_message
     if not context.application.bot_data["access"].is_admin(update.effective_user.id):
         await message.reply_html(text(language, "admins_only"))
-        return
-    urls = [arg for arg in context.args or [] if arg.startswith(("http://", "https://"))]
+        return []
+    arguments = [arg for arg in context.args or [] if keep(arg)]
+    if not arguments:
+        await message.reply_html(text(language, usage))
+    return arguments
+
+
+def _is_url(argument: str) -> bool:
+    return argument.startswith(("http://", "https://"))
+
+
+async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/add URL...: admins ingest articles or feeds; the reply is the ingest summary."""
+    urls = await _admin_arguments(update, context, "add_usage", _is_url)
     if not urls:
-        await message.reply_html(text(language, "add_usage"))
         return
-    await message.reply_html(text(language, "adding", count=len(urls)))
+    message = update.effective_message
+    await message.reply_html(text(_language(update), "adding", count=len(urls)))
     async with _typing(message):
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -334,15 +348,12 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/remove DOC_ID...: admins delete articles."""
+    doc_ids = await _admin_arguments(update, context, "remove_usage", bool)
+    if not doc_ids:
+        return
     language = _language(update)
     message = update.effective_message
-    if not context.application.bot_data["access"].is_admin(update.effective_user.id):
-        await message.reply_html(text(language, "admins_only"))
-        return
-    if not context.args:
-        await message.reply_html(text(language, "remove_usage"))
-        return
-    removed = await _service(context).remove(list(context.args))
+    removed = await _service(context).remove(doc_ids)
     lines = [
         text(language, "removed", doc_id=doc_id, count=count)
         if count

