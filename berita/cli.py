@@ -51,18 +51,26 @@ class CommandError(Exception):
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
     from rich.markup import escape
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from berita.components import open_store
     from ingest.pipeline import ingest
 
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     store = open_store(settings)
-    with console.status("ingesting…") as status:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.completed} items"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("ingesting", total=None)
 
         def report(origin: str, outcome: str) -> None:
             if outcome.startswith("failed"):
                 console.print(f"[red]error[/red] {escape(origin)}: {escape(outcome[8:])}")
-            status.update(f"ingesting… {origin}: {outcome}")
+            progress.update(task, advance=1, description=escape(f"{origin}: {outcome}"[-80:]))
 
         summary = ingest(args.sources, store, settings, on_item=report)
     print(summary.line())

@@ -71,8 +71,13 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
-        async with self._locks[chat.id]:
-            await coroutine
+        lock = self._locks[chat.id]
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and self._locks.get(chat.id) is lock:
+                del self._locks[chat.id]  # no update of this chat is waiting
 
     async def initialize(self) -> None:
         """Nothing to set up."""
