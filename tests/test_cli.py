@@ -91,7 +91,7 @@ def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
     metrics = json.loads(done.stdout)
     assert metrics["recall@1"] == 1.0
     assert metrics["answered"] == 1.0 and metrics["abstained"] == 1.0
-    assert metrics["answer_hit"] >= 7 / 9  # two Indonesian paraphrases are missed (see README)
+    assert metrics["answer_hit"] >= 8 / 9  # one Indonesian paraphrase is missed (see README)
 
 
 def test_chat_answers_until_an_empty_line(cli_env):
