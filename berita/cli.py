@@ -135,7 +135,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             settings,
             k=args.k,
             limit=args.limit,
-            on_progress=lambda stage, done, total: status.update(f"asking {done}/{total}"),
+            on_progress=lambda done, total: status.update(f"asking {done}/{total}"),
         )
     if args.json:
         print(json.dumps(metrics, indent=2))

@@ -115,19 +115,19 @@ def evaluate(
     settings: Settings,
     k: int = 10,
     limit: int | None = None,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[Question, Answer]]]:
     """Ingest `suite/corpus.jsonl` into a fresh temporary store and ask every question."""
     from berita.components import open_answerer
 
     questions = load_questions(suite / "questions.jsonl")[:limit]
-    progress = on_progress or (lambda stage, done, total: None)
+    progress = on_progress or (lambda done, total: None)
     with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
         answerer = open_answerer(local, store)
         pairs = []
         for number, question in enumerate(questions, start=1):
             pairs.append((question, answerer.ask(question.question, k=k)))
-            progress("ask", number, len(questions))
+            progress(number, len(questions))
     metrics = score(pairs)
     metrics["suite"] = suite.name
     return metrics, pairs

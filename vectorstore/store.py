@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ from langchain_core.embeddings import Embeddings
 from berita.settings import Settings
 from vectorstore.lexical import LexicalIndex
 from vectorstore.passages import answer_spans, passage_sentences, span_text
-
-log = logging.getLogger(__name__)
 
 PAGE = 1000
 Status = Literal["added", "updated", "unchanged"]
