@@ -11,7 +11,7 @@ import numpy as np
 
 from berita.text import detect_language
 from vectorstore.lexical import tokenize
-from vectorstore.passages import answer_spans, passage_sentences, span_text
+from vectorstore.passages import quotable_spans, span_text
 from vectorstore.retrieve import HybridRetriever, RetrievedPassage
 
 NOT_FOUND = {
@@ -165,11 +165,11 @@ class Answerer:
         tuning = self.tuning
         spans = []
         for passage in passages[: tuning.span_passages]:
-            sentences = passage_sentences(passage.document)
-            spans += [(passage, sentences, *span) for span in answer_spans(len(sentences))]
+            sentences, quotable = quotable_spans(passage.document)
+            spans += [(passage, sentences, first, last, text) for first, last, text in quotable]
         if not spans:
             return []
-        texts = [span_text(sentences, first, last) for _, sentences, first, last in spans]
+        texts = [text for *_, text in spans]
         vectors = np.asarray(self.retriever.store.embeddings.embed_documents(texts), np.float32)
         dense = vectors @ query_vector
         low, width = float(dense.min()), float(dense.max() - dense.min()) or 1.0
@@ -177,9 +177,7 @@ class Answerer:
         expected = _expected_type(question)
         best_passage = passages[0].score or 1.0
         scored = []
-        for (passage, sentences, first, last), text, similarity in zip(
-            spans, texts, dense, strict=True
-        ):
+        for (passage, sentences, first, last, text), similarity in zip(spans, dense, strict=True):
             overlap = len(terms & set(tokenize(text))) / len(terms) if terms else 0.0
             has_type = bool(expected and expected.search(text))
             score = (

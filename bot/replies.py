@@ -121,10 +121,7 @@ def answer_html(answer: Answer) -> str:
     lines = [escape(answer.answer)]
     sources = []
     for metadata in cited_metadata(answer):
-        title = escape(_clip(metadata.get("title") or metadata["doc_id"]))
-        url = metadata.get("url") or ""
-        if url.startswith(("http://", "https://")):
-            title = f'<a href="{escape(url, quote=True)}">{title}</a>'
+        title = linked_title(metadata.get("title") or metadata["doc_id"], metadata.get("url", ""))
         date = metadata.get("published")
         sources.append(f"{len(sources) + 1}. {title}" + (f" — {escape(date)}" if date else ""))
     if sources:
@@ -133,8 +130,14 @@ def answer_html(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _clip(title: str, limit: int = 200) -> str:
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+def linked_title(title: str, url: str, limit: int = 200) -> str:
+    """The title, escaped and clipped (so a line never outgrows a message), linked only to an
+    article's own http(s) URL."""
+    if len(title) > limit:
+        title = title[: limit - 1].rstrip() + "…"
+    if url.startswith(("http://", "https://")):
+        return f'<a href="{escape(url, quote=True)}">{escape(title)}</a>'
+    return escape(title)
 
 
 def split_message(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -53,7 +53,7 @@ class AnswerService:
 
     async def sources(self) -> list[SourceInfo]:
         """The stored articles, newest first."""
-        return await self._run(lambda: self._ready().retriever.store.sources())
+        return await self._run(self._sources)
 
     async def overview(self) -> Overview:
         """Article count and date range."""
@@ -91,9 +91,12 @@ class AnswerService:
         with self._lock:
             return self._ready().ask(question, k=self.settings.retrieve_k)
 
-    def _overview(self) -> Overview:
+    def _sources(self) -> list[SourceInfo]:
         with self._lock:
-            sources = self._ready().retriever.store.sources()
+            return self._ready().retriever.store.sources()
+
+    def _overview(self) -> Overview:
+        sources = self._sources()
         dates = sorted(s.published for s in sources if s.published)
         return Overview(len(sources), dates[0] if dates else "", dates[-1] if dates else "")
 

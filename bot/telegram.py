@@ -33,7 +33,7 @@ from berita import __version__
 from berita.settings import Settings
 from berita.text import detect_language
 from bot.access import AccessPolicy, RateLimiter
-from bot.replies import Html, answer_html, split_message, text
+from bot.replies import Html, answer_html, linked_title, split_message, text
 from bot.service import AnswerService, StoreUnavailableError
 
 log = logging.getLogger("berita.bot")
@@ -180,11 +180,7 @@ async def answer_question(
         await message.reply_html(text(language, "slow_down", seconds=wait))
         return
     async with _typing(message):
-        try:
-            answer = await _service(context).ask(question)
-        except StoreUnavailableError:
-            await message.reply_html(text(language, "store_down"))
-            return
+        answer = await _service(context).ask(question)
     if not answer.passages:
         await message.reply_html(text(language, "empty_store"))
         return
@@ -238,11 +234,7 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: what the bot knows and how to ask."""
     language = _language(update)
-    try:
-        overview = await _service(context).overview()
-    except StoreUnavailableError:
-        await update.effective_message.reply_html(text(language, "store_down"))
-        return
+    overview = await _service(context).overview()
     span = (
         text(language, "span", first=overview.first, last=overview.last) if overview.first else ""
     )
@@ -268,9 +260,7 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     page = min(max(page, 1), pages)
     lines = [text(language, "sources_title", page=page, pages=pages)]
     for info in sources[(page - 1) * SOURCES_PAGE : page * SOURCES_PAGE]:
-        title = escape(info.title or info.doc_id)
-        if info.url.startswith(("http://", "https://")):
-            title = f'<a href="{escape(info.url)}">{title}</a>'
+        title = linked_title(info.title or info.doc_id, info.url)
         date = f" — {escape(info.published)}" if info.published else ""
         lines.append(f"• {title}{date} <code>{escape(info.doc_id)}</code>")
     if page < pages:
@@ -369,12 +359,18 @@ async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure with its update, and tell the user in one line."""
+    """Log the failure with its update, and tell the user in one line (a store that is down
+    gets its own reply, wherever a handler met it)."""
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update=%s failed: %s", update_id, context.error, exc_info=context.error)
+    store_down = isinstance(context.error, StoreUnavailableError)
+    if store_down:
+        log.warning("update=%s store unavailable: %s", update_id, context.error)
+    else:
+        log.error("update=%s failed: %s", update_id, context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         with contextlib.suppress(Exception):
-            await update.effective_message.reply_html(text(_language(update), "error"))
+            reply = text(_language(update), "store_down" if store_down else "error")
+            await update.effective_message.reply_html(reply)
 
 
 # -- application --------------------------------------------------------------------------------

@@ -2,7 +2,13 @@ import itertools
 
 from ingest.article import Article
 from ingest.chunk import chunk_article
-from vectorstore.passages import answer_spans, passage_body, passage_sentences, span_text
+from vectorstore.passages import (
+    answer_spans,
+    passage_body,
+    passage_sentences,
+    quotable_spans,
+    span_text,
+)
 
 
 def _article(sentences: int) -> Article:
@@ -47,3 +53,7 @@ def test_a_short_article_is_one_passage_and_spans_pair_sentences():
     spans = answer_spans(len(sentences))
     assert spans == [(0, 0), (1, 1), (2, 2), (0, 1), (1, 2)]
     assert span_text(sentences, 0, 1) == f"{sentences[0]} {sentences[1]}"
+    assert quotable_spans(doc) == (
+        sentences,
+        [(first, last, span_text(sentences, first, last)) for first, last in spans],
+    )

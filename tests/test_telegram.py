@@ -258,5 +258,7 @@ def test_a_store_that_is_down_gets_a_clear_reply(api, cli_env):
     try:
         api.user_says("Siapa juru bicara Kremlin?", user_id=50, language_code="id")
         assert "Penyimpanan artikel sedang tidak tersedia" in nth_reply(api, 50).text
+        api.user_says("/sources", user_id=51)
+        assert "The article store is unavailable right now" in nth_reply(api, 51).text
     finally:
         stop_bot(bot)

@@ -35,3 +35,14 @@ def answer_spans(sentence_count: int) -> list[tuple[int, int]]:
 def span_text(sentences: list[str], first: int, last: int) -> str:
     """The text of sentences first..last."""
     return " ".join(sentences[first : last + 1])
+
+
+def quotable_spans(document: Document) -> tuple[list[str], list[tuple[int, int, str]]]:
+    """A passage's sentences and its answer spans as (first, last, text): the one definition
+    both the ingest-time cache warm-up and the answer step use, so their texts match."""
+    sentences = passage_sentences(document)
+    spans = [
+        (first, last, span_text(sentences, first, last))
+        for first, last in answer_spans(len(sentences))
+    ]
+    return sentences, spans

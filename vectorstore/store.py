@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
 from vectorstore.lexical import LexicalIndex
-from vectorstore.passages import answer_spans, passage_sentences, span_text
+from vectorstore.passages import quotable_spans
 
 PAGE = 1000
 Status = Literal["added", "updated", "unchanged"]
@@ -160,10 +160,7 @@ class PassageStore:
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
         """Embed what answers may quote now, so answers find it in the embedding cache."""
         if hasattr(self.embeddings, "document_embedding_store"):
-            texts = set()
-            for doc in passages:
-                sentences = passage_sentences(doc)
-                texts.update(span_text(sentences, *span) for span in answer_spans(len(sentences)))
+            texts = {text for doc in passages for _, _, text in quotable_spans(doc)[1]}
             self.embeddings.embed_documents(sorted(texts))
 
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
