@@ -23,6 +23,7 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
         lexical_id=settings.lexical_weight_id,
         lexical_en=settings.lexical_weight_en,
         candidates=settings.retrieve_candidates,
+        recency=settings.recency_weight,
     )
     retriever = HybridRetriever(store or open_store(settings), weights)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     retrieve_candidates: int = Field(50, ge=5, le=500)
     lexical_weight_id: float = Field(1.0, ge=0)
     lexical_weight_en: float = Field(0.4, ge=0)
+    recency_weight: float = Field(0.5, ge=0)
     answer_max_chars: int = Field(400, ge=80, le=3500)
     abstain_threshold: float = -1.25
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 
 from berita.text import split_sentences
 from ingest.article import Article
@@ -34,6 +36,29 @@ _INJECTION = re.compile(
     r"|\bnew\s+instructions?\s*:|\bassistant\s*:|\[/?(inst|system)\]|<\|im_(start|end)\|>",
     re.IGNORECASE,
 )
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        (
+            "januari january jan",
+            "februari february pebruari feb",
+            "maret march mar",
+            "april apr",
+            "mei may",
+            "juni june jun",
+            "juli july jul",
+            "agustus august agu aug",
+            "september sept sep",
+            "oktober october okt oct",
+            "november nopember nov",
+            "desember december des dec",
+        ),
+        start=1,
+    )
+    for name in names.split()
+}
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_NAMED_MONTH = re.compile(r"(\d{1,2})?\s*([a-z]+)\.?\s+(\d{1,2})?,?\s*(\d{4})")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
@@ -64,6 +89,50 @@ def _tidy(sentence: str) -> str:
     return sentence.strip()
 
 
+def normalize_date(value: str) -> str:
+    """A publication date as ISO `YYYY-MM-DD` (from ISO, RSS/RFC 2822, `23/5/2023`, `23 Mei 2023`
+    or `May 23, 2023`); a value that is no date we can read is kept as it was, trimmed."""
+    value = " ".join(value.split())
+    try:
+        return datetime.fromisoformat(value).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    found = _read_date(value.casefold())
+    return found.isoformat() if found else value
+
+
+def _read_date(text: str) -> date | None:
+    numeric = _DAY_MONTH_YEAR.search(text)
+    named = next(
+        (
+            match
+            for match in _NAMED_MONTH.finditer(text)
+            if match.group(2) in _MONTH_NUMBERS and (match.group(1) or match.group(3))
+        ),
+        None,
+    )
+    try:
+        if numeric:
+            day, month, year = (int(part) for part in numeric.groups())
+            return date(year, month, day)
+        if named:
+            day = int(named.group(1) or named.group(3))
+            return date(int(named.group(4)), _MONTH_NUMBERS[named.group(2)], day)
+    except ValueError:
+        return None
+    return None
+
+
 def clean_article(article: Article) -> Article:
-    """The same article with its text and title cleaned (its URL stays metadata only)."""
-    return replace(article, text=clean_text(article.text), title=clean_text(article.title))
+    """The same article with its text and title cleaned (its URL stays metadata only) and its
+    publication date in ISO form when it can be read."""
+    return replace(
+        article,
+        text=clean_text(article.text),
+        title=clean_text(article.title),
+        published=normalize_date(article.published),
+    )

@@ -1,7 +1,7 @@
 import json
 
 from ingest.article import Article
-from ingest.clean import clean_article, clean_text
+from ingest.clean import clean_article, clean_text, normalize_date
 from tests.conftest import SEED
 
 
@@ -41,3 +41,17 @@ def test_clean_article_keeps_the_url_as_metadata():
     cleaned = clean_article(article)
     assert cleaned.text == "Isi berita."
     assert cleaned.url == "https://news.example/a"
+
+
+def test_publication_dates_are_read_into_iso_form_and_other_text_is_kept():
+    dates = {
+        "2023-05-23T10:00:00+07:00": "2023-05-23",
+        "Tue, 23 May 2023 10:00:00 +0700": "2023-05-23",
+        "23/5/2023": "2023-05-23",
+        "Selasa, 23 Mei 2023 10:00 WIB": "2023-05-23",
+        "May 23, 2023": "2023-05-23",
+        "31/2/2023": "31/2/2023",
+        "kemarin sore": "kemarin sore",
+        "": "",
+    }
+    assert {raw: normalize_date(raw) for raw in dates} == dates

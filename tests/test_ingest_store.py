@@ -138,3 +138,23 @@ def test_opening_a_store_with_another_model_says_how_to_reindex(settings):
 
     with pytest.raises(StoreError, match="berita reindex"):
         PassageStore(other, embeddings=None)
+
+
+@pytest.mark.parametrize("newest", ["beras-naik", "beras-turun"])
+def test_a_question_for_the_latest_news_prefers_the_newest_article(settings, tmp_path, newest):
+    texts = {
+        "beras-naik": "Harga beras di Jakarta naik menjadi Rp 12.000 per kilogram.",
+        "beras-turun": "Harga beras di Jakarta turun menjadi Rp 11.000 per kilogram.",
+        "gempa": "Gempa bermagnitudo 5,6 mengguncang Cianjur dan merusak ratusan rumah.",
+        "bola": "Tim nasional menang 2-0 atas Vietnam di Stadion Gelora Bung Karno.",
+    }
+    dates = dict.fromkeys(texts, "10/1/2023") | {newest: "10 Juni 2023"}
+    records = [{"id": d, "text": t, "published": dates[d]} for d, t in texts.items()]
+    store = open_store(settings)
+    ingest([_write_jsonl(tmp_path / "news.jsonl", records)], store, settings)
+    assert store.sources()[0].published == "2023-06-10"  # read into ISO form
+    answerer = open_answerer(settings, store)
+    for question in ("Berapa harga beras terbaru di Jakarta?", "Latest rice price in Jakarta?"):
+        answer = answerer.ask(question)
+        assert answer.passages[0].document.metadata["doc_id"] == newest
+        assert answer.citations[0] == newest

@@ -14,8 +14,9 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-# Function words of Indonesian and English, and the question words of both: they say nothing
-# about which passage answers a question.
+# Function words of Indonesian and English, the question words of both, and the words asking
+# for the latest news (retrieval weighs recency for those): they say nothing about which
+# passage answers a question.
 STOPWORDS = frozenset(
     """
     yang dan di ke dari ini itu dengan untuk pada adalah dalam tidak akan oleh sebagai juga sudah
@@ -26,11 +27,12 @@ STOPWORDS = frozenset(
     yaitu ialah secara terhadap tentang seperti bagi atas bawah dalam luar per tiap setiap semua
     seluruh beberapa banyak sebagian tanpa sejak selama saat ketika sebelum sesudah setelah
     apa apakah siapa siapakah kapan kapankah berapa berapakah mana manakah dimana dimanakah
-    bagaimana bagaimanakah mengapa kenapa manakah bilamana
+    bagaimana bagaimanakah mengapa kenapa manakah bilamana terbaru terkini
     the a an of in on at to for from by with about as is are was were be been being am do does did
     has have had this that these those it its and or but not no nor so than then there here which
     what who whom whose when where why how many much into onto over under also any some all each
     other such only own same too very can will just should would could may might must shall
+    latest newest recent recently
     """.split()
 )
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself at import

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from langchain_core.documents import Document
 
 from vectorstore.store import PassageStore
 
+# A question that asks for the newest news ("apa kabar terbaru ...", "latest on ...").
+_WANTS_LATEST = re.compile(
+    r"\b(terbaru|terkini|paling baru|baru-baru ini|latest|newest|most recent|recent(ly)?)\b",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """How much the lexical side counts, by question language (the dense side counts 1)."""
+    """How much the lexical side counts, by question language (the dense side counts 1), and
+    how much a passage's recency counts when the question asks for the latest news."""
 
     lexical_id: float = 1.0
     lexical_en: float = 0.4
     candidates: int = 50
+    recency: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,10 +77,13 @@ class HybridRetriever:
         values = np.array(list(dense.values()), dtype=np.float32)
         low, span = float(values.min()), float(values.max() - values.min()) or 1.0
         weight = self.weights.lexical_en if lang == "en" else self.weights.lexical_id
+        recency = _recency(documents) if _WANTS_LATEST.search(question) else {}
         ranked = [
             RetrievedPassage(
                 document=documents[pid],
-                score=(dense[pid] - low) / span + weight * lexical.get(pid, 0.0),
+                score=(dense[pid] - low) / span
+                + weight * lexical.get(pid, 0.0)
+                + self.weights.recency * recency.get(pid, 0.0),
                 dense=dense[pid],
                 lexical=lexical.get(pid, 0.0),
             )
@@ -78,3 +91,17 @@ class HybridRetriever:
         ]
         ranked.sort(key=lambda passage: passage.score, reverse=True)
         return ranked[:k]
+
+
+def _recency(documents: dict[str, Document]) -> dict[str, float]:
+    """Each dated passage's publication date scaled to 0 (oldest candidate) .. 1 (newest)."""
+    days = {}
+    for pid, document in documents.items():
+        try:
+            days[pid] = date.fromisoformat(str(document.metadata.get("published", ""))[:10])
+        except ValueError:
+            continue
+    if len(set(days.values())) < 2:
+        return {}
+    oldest, newest = min(days.values()), max(days.values())
+    return {pid: (day - oldest).days / (newest - oldest).days for pid, day in days.items()}
