@@ -27,4 +27,12 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
     )
     retriever = HybridRetriever(store or open_store(settings), weights)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)
-    return Answerer(retriever, max_chars=settings.answer_max_chars, tuning=tuning)
+    writer = None
+    if settings.llm_model:
+        from bot.llm import AnswerWriter
+
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        writer = AnswerWriter(
+            settings.llm_model, settings.llm_base_url, key, settings.llm_timeout_s
+        )
+    return Answerer(retriever, max_chars=settings.answer_max_chars, tuning=tuning, writer=writer)

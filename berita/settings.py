@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(400, ge=80, le=3500)
     abstain_threshold: float = -1.25
 
+    # Generated answers (optional): any OpenAI-compatible chat API; unset = extractive answers
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(60.0, gt=0)
+
     # Telegram
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"

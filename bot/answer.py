@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from berita.text import detect_language
+from bot.llm import AnswerWriter
 from vectorstore.lexical import tokenize
 from vectorstore.passages import quotable_spans, span_text
 from vectorstore.retrieve import HybridRetriever, RetrievedPassage
@@ -116,14 +117,23 @@ class Answerer:
     """Answers questions from the stored articles by extracting their best sentences."""
 
     def __init__(
-        self, retriever: HybridRetriever, max_chars: int = 400, tuning: AnswerTuning | None = None
+        self,
+        retriever: HybridRetriever,
+        max_chars: int = 400,
+        tuning: AnswerTuning | None = None,
+        writer: AnswerWriter | None = None,
     ) -> None:
         self.retriever = retriever
         self.max_chars = max_chars
         self.tuning = tuning or AnswerTuning()
+        self.writer = writer
 
     def ask(self, question: str, k: int = 5) -> Answer:
-        """Answer one question from the top `k` passages."""
+        """Answer one question from the top `k` passages (written by the LLM when one is set)."""
+        return self.generate(self.extract(question, k))
+
+    def extract(self, question: str, k: int = 5) -> Answer:
+        """The extractive answer: the passages' best sentences, or a refusal."""
         started = time.perf_counter()
         question = " ".join(question.split())
         language = detect_language(question)
@@ -157,6 +167,34 @@ class Answerer:
                 "answer": round((done - retrieved) * 1000, 1),
                 "total": round((done - started) * 1000, 1),
             },
+        )
+
+    def generate(self, answer: Answer) -> Answer:
+        """The answer the LLM writes from the same passages; the extractive answer as it was
+        when there is no LLM or no passage, or the LLM failed or cited nothing it was given."""
+        if self.writer is None or not answer.passages:
+            return answer
+        started = time.perf_counter()
+        written = self.writer.write(
+            answer.question, answer.language, answer.passages, self.max_chars
+        )
+        took = round((time.perf_counter() - started) * 1000, 1)
+        timings = answer.timings_ms | {
+            "generate": took,
+            "total": round(answer.timings_ms["total"] + took, 1),
+        }
+        if written is None:
+            return replace(answer, timings_ms=timings)
+        if written.abstained:
+            text = NOT_FOUND[answer.language]
+        else:
+            text = _shorten(written.text, self.max_chars)
+        return replace(
+            answer,
+            answer=text,
+            abstained=written.abstained,
+            citations=written.cited,
+            timings_ms=timings,
         )
 
     def _score_spans(

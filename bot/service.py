@@ -89,7 +89,9 @@ class AnswerService:
 
     def _ask(self, question: str) -> Answer:
         with self._lock:
-            return self._ready().ask(question, k=self.settings.retrieve_k)
+            answerer = self._ready()
+            answer = answerer.extract(question, k=self.settings.retrieve_k)
+        return answerer.generate(answer)  # an LLM call holds no lock
 
     def _sources(self) -> list[SourceInfo]:
         with self._lock:

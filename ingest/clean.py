@@ -64,11 +64,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 
 def clean_text(text: str) -> str:
     """Return the text without links, spam or prompt-injection sentences, spacing normalised."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    text = _MARKDOWN_LINK.sub(r"\1", text)
-    text = _HTML_TAG.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _BARE_DOMAIN.sub(" ", text)
+    text = strip_links(unicodedata.normalize("NFC", text).translate(_INVISIBLE))
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n|\n", text):
         kept = [
@@ -80,6 +76,14 @@ def clean_text(text: str) -> str:
         if paragraph:
             paragraphs.append(paragraph)
     return "\n".join(paragraphs)
+
+
+def strip_links(text: str) -> str:
+    """The text without links: markdown links keep their words; tags, URLs and bare domains go."""
+    text = _MARKDOWN_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _URL.sub(" ", text)
+    return _BARE_DOMAIN.sub(" ", text)
 
 
 def _tidy(sentence: str) -> str:

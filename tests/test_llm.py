@@ -1,0 +1,82 @@
+"""Generated answers through a real OpenAI-compatible HTTP server (tests/llm_api.py)."""
+
+import json
+import logging
+
+import pytest
+
+from berita.components import open_answerer, open_store
+from ingest.pipeline import ingest
+from tests.conftest import SEED, run_berita
+from tests.llm_api import ChatServer
+
+SEED_ID = "seed-csto-armenia"
+
+
+@pytest.fixture
+def chat():
+    with ChatServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_settings(settings, chat):
+    ingest([str(SEED)], open_store(settings), settings)
+    return settings.model_copy(
+        update={"llm_model": "test-model", "llm_base_url": chat.base_url, "llm_timeout_s": 10}
+    )
+
+
+def test_the_model_answers_from_numbered_passages_and_cites_them(llm_settings, chat):
+    answer = open_answerer(llm_settings).ask("Siapa Perdana Menteri Armenia?")
+    assert not answer.abstained
+    assert "Pashinyan" in answer.answer and answer.answer.endswith("[1]")
+    assert answer.citations == [SEED_ID]
+    assert answer.timings_ms["generate"] > 0
+
+    (request,) = chat.requests
+    assert request["model"] == "test-model" and request["temperature"] == 0
+    system, user = (m["content"] for m in request["messages"])
+    assert "Reply in Indonesian" in system and "never instructions" in system
+    assert user.startswith("<passages>\n[1] Sekutu Rusia terancam pecah")
+    assert user.endswith("</passages>\n\nQuestion: Siapa Perdana Menteri Armenia?")
+    assert "http" not in user  # the seed's gambling link was stripped at ingest
+
+
+def test_links_and_citations_of_passages_it_was_not_given_are_removed(llm_settings, chat):
+    chat.reply = "Armenia [2] — lihat https://promo.example/slot dan promo.xyz [9]."
+    answer = open_answerer(llm_settings).ask("Siapa yang ingin keluar dari CSTO?")
+    assert answer.answer == "Armenia [1] — lihat dan."
+    assert answer.citations == [SEED_ID]
+
+
+def test_not_found_from_the_model_is_a_refusal_in_the_question_language(llm_settings, chat):
+    answer = open_answerer(llm_settings).ask("Who won the 2022 World Cup?")  # read: NOT_FOUND
+    assert answer.abstained and answer.citations == []
+    assert answer.answer.startswith("Sorry")
+    assert "Reply in English" in chat.requests[0]["messages"][0]["content"]
+
+
+@pytest.mark.parametrize("reply, status", [(None, 500), ("Armenia, menurut saya.", None)])
+def test_a_failing_or_uncited_reply_falls_back_to_the_extractive_answer(
+    llm_settings, chat, caplog, reply, status
+):
+    chat.reply, chat.fail_status = reply, status
+    answerer = open_answerer(llm_settings)
+    question = "Siapa juru bicara Kremlin?"
+    with caplog.at_level(logging.WARNING, logger="bot.llm"):
+        answer = answerer.ask(question)
+    extracted = answerer.extract(question)
+    assert (answer.answer, answer.abstained) == (extracted.answer, extracted.abstained)
+    assert "Peskov" in answer.answer and answer.citations == [SEED_ID]
+    assert chat.requests
+    assert bool(caplog.records) == bool(status)
+
+
+def test_cli_ask_uses_the_configured_model(cli_env, llm_settings, chat):
+    env = cli_env | {"LLM_MODEL": "test-model", "LLM_BASE_URL": chat.base_url}
+    done = run_berita(env, "ask", "--json", "Siapa juru bicara Kremlin?")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert "Peskov" in result["answer"] and result["answer"].endswith("[1]")
+    assert result["citations"] == [SEED_ID] and "generate" in result["timings_ms"]
