@@ -28,9 +28,11 @@ TEXTS = {
         "sources_more": "More: /sources {next}",
         "sources_none": "No articles yet — an admin can /add some.",
         "about": (
-            "<b>berita</b> {version}\nEmbedding model: <code>{model}</code>\nStore: "
-            "<code>{store}</code>\nArticles: {articles}"
+            "<b>berita</b> {version}\nEmbedding model: <code>{model}</code>\nAnswers: "
+            "{answers}\nStore: <code>{store}</code>\nArticles: {articles}"
         ),
+        "extractive": "quoted from the articles",
+        "generated": "written by <code>{llm}</code> from the articles",
         "sources_heading": "Sources",
         "ask_usage": "Ask like this: <code>/ask which countries left CSTO?</code>",
         "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
@@ -66,9 +68,11 @@ TEXTS = {
         "sources_more": "Berikutnya: /sources {next}",
         "sources_none": "Belum ada artikel — admin bisa menambahkannya dengan /add.",
         "about": (
-            "<b>berita</b> {version}\nModel embedding: <code>{model}</code>\nPenyimpanan: "
-            "<code>{store}</code>\nArtikel: {articles}"
+            "<b>berita</b> {version}\nModel embedding: <code>{model}</code>\nJawaban: "
+            "{answers}\nPenyimpanan: <code>{store}</code>\nArtikel: {articles}"
         ),
+        "extractive": "kutipan dari artikel",
+        "generated": "ditulis oleh <code>{llm}</code> dari artikel",
         "sources_heading": "Sumber",
         "ask_usage": "Tanyakan seperti ini: <code>/ask negara mana yang keluar dari CSTO?</code>",
         "not_allowed": "Maaf, bot ini privat. Minta akses kepada pemiliknya.",

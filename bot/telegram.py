@@ -287,6 +287,11 @@ async def about_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             "about",
             version=__version__,
             model=settings.embedding_model,
+            answers=Html(
+                text(language, "generated", llm=settings.llm_model)
+                if settings.llm_model
+                else text(language, "extractive")
+            ),
             store=f"{store} / {settings.chroma_collection}",
             articles=articles,
         )

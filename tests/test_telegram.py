@@ -95,6 +95,7 @@ def test_start_commands_and_questions_in_both_languages(api, seeded):
         api.user_says("/about", user_id=4, language_code="id")
         about = parse_html(nth_reply(api, 4).text)
         assert "Model embedding: e5-small-q4" in about and "Artikel: 1" in about
+        assert "Jawaban: kutipan dari artikel" in about
         api.user_says("/sources", user_id=4)
         assert SEED_TITLE in parse_html(nth_reply(api, 4, 2).text)
     finally:
@@ -262,3 +263,22 @@ def test_a_store_that_is_down_gets_a_clear_reply(api, cli_env):
         assert "The article store is unavailable right now" in nth_reply(api, 51).text
     finally:
         stop_bot(bot)
+
+
+def test_answers_written_by_a_configured_model_are_escaped_and_cited(api, seeded):
+    from tests.llm_api import ChatServer
+
+    with ChatServer() as chat:
+        chat.reply = "Juru bicara Kremlin: Dmitry Peskov & timnya <3 [1] https://evil.example/x"
+        bot = start_bot(api, seeded, LLM_MODEL="test-model", LLM_BASE_URL=chat.base_url)
+        try:
+            api.user_says("Siapa juru bicara Kremlin?", user_id=1, language_code="id")
+            reply = parse_html(nth_reply(api, 1).text)
+            api.user_says("/about", user_id=1)
+            about = parse_html(nth_reply(api, 1, 2).text)
+        finally:
+            stop_bot(bot)
+    assert "Answers: written by test-model from the articles" in about
+    assert reply.startswith("Juru bicara Kremlin: Dmitry Peskov & timnya <3 [1]\n")
+    assert f"Sumber\n1. {SEED_TITLE} — 2023-05-23" in reply
+    assert "evil" not in reply and len(chat.requests) == 1
