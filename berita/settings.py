@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         "telegram_bot_token",
         "telegram_webhook_url",
         "telegram_webhook_secret",
+        "llm_model",
+        "llm_base_url",
+        "llm_api_key",
         mode="before",
     )
     @classmethod
