@@ -186,6 +186,14 @@ def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_store
+
+    kept, deleted = open_store(settings).prune_embedding_cache()
+    print(f"embedding cache: kept {kept} vectors, deleted {deleted}")
+    return 0
+
+
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from berita.components import open_answerer
 
@@ -299,6 +307,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
 
     command("reindex", _cmd_reindex, "re-embed every passage with EMBEDDING_MODEL")
+    command(
+        "prune-cache",
+        _cmd_prune_cache,
+        "delete cached vectors of removed or changed articles and of other models",
+    )
     command("chat", _cmd_chat, "ask questions in a console loop")
     command("bot", _bot, "run the Telegram bot")
     return parser

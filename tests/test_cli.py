@@ -130,3 +130,32 @@ def test_switching_models_needs_reindex_and_reindex_works(cli_env):
     )
     assert answer["passages"] and answer["passages"][0]["doc_id"] == "seed-csto-armenia"
     assert run_berita(cli_env, "ask", "apa?").returncode == 2  # now e5 is the wrong model
+
+
+def test_prune_cache_keeps_only_vectors_of_stored_texts(cli_env, tmp_path):
+    cache = tmp_path / "cache"
+    env = cli_env | {"EMBEDDING_CACHE_PATH": str(cache)}
+    other = tmp_path / "other.jsonl"
+    other.write_text(
+        json.dumps({"id": "banjir", "text": "Banjir merendam Bandung. Warga mengungsi."}) + "\n"
+    )
+    assert run_berita(env, "ingest", str(SEED), str(other)).returncode == 0
+    vectors = [p for p in cache.rglob("*") if p.is_file()]
+    assert vectors and all(p.stat().st_size == 384 * 4 for p in vectors)  # float32, not JSON
+    (cache / "old-layout-vector").write_text("[0.1, 0.2]")
+    (cache / "some-model" / "ab").mkdir(parents=True)
+    (cache / "some-model" / "ab" / "abc").write_bytes(b"\0" * 8)
+    assert run_berita(env, "remove", "banjir").returncode == 0
+
+    pruned = run_berita(env, "prune-cache")
+    assert pruned.returncode == 0, pruned.stderr
+    kept = int(pruned.stdout.split("kept ")[1].split()[0])
+    left = [p for p in cache.rglob("*") if p.is_file()]
+    # `banjir` had three: its passage (= its two-sentence span) and each sentence
+    assert len(left) == kept == len(vectors) - 3
+    assert not (cache / "some-model").exists()
+    assert all(p.relative_to(cache).parts[0] == "e5-small-q4" for p in left)
+    assert run_berita(env, "prune-cache").stdout.strip() == (
+        f"embedding cache: kept {kept} vectors, deleted 0"
+    )
+    assert "Azerbaijan" in run_berita(env, "ask", "which countries left CSTO?").stdout

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_classic.embeddings import CacheBackedEmbeddings
-from langchain_classic.storage import LocalFileStore
+from langchain_classic.storage import EncoderBackedStore, LocalFileStore
 from langchain_core.embeddings import Embeddings
 
 DEFAULT_MODEL = "e5-small-q4"
@@ -112,12 +116,38 @@ def load_embeddings(model: str, threads: int, cache_path: Path | None) -> Embedd
         embeddings = sentence_transformer_embeddings(model, threads)
     if cache_path is None or not str(cache_path):
         return embeddings
-    return CacheBackedEmbeddings.from_bytes_store(
-        embeddings,
+    vectors = EncoderBackedStore[str, list[float]](
         AtomicFileStore(cache_path),
-        namespace=model.replace("/", "_") + "-",
-        key_encoder="sha256",
+        lambda text: cache_key(model, text),
+        lambda vector: np.asarray(vector, dtype="<f4").tobytes(),
+        lambda data: np.frombuffer(data, dtype="<f4").tolist(),
     )
+    return CacheBackedEmbeddings(embeddings, vectors)
+
+
+def cache_key(model: str, text: str) -> str:
+    """Where a text's vector is cached: `<model>/<2 hex>/<sha256>` (float32 bytes, 1.5 KB)."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}/{digest[:2]}/{digest}"
+
+
+def prune_cache(cache_path: Path, model: str, texts: Iterable[str]) -> tuple[int, int]:
+    """Delete every cached vector except those of `texts` under `model` (vectors of removed or
+    changed articles, of other models, of older cache layouts); returns (kept, deleted)."""
+    keep = {cache_path / cache_key(model, text) for text in texts}
+    kept = deleted = 0
+    for path in sorted(cache_path.rglob("*")):
+        if not path.is_file():
+            continue
+        if path in keep:
+            kept += 1
+        else:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    for folder in sorted(cache_path.rglob("*"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return kept, deleted
 
 
 class AtomicFileStore(LocalFileStore):

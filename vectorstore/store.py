@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
+from vectorstore.embeddings import prune_cache
 from vectorstore.lexical import LexicalIndex
 from vectorstore.passages import quotable_spans
 
@@ -191,6 +192,23 @@ class PassageStore:
                 return
             yield page
             offset += len(page["ids"])
+
+    def embedded_texts(self) -> Iterator[str]:
+        """Every text whose vector the embedding cache should keep: each stored passage and
+        each span answers may quote from it."""
+        for page in self.iter_passages():
+            rows = zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            for passage_id, text, metadata in rows:
+                yield text
+                document = Document(id=passage_id, page_content=text, metadata=metadata)
+                yield from (span for _, _, span in quotable_spans(document)[1])
+
+    def prune_embedding_cache(self) -> tuple[int, int]:
+        """Drop cached vectors nothing stored uses any more; returns (kept, deleted)."""
+        cache = self.settings.embedding_cache_path
+        if cache is None or not cache.is_dir():
+            return 0, 0
+        return prune_cache(cache, self.settings.embedding_model, self.embedded_texts())
 
     def sources(self) -> list[SourceInfo]:
         """The stored articles, newest first."""
