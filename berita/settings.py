@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     # Generated answers (optional): any OpenAI-compatible chat API; unset = extractive answers
     llm_model: str | None = None
     llm_base_url: str | None = None
-    llm_api_key: SecretStr | None = None
+    llm_api_key: SecretStr | None = Field(None, validate_default=True)
     llm_timeout_s: float = Field(60.0, gt=0)
 
     # Telegram
@@ -89,6 +90,14 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llm_api_key")
+    @classmethod
+    def _openai_needs_a_key(cls, value: SecretStr | None, info: ValidationInfo) -> object:
+        openai_itself = info.data.get("llm_model") and not info.data.get("llm_base_url")
+        if value is None and openai_itself and not os.environ.get("OPENAI_API_KEY"):
+            raise ValueError("LLM_MODEL without LLM_BASE_URL is OpenAI's API, which needs a key")
+        return value
 
     @property
     def server_mode(self) -> bool:

@@ -5,6 +5,7 @@ a reply that cites nothing it was given is not used."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 
@@ -46,10 +47,12 @@ class AnswerWriter:
         from langchain_openai import ChatOpenAI  # only when an LLM is configured
 
         self.model = model
+        if not api_key and "OPENAI_API_KEY" not in os.environ:
+            api_key = "none"  # a local server takes any key (settings demand one for OpenAI)
         self._chat = ChatOpenAI(
             model=model,
             base_url=base_url,
-            api_key=api_key or "none",  # local servers take any key
+            api_key=api_key,
             timeout=timeout_s,
             max_retries=1,
             temperature=0,

@@ -80,3 +80,11 @@ def test_cli_ask_uses_the_configured_model(cli_env, llm_settings, chat):
     result = json.loads(done.stdout)
     assert "Peskov" in result["answer"] and result["answer"].endswith("[1]")
     assert result["citations"] == [SEED_ID] and "generate" in result["timings_ms"]
+
+
+def test_openai_itself_without_a_key_is_a_one_line_setting_error(cli_env):
+    env = {k: v for k, v in cli_env.items() if k != "OPENAI_API_KEY"}
+    done = run_berita(env | {"LLM_MODEL": "gpt-4o-mini"}, "ask", "Siapa juru bicara Kremlin?")
+    assert done.returncode == 2
+    assert done.stderr.startswith("berita: invalid setting LLM_API_KEY: ")
+    assert len(done.stderr.strip().splitlines()) == 1
