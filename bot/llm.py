@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ingest.clean import strip_links
+from ingest.clean import strip_links, tidy
 from vectorstore.passages import passage_body
 from vectorstore.retrieve import RetrievedPassage
 
@@ -108,6 +108,5 @@ def parse_reply(reply: str, doc_ids: list[str]) -> GeneratedAnswer | None:
         doc_id = article(match)
         return f"[{cited.index(doc_id) + 1}]" if doc_id else ""
 
-    text = strip_links(_CITATION.sub(renumber, reply))
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    text = tidy(strip_links(_CITATION.sub(renumber, reply)))
     return GeneratedAnswer(text, cited, abstained=False) if text else None

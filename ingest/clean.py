@@ -68,7 +68,7 @@ def clean_text(text: str) -> str:
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n|\n", text):
         kept = [
-            _tidy(sentence)
+            tidy(sentence)
             for sentence in split_sentences(paragraph)
             if not _SPAM.search(sentence) and not _INJECTION.search(sentence)
         ]
@@ -86,7 +86,9 @@ def strip_links(text: str) -> str:
     return _BARE_DOMAIN.sub(" ", text)
 
 
-def _tidy(sentence: str) -> str:
+def tidy(sentence: str) -> str:
+    """Spacing normalised: runs of blanks made one, none before punctuation, empty brackets
+    (left by a removed link) dropped."""
     sentence = re.sub(r"[ \t\r\f\v]+", " ", sentence)
     sentence = re.sub(r"\s+([,.;:!?])", r"\1", sentence)
     sentence = re.sub(r"\(\s*\)|\[\s*\]", "", sentence)
