@@ -136,7 +136,8 @@ def prune_cache(cache_path: Path, model: str, texts: Iterable[str]) -> tuple[int
     changed articles, of other models, of older cache layouts); returns (kept, deleted)."""
     keep = {cache_path / cache_key(model, text) for text in texts}
     kept = deleted = 0
-    for path in sorted(cache_path.rglob("*")):
+    emptied: set[Path] = set()
+    for path in cache_path.rglob("*"):
         if not path.is_file():
             continue
         if path in keep:
@@ -144,9 +145,11 @@ def prune_cache(cache_path: Path, model: str, texts: Iterable[str]) -> tuple[int
         else:
             path.unlink(missing_ok=True)
             deleted += 1
-    for folder in sorted(cache_path.rglob("*"), reverse=True):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+            emptied.add(path.parent)
+    for folder in sorted(emptied, key=lambda folder: len(folder.parts), reverse=True):
+        while folder != cache_path and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # and its parent, once that is empty too
+            folder = folder.parent
     return kept, deleted
 
 
