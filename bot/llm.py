@@ -47,12 +47,11 @@ class AnswerWriter:
         from langchain_openai import ChatOpenAI  # only when an LLM is configured
 
         self.model = model
-        if not api_key and "OPENAI_API_KEY" not in os.environ:
-            api_key = "none"  # a local server takes any key (settings demand one for OpenAI)
         self._chat = ChatOpenAI(
             model=model,
             base_url=base_url,
-            api_key=api_key,
+            # a local server takes any key (settings demand a real one for OpenAI itself)
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
             timeout=timeout_s,
             max_retries=1,
             temperature=0,
