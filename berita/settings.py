@@ -34,8 +34,10 @@ class Settings(BaseSettings):
 
     # Ingest
     chunk_max_words: int = Field(150, ge=20, le=400)
-    fetch_timeout_s: float = Field(15.0, gt=0)
+    fetch_timeout_s: float = Field(15.0, gt=0, description="Total time one fetch may take.")
     max_source_bytes: int = Field(20_000_000, gt=0)
+    min_page_words: int = Field(40, ge=0, description="Shorter web pages are not articles.")
+    allow_private_urls: bool = Field(False, description="Fetch loopback/private addresses.")
 
     # Retrieval and answers (defaults measured on the dev suites: see README, Benchmarks)
     retrieve_k: int = Field(5, ge=1, le=50)

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 # Abbreviations after which a full stop does not end an Indonesian or English sentence.
-_ABBREVIATIONS = {
+ABBREVIATIONS = {
     "dr",
     "drs",
     "dra",
@@ -142,7 +142,7 @@ def split_sentences(text: str) -> list[str]:
         for match in _SENTENCE_END.finditer(block):
             before = block[start : match.start()].rstrip("\"”’')]")
             last_word = before.rsplit(None, 1)[-1].rstrip(".").lower() if before.strip() else ""
-            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+            if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
                 continue
             sentences.append(block[start : match.start()].strip() + match.group(0).strip())
             start = match.end()

@@ -21,6 +21,7 @@ class Article:
     published: str = ""
     source: str = ""
     origin: str = ""  # where it came from (file:line, URL), for messages
+    web_page: bool = False  # extracted from a page (held to MIN_PAGE_WORDS)
 
     def content_hash(self) -> str:
         """A digest of everything that would change the stored passages."""

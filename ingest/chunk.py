@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from langchain_core.documents import Document
 
 from berita.text import split_sentences
 from ingest.article import Article
 from vectorstore.passages import passage_text
+
+LAYOUT_VERSION = 1  # bump when chunking changes how the same text is cut
 
 
 def chunk_article(article: Article, max_words: int) -> list[Document]:
@@ -33,7 +37,11 @@ def chunk_article(article: Article, max_words: int) -> list[Document]:
     if current:
         groups.append(current)
 
-    content_hash = article.content_hash()
+    # The passages depend on the article and on how it is cut: a new CHUNK_MAX_WORDS or
+    # passage layout must count as a change when the same article is ingested again.
+    content_hash = hashlib.sha256(
+        f"{article.content_hash()}\x1f{max_words}\x1f{LAYOUT_VERSION}".encode()
+    ).hexdigest()[:32]
     return [
         Document(
             page_content=passage_text(article.title, " ".join(group)),

@@ -5,22 +5,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
-from datetime import date, datetime
-from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from importlib.resources import files
 
-from berita.text import split_sentences
-from ingest.article import Article
+from berita.text import ABBREVIATIONS, split_sentences
+from ingest.article import Article, IngestFailure
 
-_TLDS = (
-    "com|net|org|info|biz|online|site|xyz|top|club|vip|live|pro|io|co|id|me|tv|cc|ly|gg|app|"
-    "link|win|bet|asia|store|shop|web|fun|icu|space|website"
-)
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
 _URL_TAIL = r"[^\s<>\"'”“]*[^\s<>\"'”“.,;:!?)\]]"  # a link's rest, not its closing punctuation
 _URL = re.compile(rf"(?:https?://|ftp://|www\.){_URL_TAIL}", re.IGNORECASE)
-_BARE_DOMAIN = re.compile(
-    rf"(?<![@\w.])(?:[a-z0-9-]+\.)+(?:{_TLDS})(?:/{_URL_TAIL}|/)?(?![\w/])", re.IGNORECASE
+_IP_ADDRESS = re.compile(
+    rf"(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{1,5}})?(?:/{_URL_TAIL}|/)?(?![\w.])"
 )
 _SPAM = re.compile(
     r"\b(slot\s*gacor|slot\s*online|situs\s*(?:slot|judi|togel)|togel\s*online|maxwin|"
@@ -28,38 +24,70 @@ _SPAM = re.compile(
     r"bonus\s*new\s*member|scatter\s*hitam)\b",
     re.IGNORECASE,
 )
+# Sentences that speak to a language model instead of a reader: what a page plants to steer the
+# bot (or a model that writes its answers). English, then Indonesian.
 _INJECTION = re.compile(
-    r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)\s+"
-    r"(instructions?|prompts?|messages?|rules?)"
-    r"|\b(abaikan|lupakan)\s+(semua\s+)?(instruksi|perintah|arahan)"
-    r"|\b(system\s+prompt|you\s+are\s+now\s+(a|an|the)\b|as\s+an\s+ai\s+(language\s+)?model)"
-    r"|\bnew\s+instructions?\s*:|\bassistant\s*:|\[/?(inst|system)\]|<\|im_(start|end)\|>",
+    r"\b(ignore|disregard|forget|override|bypass|discard|neglect)\b[^.!?\n]{0,40}?"
+    r"\b(instructions?|guidelines?|directives?|prompts?|system\s+(message|prompt)|"
+    r"(previous|prior|above|earlier|preceding|your|all)\s+(rules|context|messages?|"
+    r"programming|constraints|restrictions)|(everything|anything)\s+(above|before))"
+    r"|\b(reply|respond|answer|output)\s+(only|exactly|just)\s+(with\b|:)"
+    r"|\byour\s+(only\s+)?(reply|response|answer|output)\s+(must|should|will)\s+be\b"
+    r"|^\W*(system|assistant|developer)\s*:"
+    r"|\[/?(inst|system)\]|<\|im_(start|end)\|>|<<\s*/?sys\s*>>|#{2,}\s*(instruction|system)"
+    r"|\byou\s+are\s+(now|no\s+longer)\s+(a|an|the|in|my|going|dan|free\s+of)\b"
+    r"|\bfrom\s+now\s+on,?\s+(you|your)\b"
+    r"|\bpretend\s+(to\s+be|you\s+are)\b"
+    r"|\b(do\s+anything\s+now|developer\s+mode|jailbreak(ed)?|dan\s+mode)\b"
+    r"|\bnew\s+(instructions?|rules)\s*:"
+    r"|\b(reveal|print|show|repeat|leak)\s+(your|the)\s+(system\s+prompt|instructions|hidden)"
+    r"|\bas\s+an\s+ai(\s+language)?\s+model\b"
+    r"|\b(note|message)\s+to\s+(the\s+)?(ai|assistant|chatbot|bot|llm|language\s+model)\b"
+    r"|\bif\s+you\s+are\s+(an?\s+)?(ai|assistant|language\s+model|llm|chatbot)\b"
+    r"|\b(abaikan|lupakan|acuhkan|hiraukan)(lah)?\b[^.!?\n]{0,40}?"
+    r"\b(instruksi|prompt|(aturan|perintah|arahan|pedoman|petunjuk|panduan|pesan)(mu|nya)\b|"
+    r"(aturan|perintah|arahan|pedoman|petunjuk|panduan|pesan)\s+(sebelumnya|di\s+atas|tadi|"
+    r"awal|sistem|anda|kamu)|(sebelumnya|di\s+atas))"
+    r"|\b(balas|jawab|tanggapi|tulis)(lah)?\s+(hanya|cuma|saja)\s+dengan\b"
+    r"|\b(kamu|anda|engkau)\s+sekarang\s+(adalah|menjadi|berperan)\b"
+    r"|\bmulai\s+(sekarang|saat\s+ini),?\s+(kamu|anda|engkau)\b"
+    r"|\b(bertindak|berperan|berpura-pura)(lah)?\s+(sebagai|menjadi)\s+"
+    r"(ai|asisten|bot|chatbot|model)\b"
+    r"|\b(tampilkan|bocorkan|ungkapkan|ulangi|sebutkan)(lah)?\s+(prompt|instruksi)\s+"
+    r"(sistem|rahasia|awal)"
+    r"|\b(kepada|untuk)\s+(ai|asisten|chatbot|bot|model\s+bahasa)\s*:"
+    r"|\binstruksi\s+baru\s*:"
+    r"|\bjika\s+(kamu|anda)\s+(adalah\s+)?(sebuah\s+)?(ai|asisten|model\s+bahasa|chatbot)\b",
     re.IGNORECASE,
 )
-_MONTH_NUMBERS = {
-    name: number
-    for number, names in enumerate(
-        (
-            "januari january jan",
-            "februari february pebruari feb",
-            "maret march mar",
-            "april apr",
-            "mei may",
-            "juni june jun",
-            "juli july jul",
-            "agustus august agu aug",
-            "september sept sep",
-            "oktober october okt oct",
-            "november nopember nov",
-            "desember december des dec",
-        ),
-        start=1,
-    )
-    for name in names.split()
-}
-_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
-_NAMED_MONTH = re.compile(r"(\d{1,2})?\s*([a-z]+)\.?\s+(\d{1,2})?,?\s*(\d{4})")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_DATE_SETTINGS = {
+    "PARSERS": ["timestamp", "custom-formats", "absolute-time"],  # never "kemarin" = yesterday
+    "DATE_ORDER": "DMY",
+    "REQUIRE_PARTS": ["day", "month", "year"],
+}
+
+
+@lru_cache(maxsize=1)
+def _bare_domain() -> re.Pattern[str]:
+    """Any host name under a real top-level domain (the public suffix list that ships with
+    courlan's `tld`), with its path: `judi-online.ru`, `bola88.cn/promo`, `Kompas.com`."""
+    names = (files("tld") / "res" / "effective_tld_names_public_only.dat.txt").read_text("utf-8")
+    tlds = sorted(
+        {
+            line.strip().lower()
+            for line in names.splitlines()
+            if line.strip() and not line.startswith(("//", "*", "!")) and "." not in line
+        },
+        key=len,
+        reverse=True,
+    )
+    label = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+    return re.compile(
+        rf"(?<![\w@.-])((?:{label}\.)+(?:{'|'.join(map(re.escape, tlds))}))"
+        rf"(?::\d{{1,5}})?(?:/{_URL_TAIL}|/)?(?![\w-])(?!\.[^\W_])",
+        re.IGNORECASE,
+    )
 
 
 def clean_text(text: str) -> str:
@@ -83,7 +111,14 @@ def strip_links(text: str) -> str:
     text = _MARKDOWN_LINK.sub(r"\1", text)
     text = _HTML_TAG.sub(" ", text)
     text = _URL.sub(" ", text)
-    return _BARE_DOMAIN.sub(" ", text)
+    text = _IP_ADDRESS.sub(" ", text)
+    return _bare_domain().sub(_drop_domain, text)
+
+
+def _drop_domain(match: re.Match[str]) -> str:
+    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir")."""
+    labels = match.group(1).casefold().split(".")
+    return match.group(0) if all(label in ABBREVIATIONS for label in labels) else " "
 
 
 def tidy(sentence: str) -> str:
@@ -96,41 +131,15 @@ def tidy(sentence: str) -> str:
 
 
 def normalize_date(value: str) -> str:
-    """A publication date as ISO `YYYY-MM-DD` (from ISO, RSS/RFC 2822, `23/5/2023`, `23 Mei 2023`
-    or `May 23, 2023`); a value that is no date we can read is kept as it was, trimmed."""
+    """A publication date as ISO `YYYY-MM-DD` (dateparser: ISO, RSS/RFC 2822, `23/5/2023`,
+    `Selasa, 23 Mei 2023`, `May 23, 2023`); a value that is no full date is kept, trimmed."""
     value = " ".join(value.split())
-    try:
-        return datetime.fromisoformat(value).date().isoformat()
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).date().isoformat()
-    except (TypeError, ValueError, IndexError):
-        pass
-    found = _read_date(value.casefold())
-    return found.isoformat() if found else value
+    if not value:
+        return ""
+    import dateparser  # ingest only
 
-
-def _read_date(text: str) -> date | None:
-    numeric = _DAY_MONTH_YEAR.search(text)
-    named = next(
-        (
-            match
-            for match in _NAMED_MONTH.finditer(text)
-            if match.group(2) in _MONTH_NUMBERS and (match.group(1) or match.group(3))
-        ),
-        None,
-    )
-    try:
-        if numeric:
-            day, month, year = (int(part) for part in numeric.groups())
-            return date(year, month, day)
-        if named:
-            day = int(named.group(1) or named.group(3))
-            return date(int(named.group(4)), _MONTH_NUMBERS[named.group(2)], day)
-    except ValueError:
-        return None
-    return None
+    found = dateparser.parse(value, languages=["id", "en"], settings=_DATE_SETTINGS)
+    return found.date().isoformat() if found else value
 
 
 def clean_article(article: Article) -> Article:
@@ -142,3 +151,18 @@ def clean_article(article: Article) -> Article:
         title=clean_text(article.title),
         published=normalize_date(article.published),
     )
+
+
+def check_article(article: Article, min_page_words: int) -> IngestFailure | None:
+    """Why a cleaned article is not worth storing (nothing left; a web page with too little
+    text: a login wall, a paywall stub, an error page), or None when it is."""
+    if not article.text.strip():
+        return IngestFailure(article.origin, "no article text left after cleaning")
+    words = len(article.text.split())
+    if article.web_page and words < min_page_words:
+        return IngestFailure(
+            article.origin,
+            f"too little article text ({words} words; MIN_PAGE_WORDS is {min_page_words}): "
+            "a login wall, paywall or stub?",
+        )
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 
@@ -25,21 +24,19 @@ def extract_html(html: str, url: str = "") -> Extracted:
     """Return the article's main text (without links or boilerplate), title, date and URL."""
     import trafilatura  # heavy: imported only when HTML is ingested
 
-    raw = trafilatura.extract(
+    document = trafilatura.bare_extraction(
         html,
         url=url or None,
-        output_format="json",
         with_metadata=True,
         include_links=False,
         include_comments=False,
         include_tables=True,
         favor_precision=True,
     )
-    if not raw:
+    if document is None:
         raise ExtractionError("no article text found in the page")
-    data = json.loads(raw)
-    title = (data.get("title") or "").strip()
-    text = (data.get("text") or "").strip()
+    title = (document.title or "").strip()
+    text = (document.text or "").strip()
     first, _, rest = text.partition("\n")
     if title and first.strip() == title and rest.strip():
         text = rest.strip()
@@ -48,7 +45,7 @@ def extract_html(html: str, url: str = "") -> Extracted:
     return Extracted(
         text=text,
         title=title,
-        published=data.get("date") or "",
-        url=data.get("source") or url,
-        site=data.get("hostname") or "",
+        published=document.date or "",
+        url=document.url or url,
+        site=document.hostname or "",
     )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from berita.settings import Settings
 from ingest.article import IngestFailure
 from ingest.chunk import chunk_article
-from ingest.clean import clean_article
-from ingest.sources import iter_articles
-from vectorstore.store import PassageStore
+from ingest.clean import check_article, clean_article
+from ingest.sources import Item, iter_articles
+from vectorstore.store import ArticleConflictError, PassageStore
+
+log = logging.getLogger(__name__)
+COMMIT_EVERY = 25  # stored articles between two commits of the lexical index
 
 
 @dataclass
@@ -45,34 +49,50 @@ def ingest(
     """Ingest every article the sources hold; a bad item is recorded and the rest go on.
 
     `on_item(origin, outcome)` is told about each item ("added", "failed: reason", ...).
+    Writes are published (committed) every COMMIT_EVERY stored articles and once more at the
+    end, also when the run is interrupted; a store left half-written by a killed run is
+    repaired by the next one.
     """
     summary = IngestSummary()
     report = on_item or (lambda origin, outcome: None)
-    for item in iter_articles(
-        sources, timeout_s=settings.fetch_timeout_s, max_bytes=settings.max_source_bytes
-    ):
-        if isinstance(item, IngestFailure):
-            summary.failures.append(item)
-            report(item.origin, f"failed: {item.reason}")
-            continue
-        article = clean_article(item)
-        if not article.text.strip():
-            failure = IngestFailure(item.origin, "no article text left after cleaning")
-            summary.failures.append(failure)
-            report(item.origin, f"failed: {failure.reason}")
-            continue
-        passages = chunk_article(article, settings.chunk_max_words)
-        try:
-            status = store.put_article(passages)
-        except Exception as error:  # noqa: BLE001 - one article's failure must not stop the batch
-            failure = IngestFailure(item.origin, f"cannot store ({type(error).__name__}: {error})")
-            summary.failures.append(failure)
-            report(item.origin, f"failed: {failure.reason}")
-            continue
-        setattr(summary, status, getattr(summary, status) + 1)
-        if status != "unchanged":
-            summary.passages += len(passages)
-        report(item.origin, status)
-    if summary.added or summary.updated:
-        store.commit()
+    pending = store.dirty()
+    try:
+        for item in iter_articles(sources, settings):
+            outcome = _store_item(item, store, settings, summary)
+            log.info("%s: %s", item.origin, outcome)
+            report(item.origin, outcome)
+            if outcome in ("added", "updated"):
+                pending = True
+                if (summary.added + summary.updated) % COMMIT_EVERY == 0:
+                    store.commit()
+                    pending = False
+    finally:
+        if pending:
+            store.commit()
     return summary
+
+
+def _store_item(item: Item, store: PassageStore, settings: Settings, summary: IngestSummary) -> str:
+    """Clean, chunk and store one item; returns its outcome and counts it in the summary."""
+    if isinstance(item, IngestFailure):
+        failure = item
+    else:
+        article = clean_article(item)
+        failure = check_article(article, settings.min_page_words)
+        if failure is None:
+            passages = chunk_article(article, settings.chunk_max_words)
+            try:
+                status = store.put_article(passages)
+            except ArticleConflictError as error:
+                failure = IngestFailure(item.origin, str(error))
+            except Exception as error:  # noqa: BLE001 - one article must not stop the batch
+                failure = IngestFailure(
+                    item.origin, f"cannot store ({type(error).__name__}: {error})"
+                )
+            else:
+                setattr(summary, status, getattr(summary, status) + 1)
+                if status != "unchanged":
+                    summary.passages += len(passages)
+                return status
+    summary.failures.append(failure)
+    return f"failed: {failure.reason}"

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from berita import __version__
+from berita.settings import Settings
 from ingest.article import Article, IngestFailure, canonical_url, derive_doc_id
 from ingest.extract import ExtractionError, extract_html
 
@@ -18,6 +24,11 @@ HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 USER_AGENT = f"berita/{__version__} (+news question answering)"
+MAX_REDIRECTS = 5
+METADATA_ADDRESSES = {
+    ipaddress.ip_address(address)
+    for address in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+}
 
 Item = Article | IngestFailure
 
@@ -35,16 +46,15 @@ class Fetched:
     body: bytes
 
 
-def iter_articles(sources: list[str], *, timeout_s: float, max_bytes: int) -> Iterator[Item]:
+def iter_articles(sources: list[str], settings: Settings) -> Iterator[Item]:
     """Yield an Article or an IngestFailure for every item the sources hold, in order."""
-    with httpx.Client(
-        timeout=timeout_s, follow_redirects=True, headers={"User-Agent": USER_AGENT}
-    ) as client:
+    fetcher = Fetcher(settings)
+    with fetcher:
         for source in sources:
             if source.startswith(("http://", "https://")):
-                yield from _from_url(source, client, max_bytes)
+                yield from _from_url(source, fetcher)
             else:
-                yield from _from_path(Path(source), max_bytes)
+                yield from _from_path(Path(source), settings.max_source_bytes)
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -75,12 +85,13 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
         yield IngestFailure(str(path), f"unsupported file type {suffix or '(none)'}")
         return
     try:
-        text = _read_text(path, max_bytes)
+        data = _read_bytes(path, max_bytes)
+        if suffix in JSONL_SUFFIXES:
+            yield from _from_jsonl(data, str(path))
+            return
+        text = _decode(data)
     except SourceError as error:
         yield IngestFailure(str(path), str(error))
-        return
-    if suffix in JSONL_SUFFIXES:
-        yield from _from_jsonl(text, str(path))
         return
     file_key = path.resolve().as_uri()
     try:
@@ -93,13 +104,19 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
         yield IngestFailure(str(path), str(error))
 
 
-def _read_text(path: Path, max_bytes: int) -> str:
-    size = path.stat().st_size
-    if size == 0:
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SourceError(f"file too large ({size:,} bytes; MAX_SOURCE_BYTES is {max_bytes:,})")
+        data = path.read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read ({error.strerror})") from None
+    if not data.strip():
         raise SourceError("empty file")
-    if size > max_bytes:
-        raise SourceError(f"file too large ({size:,} bytes; MAX_SOURCE_BYTES is {max_bytes:,})")
-    return _decode(path.read_bytes())
+    if b"\x00" in data[:8192]:
+        raise SourceError("binary content, not text")
+    return data
 
 
 def _decode(data: bytes) -> str:
@@ -123,11 +140,18 @@ def _title_and_body(text: str, fallback_title: str) -> tuple[str, str]:
     return fallback_title.replace("_", " ").replace("-", " "), text.strip()
 
 
-def _from_jsonl(text: str, origin: str) -> Iterator[Item]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
+    """One article a line; a bad line (not UTF-8, not JSON, a repeated id) fails alone."""
+    first_line: dict[str, int] = {}
+    for number, raw in enumerate(data.splitlines(), start=1):
+        where = f"{origin}:{number}"
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            yield IngestFailure(where, "not UTF-8 text")
+            continue
         if not line.strip():
             continue
-        where = f"{origin}:{number}"
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
@@ -148,41 +172,108 @@ def _from_jsonl(text: str, origin: str) -> Iterator[Item]:
         if not doc_id:
             key = canonical_url(fields["url"]) if fields["url"] else body
             doc_id = derive_doc_id(key)
+        if doc_id in first_line:
+            yield IngestFailure(
+                where, f"duplicate id {doc_id!r} (first on line {first_line[doc_id]}); skipped"
+            )
+            continue
+        first_line[doc_id] = number
         yield Article(doc_id=doc_id, text=body, origin=where, **fields)
 
 
 # -- URLs and feeds ----------------------------------------------------------------------------
 
 
-def _from_url(url: str, client: httpx.Client, max_bytes: int) -> Iterator[Item]:
-    try:
-        fetched = _fetch(url, client, max_bytes)
-    except SourceError as error:
-        yield IngestFailure(url, str(error))
-        return
-    if _is_feed(fetched):
-        yield from _from_feed(fetched, client, max_bytes)
-    else:
-        yield _article_from_response(fetched, origin=url)
+class Fetcher:
+    """HTTP GETs that are safe to point at untrusted URLs: every hop's address is checked
+    after DNS resolution (no loopback, private, link-local or cloud-metadata address unless
+    ALLOW_PRIVATE_URLS; metadata never), redirects are followed by hand (at most
+    MAX_REDIRECTS), and each fetch has a total deadline of FETCH_TIMEOUT_S, however slowly
+    the server drips its bytes."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.timeout_s = settings.fetch_timeout_s
+        self.max_bytes = settings.max_source_bytes
+        self.allow_private = settings.allow_private_urls
+        self._client = httpx.Client(
+            timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+        )
 
-def _fetch(url: str, client: httpx.Client, max_bytes: int) -> Fetched:
-    try:
-        with client.stream("GET", url) as response:
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def get(self, url: str) -> Fetched:
+        """The body of `url`, after its redirects; SourceError says in one line why not."""
+        deadline = time.monotonic() + self.timeout_s
+        for _ in range(MAX_REDIRECTS + 1):
+            check_address(url, allow_private=self.allow_private)
+            try:
+                fetched = self._get_one(url, deadline)
+            except httpx.TimeoutException:
+                raise SourceError(f"timed out (FETCH_TIMEOUT_S is {self.timeout_s:g})") from None
+            except httpx.HTTPError as error:
+                raise SourceError(f"cannot fetch ({type(error).__name__}: {error})") from None
+            if isinstance(fetched, Fetched):
+                return fetched
+            url = fetched
+        raise SourceError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _get_one(self, url: str, deadline: float) -> Fetched | str:
+        """The response, or the URL it redirects to."""
+        remaining = deadline - time.monotonic()
+        with self._client.stream("GET", url, timeout=max(remaining, 0.1)) as response:
+            if response.is_redirect:
+                return str(response.url.join(response.headers["location"]))
             if response.status_code >= 400:
                 raise SourceError(f"HTTP {response.status_code} {response.reason_phrase}")
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > max_bytes:
-                    raise SourceError(f"response larger than MAX_SOURCE_BYTES ({max_bytes:,})")
+                if size > self.max_bytes:
+                    raise SourceError(f"response larger than MAX_SOURCE_BYTES ({self.max_bytes:,})")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("deadline")
                 chunks.append(chunk)
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
             return Fetched(str(response.url), content_type, b"".join(chunks))
-    except httpx.TimeoutException:
-        raise SourceError("timed out") from None
-    except httpx.HTTPError as error:
-        raise SourceError(f"cannot fetch ({type(error).__name__}: {error})") from None
+
+
+def check_address(url: str, *, allow_private: bool) -> None:
+    """Raise SourceError unless every address `url`'s host resolves to may be fetched."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError(f"not an http(s) URL: {url[:80]}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
+        raise SourceError(f"cannot resolve {parts.hostname}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if address in METADATA_ADDRESSES:
+            raise SourceError(f"refused: {parts.hostname} is a cloud metadata address")
+        if not address.is_global and not allow_private:
+            raise SourceError(
+                f"refused: {parts.hostname} resolves to a non-public address ({address}); "
+                "set ALLOW_PRIVATE_URLS=true to allow"
+            )
+
+
+def _from_url(url: str, fetcher: Fetcher) -> Iterator[Item]:
+    try:
+        fetched = fetcher.get(url)
+    except SourceError as error:
+        yield IngestFailure(url, str(error))
+        return
+    if _is_feed(fetched):
+        yield from _from_feed(fetched, fetcher)
+    else:
+        yield _article_from_response(fetched, origin=url)
 
 
 def _is_feed(fetched: Fetched) -> bool:
@@ -194,21 +285,31 @@ def _is_feed(fetched: Fetched) -> bool:
     return False
 
 
-def _from_feed(fetched: Fetched, client: httpx.Client, max_bytes: int) -> Iterator[Item]:
+def _from_feed(fetched: Fetched, fetcher: Fetcher) -> Iterator[Item]:
     import feedparser
 
     feed = feedparser.parse(fetched.body)
-    links = [entry.get("link") for entry in feed.entries if entry.get("link")]
-    if not links:
+    entries = [entry for entry in feed.entries if entry.get("link")]
+    if not entries:
         yield IngestFailure(fetched.url, "feed has no entries with links")
         return
-    for link in links:
+    for entry in entries:
+        link = urljoin(fetched.url, entry["link"])
         try:
-            page = _fetch(link, client, max_bytes)
+            page = fetcher.get(link)
         except SourceError as error:
             yield IngestFailure(link, str(error))
             continue
-        yield _article_from_response(page, origin=link)
+        item = _article_from_response(page, origin=link)
+        if isinstance(item, Article) and not item.published:
+            item = replace(item, published=_feed_date(entry))
+        yield item
+
+
+def _feed_date(entry: Any) -> str:
+    """The entry's publication date as feedparser parsed it, ISO `YYYY-MM-DD`."""
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return time.strftime("%Y-%m-%d", parsed) if parsed else ""
 
 
 def _article_from_response(fetched: Fetched, origin: str) -> Item:
@@ -217,7 +318,7 @@ def _article_from_response(fetched: Fetched, origin: str) -> Item:
         if fetched.content_type == "text/plain":
             title, body = _title_and_body(text, "")
             key = canonical_url(fetched.url)
-            return Article(derive_doc_id(key), body, title, key, origin=origin)
+            return Article(derive_doc_id(key), body, title, key, origin=origin, web_page=True)
         if fetched.content_type not in ("text/html", "application/xhtml+xml", ""):
             return IngestFailure(origin, f"not an HTML page ({fetched.content_type})")
         return _article_from_html(text, url=fetched.url, origin=origin)
@@ -226,8 +327,14 @@ def _article_from_response(fetched: Fetched, origin: str) -> Item:
 
 
 def _article_from_html(html: str, url: str, origin: str, fallback_key: str = "") -> Article:
+    """An article from a page. A fetched page is identified by its own URL, or by the canonical
+    URL it declares only when that is on the same host: a page never decides to be another
+    site's article."""
     extracted = extract_html(html, url=url)
-    page_url = canonical_url(extracted.url) if extracted.url else ""
+    page_url = canonical_url(url) if url else ""
+    declared = canonical_url(extracted.url) if extracted.url else ""
+    if declared and (not url or urlsplit(declared).hostname == urlsplit(page_url).hostname):
+        page_url = declared
     key = page_url or fallback_key or extracted.text
     return Article(
         doc_id=derive_doc_id(key),
@@ -237,4 +344,5 @@ def _article_from_html(html: str, url: str, origin: str, fallback_key: str = "")
         published=extracted.published,
         source=extracted.site,
         origin=origin,
+        web_page=True,
     )

@@ -1,4 +1,9 @@
-"""Shared fixtures: settings on temporary stores, a local news site, the seed sample."""
+"""Shared fixtures: settings on temporary stores, a local news site, the seed sample.
+
+Every test runs in an empty working folder with none of berita's settings in its environment,
+so neither a developer's `.env` nor their shell (an LLM key, an allow-list) changes a result;
+everything a test needs ships in this repository.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,21 @@ from tests.site import LocalSite
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "data" / "samples" / "seed.jsonl"
-EVAL = REPO.parent / "shared" / "eval"
+SEED_SUITE = REPO / "data" / "eval" / "seed"
+SETTING_NAMES = {name.upper() for name in Settings.model_fields} | {"OPENAI_API_KEY"}
+
+
+def clean_environment() -> dict[str, str]:
+    """The process environment without any of berita's settings."""
+    return {k: v for k, v in os.environ.items() if k.upper() not in SETTING_NAMES}
+
+
+@pytest.fixture(autouse=True)
+def no_outside_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `.env` (the working folder is empty) and no setting from the developer's shell."""
+    monkeypatch.chdir(tmp_path)
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -33,27 +52,30 @@ def settings(tmp_path: Path, embedding_cache: Path) -> Settings:
         lexical_cache_path=tmp_path / "lexical",
         embedding_cache_path=embedding_cache,
         chroma_host=None,
+        allow_private_urls=True,  # the test sites listen on 127.0.0.1
     )
 
 
 @pytest.fixture
 def cli_env(settings: Settings) -> dict[str, str]:
     """Environment for running `berita` as a subprocess on the same store."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHROMA_", "EMBEDDING_"))}
-    env.update(
-        CHROMA_PATH=str(settings.chroma_path),
-        LEXICAL_CACHE_PATH=str(settings.lexical_cache_path),
-        EMBEDDING_CACHE_PATH=str(settings.embedding_cache_path),
-    )
-    return env
+    return clean_environment() | {
+        "CHROMA_PATH": str(settings.chroma_path),
+        "LEXICAL_CACHE_PATH": str(settings.lexical_cache_path),
+        "EMBEDDING_CACHE_PATH": str(settings.embedding_cache_path),
+        "ALLOW_PRIVATE_URLS": "true",
+    }
+
+
+BERITA = str(Path(sys.executable).parent / "berita")
 
 
 def run_berita(env: dict[str, str], *args: str, input_text: str | None = None):
-    """Run the real `berita` command; returns the CompletedProcess."""
+    """Run the real `berita` command in the test's own folder; returns the CompletedProcess."""
     return subprocess.run(
-        [str(Path(sys.executable).parent / "berita"), *args],
+        [BERITA, *args],
         env=env,
-        cwd=REPO,
+        cwd=Path.cwd(),
         capture_output=True,
         text=True,
         input=input_text,

@@ -33,8 +33,19 @@ def test_passages_respect_the_word_limit_and_carry_the_title():
             "url": "https://news.example/1",
             "published": "2024-01-02",
             "source": "",
-            "content_hash": _article(40).content_hash(),
+            "content_hash": passages[0].metadata["content_hash"],
         }
+
+
+def test_content_hash_changes_with_the_text_and_with_chunk_max_words():
+    hashes = {
+        chunk_article(_article(40), max_words=60)[0].metadata["content_hash"],
+        chunk_article(_article(41), max_words=60)[0].metadata["content_hash"],
+        chunk_article(_article(40), max_words=80)[0].metadata["content_hash"],
+    }
+    assert len(hashes) == 3
+    again = chunk_article(_article(40), max_words=60)[0].metadata["content_hash"]
+    assert again in hashes
 
 
 def test_consecutive_passages_share_one_sentence_and_lose_none():

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import EVAL, SEED, run_berita
+from tests.conftest import SEED, SEED_SUITE, run_berita
 
 PASSAGE_FIELDS = {"doc_id", "chunk", "title", "url", "published", "score", "text"}
 
@@ -86,7 +86,7 @@ def test_invalid_setting_is_one_line_naming_it(cli_env):
 
 
 def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
-    done = run_berita(cli_env, "eval", str(EVAL / "seed"), "--json")
+    done = run_berita(cli_env, "eval", str(SEED_SUITE), "--json")
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     assert metrics["recall@1"] == 1.0

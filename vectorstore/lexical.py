@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-import os
-import pickle
 import re
+import shutil
+import uuid
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -99,21 +100,37 @@ class LexicalIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
 
-    def save(self, path: Path) -> None:
-        """Write the index atomically (readers in other processes never see half a file)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with tmp.open("wb") as handle:
-            state = (self.ids, self._retriever, self._doc_freq)
-            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (bm25s' own arrays, no pickle), atomically: it is
+        built beside and renamed into place, so readers never see half an index."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}")
+        tmp.mkdir()
+        try:
+            if self._retriever is not None:
+                self._retriever.save(str(tmp), show_progress=False)
+            state = {"ids": self.ids, "doc_freq": self._doc_freq}
+            (tmp / "passages.json").write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+            tmp.replace(folder)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (folder / "passages.json").is_file():
+                raise  # not another process's identical index that won the rename
 
     @classmethod
-    def load(cls, path: Path) -> LexicalIndex | None:
-        """The index saved at `path`, or None when there is none (or it is unreadable)."""
+    def load(cls, folder: Path) -> LexicalIndex | None:
+        """The index saved in `folder`, or None when there is none or it cannot be read
+        (the caller rebuilds it from the store)."""
         try:
-            with path.open("rb") as handle:
-                ids, retriever, doc_freq = pickle.load(handle)  # noqa: S301 - our own cache
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            state = json.loads((folder / "passages.json").read_text("utf-8"))
+            ids, doc_freq = list(state["ids"]), dict(state["doc_freq"])
+            retriever = None
+            if ids:
+                retriever = bm25s.BM25.load(
+                    str(folder), mmap=False, allow_pickle=False, show_progress=False
+                )
+                if retriever.scores["num_docs"] != len(ids):
+                    return None
+        except Exception:  # noqa: BLE001 - any damage or format change means: rebuild
             return None
         return cls(ids, retriever, doc_freq)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
+import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -22,6 +25,7 @@ from vectorstore.lexical import LexicalIndex
 from vectorstore.passages import quotable_spans
 
 PAGE = 1000
+WRITE_LOCK_TIMEOUT_S = 600
 Status = Literal["added", "updated", "unchanged"]
 
 
@@ -57,12 +61,25 @@ def open_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+class ArticleConflictError(StoreError):
+    """An article may not be stored: it would replace one from another site."""
+
+
 class PassageStore:
     """Articles' passages in one Chroma collection, plus the lexical index derived from it.
 
-    The collection's metadata records the embedding model that built it and a revision that
-    changes with every write; the BM25 index is saved per revision, so every process (an ingest,
-    the bot) sees the same passages on both sides of retrieval.
+    Crash-safe by construction (a kill -9 at any point loses nothing and leaves nothing stale):
+
+    - CHROMA_COLLECTION is the one place that says where the passages live: that collection,
+      or the collection its metadata key `active` names once `reindex` has run. Reindex fills a
+      new collection and then changes that one value, so no reader ever sees an empty store.
+    - The live collection's metadata holds the embedding model, the committed `revision`, and a
+      `writing` mark that every write changes before and after it touches passages. A BM25
+      index is saved on disk only by `commit`, for a clean revision. While a mark is set (a
+      writer is at work, or one was killed) readers rebuild the index from Chroma whenever the
+      mark changes, and the next commit (any ingest, /remove) saves a clean one again.
+    - Writers on one machine (ingests, the bot's /remove, reindex) take a file lock for each
+      write, and re-check the article under it: two ingests never store one article twice.
     """
 
     def __init__(self, settings: Settings, embeddings: Embeddings, *, for_reindex: bool = False):
@@ -71,61 +88,93 @@ class PassageStore:
         self.client = open_client(settings)
         self.name = settings.chroma_collection
         self.model = settings.embedding_model
-        self._collection = self._open_collection(self.name)
-        if not for_reindex:
-            self._check_model()
-        self.vectors = self._bind_vectors()
+        self._check_models = not for_reindex
+        self._write_lock = FileLock(self._lock_path(), timeout=WRITE_LOCK_TIMEOUT_S)
         self._lexical: tuple[str, LexicalIndex] | None = None
+        self._sources: tuple[str, list[SourceInfo]] | None = None
+        self.vectors = self._bind(self._live_name())
 
-    def _bind_vectors(self) -> Chroma:
-        return Chroma(
-            client=self.client,
-            collection_name=self.name,
-            embedding_function=self.embeddings,
-            create_collection_if_not_exists=False,
-        )
+    @property
+    def _collection(self) -> Any:
+        """The live Chroma collection: the one handle every read and write goes through."""
+        return self.vectors._collection
 
     # -- collection -------------------------------------------------------------------------
 
-    def _open_collection(self, name: str, model: str | None = None) -> Any:
+    def _lock_path(self) -> Path:
+        folder = self.settings.lexical_cache_path if self.settings.server_mode else None
+        folder = folder or self.settings.chroma_path
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{self._stem(self.name)}.write.lock"
+
+    def _live_name(self) -> str:
+        """The collection that holds the passages (CHROMA_COLLECTION's `active`, or itself)."""
+        pointer = self._get_or_create(self.name)
+        return str((pointer.metadata or {}).get("active") or self.name)
+
+    def _get_or_create(self, name: str, model: str | None = None) -> Any:
         try:
             return self.client.get_collection(name, embedding_function=None)
         except chromadb.errors.NotFoundError:
             pass
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - chromadb raises many kinds here
             raise StoreError(f"cannot open the Chroma collection {name!r} ({error})") from None
         try:
             return self.client.create_collection(
                 name,
-                metadata={"embedding_model": model or self.model, "revision": _new_revision()},
+                metadata={
+                    "embedding_model": model or self.model,
+                    "revision": _new_token(),
+                    "writing": "",
+                },
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
         except chromadb.errors.InternalError:  # created meanwhile by another process
             return self.client.get_collection(name, embedding_function=None)
 
-    def _check_model(self) -> None:
-        built_with = (self._collection.metadata or {}).get("embedding_model")
-        if built_with and built_with != self.model:
+    def _bind(self, name: str) -> Chroma:
+        try:
+            vectors = Chroma(
+                client=self.client,
+                collection_name=name,
+                embedding_function=self.embeddings,
+                create_collection_if_not_exists=False,
+            )
+        except Exception as error:  # noqa: BLE001
+            raise StoreError(f"cannot open the Chroma collection {name!r} ({error})") from None
+        built_with = (vectors._collection.metadata or {}).get("embedding_model")
+        if self._check_models and built_with and built_with != self.model:
             raise StoreError(
                 f"collection {self.name!r} was built with embedding model {built_with!r} but "
                 f"EMBEDDING_MODEL is {self.model!r}: run `berita reindex` to rebuild it with "
                 f"{self.model!r}, or set EMBEDDING_MODEL={built_with}"
             )
-
-    def revision(self) -> str:
-        """An id that changes whenever passages are added or removed."""
-        return str((self._collection.metadata or {}).get("revision", ""))
+        return vectors
 
     def refresh(self) -> None:
-        """Re-read the collection's metadata (another process may have written)."""
-        self._collection = self._open_collection(self.name)
+        """Re-read where the passages live and their metadata (another process may have
+        written, or re-indexed into a new collection); the embedding model is checked again."""
+        self.vectors = self._bind(self._live_name())
 
-    def _bump_revision(self) -> None:
+    def revision(self) -> str:
+        """An id that changes whenever passages may have changed: the live collection, its
+        committed revision and its writing mark."""
+        metadata = self._collection.metadata or {}
+        marks = (metadata.get("revision", ""), metadata.get("writing", ""))
+        return f"{self._collection.name}/{marks[0]}/{marks[1]}"
+
+    def dirty(self) -> bool:
+        """True while a write is under way, or after a writer died before its commit."""
+        return bool((self._collection.metadata or {}).get("writing"))
+
+    def _set_metadata(self, **changes: str) -> None:
+        """Change the live collection's metadata (Chroma replaces it whole: keep the rest)."""
+        self.refresh()
         metadata = dict(self._collection.metadata or {})
-        metadata.update(embedding_model=self.model, revision=_new_revision())
+        metadata.update(embedding_model=self.model, **changes)
         self._collection.modify(metadata=metadata)
-        self._collection = self._open_collection(self.name)
+        self.refresh()
 
     def count(self) -> int:
         """How many passages are stored."""
@@ -133,30 +182,45 @@ class PassageStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def stored_hash(self, doc_id: str) -> str | None:
-        """The content hash the article was stored with, or None when it is not stored."""
-        found = self._collection.get(where={"doc_id": doc_id}, limit=1, include=["metadatas"])
-        return found["metadatas"][0].get("content_hash") if found["ids"] else None
+    def _stored(self, doc_id: str) -> dict[str, dict]:
+        """The stored passages of an article: id -> metadata."""
+        found = self._collection.get(where={"doc_id": doc_id}, include=["metadatas"])
+        return dict(zip(found["ids"], found["metadatas"], strict=True))
 
     def put_article(self, passages: list[Document]) -> Status:
-        """Store one article's passages, replacing an older version; unchanged writes nothing."""
+        """Store one article's passages, replacing an older version; unchanged writes nothing.
+
+        An article counts as unchanged only when every stored passage has the new content hash
+        and no other passage of it is stored, so a write a crash cut short is redone.
+        """
         doc_id = passages[0].metadata["doc_id"]
-        content_hash = passages[0].metadata["content_hash"]
-        old_hash = self.stored_hash(doc_id)
-        if old_hash == content_hash:
-            return "unchanged"
         ids = [f"{doc_id}#{doc.metadata['chunk']}" for doc in passages]
-        # Embedding first: if it fails nothing stored has been touched.
-        self.vectors.add_texts(
-            [doc.page_content for doc in passages], [doc.metadata for doc in passages], ids=ids
-        )
+        stored = self._stored(doc_id)
+        if _same_version(stored, ids, passages):
+            return "unchanged"
+        _check_host(stored, passages)
+        texts = [doc.page_content for doc in passages]
+        # Embedding outside the lock (it is the slow part) and before anything is touched.
+        vectors = self.embeddings.embed_documents(texts)
         self._warm_sentence_vectors(passages)
-        if old_hash is not None:
-            stale = self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
-            extra = sorted(set(stale) - set(ids))
+        with self._write_lock:
+            self.refresh()
+            stored = self._stored(doc_id)  # another ingest may have stored it meanwhile
+            if _same_version(stored, ids, passages):
+                return "unchanged"
+            _check_host(stored, passages)
+            self._set_metadata(writing=_new_token())
+            self._collection.upsert(
+                ids=ids,
+                embeddings=vectors,
+                documents=texts,
+                metadatas=[doc.metadata for doc in passages],
+            )
+            extra = sorted(set(stored) - set(ids))
             if extra:
                 self._collection.delete(ids=extra)
-        return "added" if old_hash is None else "updated"
+            self._set_metadata(writing=_new_token())
+        return "updated" if stored else "added"
 
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
         """Embed what answers may quote now, so answers find it in the embedding cache."""
@@ -167,17 +231,30 @@ class PassageStore:
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles and their passages; returns how many passages each id had."""
         removed = {}
-        for doc_id in doc_ids:
-            ids = self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
-            if ids:
-                self._collection.delete(ids=ids)
-            removed[doc_id] = len(ids)
+        with self._write_lock:
+            self.refresh()
+            for doc_id in doc_ids:
+                ids = self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+                if ids:
+                    self._set_metadata(writing=_new_token())
+                    self._collection.delete(ids=ids)
+                    self._set_metadata(writing=_new_token())
+                removed[doc_id] = len(ids)
         return removed
 
     def commit(self) -> None:
-        """Publish a batch of writes: new revision, fresh lexical index saved beside it."""
-        self._bump_revision()
-        self.lexical()
+        """Publish the writes so far: a fresh lexical index saved for a new, clean revision."""
+        with self._write_lock:
+            self.refresh()
+            index = self._build_lexical()
+            revision = _new_token()
+            index.save(self._lexical_path(revision))
+            self._set_metadata(revision=revision, writing="")
+            self._lexical = (self.revision(), index)
+            current = self._lexical_path(revision)
+            for old in current.parent.glob(f"{self._stem(self._collection.name)}.*.bm25"):
+                if old != current:
+                    shutil.rmtree(old, ignore_errors=True)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -211,7 +288,10 @@ class PassageStore:
         return prune_cache(cache, self.settings.embedding_model, self.embedded_texts())
 
     def sources(self) -> list[SourceInfo]:
-        """The stored articles, newest first."""
+        """The stored articles, newest first (read once per revision)."""
+        revision = self.revision()
+        if self._sources and self._sources[0] == revision:
+            return self._sources[1]
         by_doc: dict[str, list[dict]] = {}
         for page in self.iter_passages(include=("metadatas",)):
             for metadata in page["metadatas"]:
@@ -226,7 +306,9 @@ class PassageStore:
             )
             for doc_id, items in by_doc.items()
         ]
-        return sorted(infos, key=lambda info: (info.published, info.doc_id), reverse=True)
+        infos.sort(key=lambda info: (info.published, info.doc_id), reverse=True)
+        self._sources = (revision, infos)
+        return infos
 
     def get_passages_with_vectors(self, ids: list[str]) -> list[tuple[Document, np.ndarray]]:
         """Passages by id with their stored vectors (missing ids left out)."""
@@ -252,30 +334,34 @@ class PassageStore:
         return [(doc, 1.0 - distance) for doc, distance in hits]
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index for the current revision: in memory, saved on disk, or rebuilt."""
+        """The BM25 index of the passages as they are now: in memory, saved on disk for a
+        clean revision, or rebuilt from Chroma."""
         revision = self.revision()
         if self._lexical and self._lexical[0] == revision:
             return self._lexical[1]
-        path = self._lexical_path(revision)
-        index = LexicalIndex.load(path)
-        if index is None:
-            ids: list[str] = []
-            texts: list[str] = []
-            for page in self.iter_passages(include=("documents",)):
-                ids.extend(page["ids"])
-                texts.extend(page["documents"])
-            index = LexicalIndex.build(ids, texts)
-            index.save(path)
-            for old in path.parent.glob(f"{self._lexical_stem()}.*.bm25"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+        if self.dirty():  # a saved index may miss what a writer did (or half did): rebuild
+            index = self._build_lexical()
+        else:
+            path = self._lexical_path(str((self._collection.metadata or {}).get("revision")))
+            index = LexicalIndex.load(path)
+            if index is None:
+                index = self._build_lexical()
+                index.save(path)
         self._lexical = (revision, index)
         return index
 
-    def _lexical_stem(self) -> str:
+    def _build_lexical(self) -> LexicalIndex:
+        ids: list[str] = []
+        texts: list[str] = []
+        for page in self.iter_passages(include=("documents",)):
+            ids.extend(page["ids"])
+            texts.extend(page["documents"])
+        return LexicalIndex.build(ids, texts)
+
+    def _stem(self, collection: str) -> str:
         if self.settings.server_mode:
-            return f"{self.settings.chroma_host}_{self.settings.chroma_port}_{self.name}"
-        return self.name
+            return f"{self.settings.chroma_host}_{self.settings.chroma_port}_{collection}"
+        return collection
 
     def _lexical_path(self, revision: str) -> Path:
         folder = (
@@ -283,33 +369,67 @@ class PassageStore:
             if self.settings.server_mode
             else self.settings.chroma_path / "lexical"
         )
-        return folder / f"{self._lexical_stem()}.{revision}.bm25"
+        return folder / f"{self._stem(self._collection.name)}.{revision}.bm25"
 
     # -- re-indexing --------------------------------------------------------------------------
 
     def reindex(self) -> int:
-        """Re-embed every passage with the configured model; returns the passage count."""
-        staging_name = f"{self.name}-reindex"
-        with contextlib.suppress(Exception):  # a staging collection left by a failed run
-            self.client.delete_collection(staging_name)
-        staging = self._open_collection(staging_name, model=self.model)
-        total = 0
-        for page in self.iter_passages():
-            vectors = self.embeddings.embed_documents(page["documents"])
-            staging.add(
-                ids=page["ids"],
-                embeddings=vectors,
-                documents=page["documents"],
-                metadatas=page["metadatas"],
-            )
-            total += len(page["ids"])
-        self.client.delete_collection(self.name)
-        staging.modify(name=self.name)
-        self._collection = self._open_collection(self.name)
-        self.vectors = self._bind_vectors()
-        self.commit()
+        """Re-embed every passage with the configured model into a new collection, then make it
+        the live one in one step; returns the passage count. Writers wait meanwhile; readers
+        keep answering from the old collection until the switch."""
+        with self._write_lock:
+            self.refresh()
+            old = self._collection.name
+            self._drop_unused_collections(keep=old)
+            new = f"{self.name}-{_new_token()}"
+            staging = self._get_or_create(new, model=self.model)
+            total = 0
+            for page in self.iter_passages():
+                staging.add(
+                    ids=page["ids"],
+                    embeddings=self.embeddings.embed_documents(page["documents"]),
+                    documents=page["documents"],
+                    metadatas=page["metadatas"],
+                )
+                total += len(page["ids"])
+            pointer = self.client.get_collection(self.name, embedding_function=None)
+            pointer.modify(metadata={**(pointer.metadata or {}), "active": new})
+            self.vectors = self._bind(new)
+            self._drop_unused_collections(keep=new)
+            self.commit()
         return total
 
+    def _drop_unused_collections(self, keep: str) -> None:
+        """Delete what earlier re-indexes left: collections of ours that are not live, and the
+        old passages of the CHROMA_COLLECTION itself once it only points elsewhere."""
+        ours = re.compile(rf"{re.escape(self.name)}-([0-9a-f]{{12}}|reindex)")
+        for collection in self.client.list_collections():
+            if collection.name != keep and ours.fullmatch(collection.name):
+                self.client.delete_collection(collection.name)
+        if keep != self.name:
+            pointer = self.client.get_collection(self.name, embedding_function=None)
+            while ids := pointer.get(limit=PAGE, include=[])["ids"]:
+                pointer.delete(ids=ids)
 
-def _new_revision() -> str:
+
+def _same_version(stored: dict[str, dict], ids: list[str], passages: list[Document]) -> bool:
+    content_hash = passages[0].metadata["content_hash"]
+    return set(stored) == set(ids) and all(
+        metadata.get("content_hash") == content_hash for metadata in stored.values()
+    )
+
+
+def _check_host(stored: dict[str, dict], passages: list[Document]) -> None:
+    """A page may update its own site's article, never replace one from another site."""
+    new_host = urlsplit(passages[0].metadata.get("url") or "").hostname
+    for metadata in stored.values():
+        old_host = urlsplit(metadata.get("url") or "").hostname
+        if new_host and old_host and new_host != old_host:
+            raise ArticleConflictError(
+                f"would replace article {metadata['doc_id']!r} from {old_host} with a page "
+                f"from {new_host}"
+            )
+
+
+def _new_token() -> str:
     return uuid.uuid4().hex[:12]
