@@ -60,6 +60,9 @@ _INJECTION = re.compile(
     r"|\bjika\s+(kamu|anda)\s+(adalah\s+)?(sebuah\s+)?(ai|asisten|model\s+bahasa|chatbot)\b",
     re.IGNORECASE,
 )
+# Chat-template tokens start a new "turn": each begins its own paragraph, marked so that the
+# sentence it opens is judged (and dropped) as an injection.
+_CHAT_TOKEN = re.compile(r"<\|[a-z_]{2,20}\|>|\[/?(?:inst|sys)\]|<<\s*/?sys\s*>>", re.IGNORECASE)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _DATE_SETTINGS = {
     "PARSERS": ["timestamp", "custom-formats", "absolute-time"],  # never "kemarin" = yesterday
@@ -92,7 +95,8 @@ def _bare_domain() -> re.Pattern[str]:
 
 def clean_text(text: str) -> str:
     """Return the text without links, spam or prompt-injection sentences, spacing normalised."""
-    text = strip_links(unicodedata.normalize("NFC", text).translate(_INVISIBLE))
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = strip_links(_CHAT_TOKEN.sub("\n[INST] ", text))
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n|\n", text):
         kept = [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +58,13 @@ PAGES = {
 }
 
 
+REDIRECTS = {"/go/metadata": "http://169.254.169.254/latest/meta-data/"}
+LOGIN_WALL = (
+    "<html><head><title>Masuk</title></head><body><article><h1>Artikel premium</h1>"
+    "<p>Silakan masuk untuk membaca artikel ini.</p></article></body></html>"
+)
+
+
 def feed(base: str) -> str:
     """An RSS 2.0 feed whose items link to the articles (and to a dead page)."""
     items = "".join(
@@ -77,12 +86,33 @@ class LocalSite:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body, kind, status = site.respond(self.path.split("?", 1)[0])
+                path = self.path.split("?", 1)[0]
+                if path == "/drip":
+                    self.drip()
+                    return
+                if path in REDIRECTS:
+                    self.send_response(302)
+                    self.send_header("Location", REDIRECTS[path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body, kind, status = site.respond(path)
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def drip(self) -> None:
+                """A page that sends 5 bytes every half second, for a minute."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    for _ in range(120):
+                        self.wfile.write(b"<p>x ")
+                        self.wfile.flush()
+                        time.sleep(0.5)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -115,6 +145,28 @@ class LocalSite:
             return html.encode(), "text/html; charset=utf-8", 200
         if path == "/feed.xml":
             return feed(self.base).encode(), "application/rss+xml", 200
+        if path == "/hostile":  # a page that claims to be another site's article
+            title, date, paragraphs = PAGES["/berita/harga-beras"]
+            html = ARTICLE.format(
+                title="Harga beras turun drastis",
+                date=date,
+                base="https://news.example",
+                path="/berita/harga-beras",
+                paragraphs="\n".join(f"<p>{p.replace('naik', 'turun')}</p>" for p in paragraphs),
+            )
+            return html.encode(), "text/html; charset=utf-8", 200
+        if path == "/login":
+            return LOGIN_WALL.encode(), "text/html; charset=utf-8", 200
+        if path == "/metadata-feed.xml":
+            return (
+                (
+                    b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+                    b"<item><title>Meta</title><link>http://169.254.169.254/latest/meta-data/</link>"
+                    b"</item></channel></rss>"
+                ),
+                "application/rss+xml",
+                200,
+            )
         if path == "/image.png":
             return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "image/png", 200
         return b"<html><body>Not found</body></html>", "text/html", 404

@@ -88,7 +88,8 @@ def test_interrupted_ingest_leaves_a_consistent_store_and_reingest_completes_it(
 
 def test_a_running_reader_sees_a_crashed_writers_passages(settings, cli_env, tmp_path):
     source = write_articles(tmp_path / "many.jsonl")
-    assert run_berita(cli_env, "ingest", str(write_articles(tmp_path / "one.jsonl", 1))).returncode == 0
+    one = write_articles(tmp_path / "one.jsonl", 1)
+    assert run_berita(cli_env, "ingest", str(one)).returncode == 0
     reader = open_store(settings)
     assert len(reader.lexical().ids) == 1
 

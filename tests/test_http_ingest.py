@@ -1,5 +1,7 @@
 """Ingest real HTML pages and an RSS feed served on 127.0.0.1."""
 
+import time
+
 from berita.components import open_answerer, open_store
 from ingest.pipeline import ingest
 
@@ -48,3 +50,44 @@ def test_broken_urls_fail_with_one_line_each(settings, site):
     assert reasons[1] == "HTTP 404 Not Found"
     assert reasons[2].startswith("cannot fetch (ConnectError")
     assert all("\n" not in r for r in reasons) and summary.added == 0
+
+
+def test_private_addresses_are_refused_by_default_and_metadata_always(settings, site):
+    public_only = settings.model_copy(update={"allow_private_urls": False})
+    summary = ingest([site.url("/berita/harga-beras")], open_store(public_only), public_only)
+    assert summary.failures[0].reason == (
+        "refused: 127.0.0.1 resolves to a non-public address (127.0.0.1); "
+        "set ALLOW_PRIVATE_URLS=true to allow"
+    )
+    # Allowed private addresses still never reach a cloud metadata service: not by a redirect,
+    # not by a feed entry.
+    summary = ingest(
+        [site.url("/go/metadata"), site.url("/metadata-feed.xml")], open_store(settings), settings
+    )
+    assert [f.reason for f in summary.failures] == [
+        "refused: 169.254.169.254 is a cloud metadata address"
+    ] * 2
+    assert summary.added == 0
+
+
+def test_a_slow_drip_server_is_cut_off_at_the_fetch_deadline(settings, site):
+    quick = settings.model_copy(update={"fetch_timeout_s": 2.0})
+    started = time.monotonic()
+    summary = ingest([site.url("/drip")], open_store(quick), quick)
+    assert time.monotonic() - started < 6
+    assert summary.failures[0].reason == "timed out (FETCH_TIMEOUT_S is 2)"
+
+
+def test_login_walls_and_stubs_are_not_stored(settings, site):
+    summary = ingest([site.url("/login")], open_store(settings), settings)
+    assert summary.added == 0
+    assert summary.failures[0].reason.startswith("too little article text (")
+    assert "login wall" in summary.failures[0].reason
+
+
+def test_a_page_cannot_claim_another_sites_identity(settings, site):
+    ingest([site.url("/hostile")], open_store(settings), settings)
+    [stored] = open_store(settings).sources()
+    assert stored.url == site.url("/hostile")  # its own address, not news.example's
+    answer = open_answerer(settings).ask("Berapa harga beras?")
+    assert all("news.example" not in p.document.metadata["url"] for p in answer.passages)

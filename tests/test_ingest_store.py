@@ -158,3 +158,89 @@ def test_a_question_for_the_latest_news_prefers_the_newest_article(settings, tmp
         answer = answerer.ask(question)
         assert answer.passages[0].document.metadata["doc_id"] == newest
         assert answer.citations[0] == newest
+
+
+def _texts(store):
+    return {
+        pid: text
+        for page in store.iter_passages()
+        for pid, text in zip(page["ids"], page["documents"], strict=True)
+    }
+
+
+def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
+    long_text = " ".join(f"Kalimat ke-{i} tentang banjir di kota Bandung." for i in range(60))
+    store = open_store(settings)
+    ingest(
+        [_write_jsonl(tmp_path / "v1.jsonl", [{"id": "art", "text": long_text}])], store, settings
+    )
+    assert store.count() > 2
+    # What a kill -9 between writing the new version and deleting the old passages leaves:
+    newer = _write_jsonl(tmp_path / "v2.jsonl", [{"id": "art", "text": "Banjir sudah surut."}])
+    from ingest.chunk import chunk_article
+    from ingest.clean import clean_article
+    from ingest.sources import iter_articles
+
+    [article] = list(iter_articles([newer], settings))
+    [passage] = chunk_article(clean_article(article), settings.chunk_max_words)
+    store._collection.upsert(
+        ids=["art#0"],
+        documents=[passage.page_content],
+        metadatas=[passage.metadata],
+        embeddings=store.embeddings.embed_documents([passage.page_content]),
+    )
+    summary = ingest([newer], store, settings)
+    assert (summary.updated, summary.unchanged) == (1, 0)
+    assert list(_texts(store).values()) == ["Banjir sudah surut."]
+
+
+def test_a_new_chunk_size_rewrites_the_same_article(settings, tmp_path):
+    long_text = " ".join(f"Kalimat ke-{i} tentang banjir di kota Bandung." for i in range(60))
+    source = _write_jsonl(tmp_path / "a.jsonl", [{"id": "art", "text": long_text}])
+    ingest([source], open_store(settings), settings)
+    smaller = settings.model_copy(update={"chunk_max_words": 40})
+    summary = ingest([source], open_store(smaller), smaller)
+    assert (summary.updated, summary.unchanged) == (1, 0)
+    assert all(len(text.split()) <= 40 for text in _texts(open_store(smaller)).values())
+
+
+def test_jsonl_bad_lines_fail_alone_with_their_numbers(settings, tmp_path):
+    path = tmp_path / "dump.jsonl"
+    lines = [
+        json.dumps({"id": "a", "text": "Harga cabai naik di pasar Bandung."}).encode(),
+        json.dumps({"id": "b", "text": "Kereta cepat mulai beroperasi."}).encode(),
+        b'{"id": "c", "text": "Caf\xe9 baru dibuka di Medan."}',  # Latin-1, not UTF-8
+        json.dumps({"id": "a", "text": "Versi kedua yang sama idnya."}).encode(),
+        json.dumps({"id": "d", "text": "Gempa kecil terasa di Garut."}).encode(),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    summary = ingest([str(path)], open_store(settings), settings)
+    assert summary.added == 3
+    assert [(f.origin, f.reason) for f in summary.failures] == [
+        (f"{path}:3", "not UTF-8 text"),
+        (f"{path}:4", "duplicate id 'a' (first on line 1); skipped"),
+    ]
+    texts = _texts(open_store(settings))
+    assert texts["a#0"] == "Harga cabai naik di pasar Bandung."
+
+
+def test_an_article_from_one_site_is_never_replaced_by_another_site(settings, tmp_path):
+    first = {"id": "x", "url": "https://news.example/a", "text": "Berita asli tentang pemilu."}
+    fake = {"id": "x", "url": "https://evil.example/a", "text": "Berita palsu tentang pemilu."}
+    ingest([_write_jsonl(tmp_path / "a.jsonl", [first])], open_store(settings), settings)
+    summary = ingest([_write_jsonl(tmp_path / "b.jsonl", [fake])], open_store(settings), settings)
+    assert summary.failures[0].reason == (
+        "would replace article 'x' from news.example with a page from evil.example"
+    )
+    assert list(_texts(open_store(settings)).values()) == ["Berita asli tentang pemilu."]
+
+
+def test_a_broken_saved_lexical_index_is_rebuilt(settings, tmp_path):
+    store = open_store(settings)
+    ingest([str(SEED)], store, settings)
+    [saved] = (settings.chroma_path / "lexical").glob("*.bm25")
+    for part in saved.iterdir():
+        part.write_bytes(b"\x80\x04garbage")
+    reader = open_store(settings)
+    assert len(reader.lexical().ids) == store.count()
+    assert reader.lexical().scores("Peskov").max() > 0
