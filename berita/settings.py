@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -51,14 +50,16 @@ class Settings(BaseSettings):
     # Generated answers (optional): any OpenAI-compatible chat API; unset = extractive answers
     llm_model: str | None = None
     llm_base_url: str | None = None
+    openai_api_key: SecretStr | None = Field(None, description="Used when LLM_API_KEY is unset.")
     llm_api_key: SecretStr | None = Field(None, validate_default=True)
-    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_timeout_s: float = Field(60.0, gt=0, description="The whole model call, retries none.")
 
     # Telegram
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_url: str | None = None
+    telegram_webhook_listen: str = Field("0.0.0.0", description="Address the webhook binds.")  # noqa: S104
     telegram_webhook_port: int = Field(8443, ge=1, le=65535)
     telegram_webhook_secret: SecretStr | None = None
     allowed_user_ids: Annotated[list[int], NoDecode] = []
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(500, ge=10, le=4000)
     bot_workers: int = Field(2, ge=1, le=16)
     bot_refresh_s: float = Field(5.0, gt=0)
+    add_timeout_s: float = Field(300.0, gt=0, description="How long one /add may run.")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
@@ -87,6 +89,7 @@ class Settings(BaseSettings):
         "llm_model",
         "llm_base_url",
         "llm_api_key",
+        "openai_api_key",
         mode="before",
     )
     @classmethod
@@ -96,10 +99,12 @@ class Settings(BaseSettings):
     @field_validator("llm_api_key")
     @classmethod
     def _openai_needs_a_key(cls, value: SecretStr | None, info: ValidationInfo) -> object:
-        openai_itself = info.data.get("llm_model") and not info.data.get("llm_base_url")
-        if value is None and openai_itself and not os.environ.get("OPENAI_API_KEY"):
+        model = info.data.get("llm_model") or ""
+        provider = model.partition(":")[0] if ":" in model else "openai"
+        openai_itself = model and provider == "openai" and not info.data.get("llm_base_url")
+        if value is None and openai_itself and not info.data.get("openai_api_key"):
             raise ValueError("LLM_MODEL without LLM_BASE_URL is OpenAI's API, which needs a key")
-        return value
+        return value or info.data.get("openai_api_key")
 
     @property
     def server_mode(self) -> bool:

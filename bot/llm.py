@@ -5,7 +5,6 @@ a reply that cites nothing it was given is not used."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 
@@ -39,42 +38,70 @@ class GeneratedAnswer:
 
 
 class AnswerWriter:
-    """Asks a chat model (any OpenAI-compatible server: OpenAI, Ollama, vLLM, llama.cpp)."""
+    """Asks a chat model through LangChain: any OpenAI-compatible server (OpenAI, Ollama, vLLM,
+    llama.cpp) by LLM_BASE_URL, or any provider LangChain supports as `provider:model`
+    (`ollama:qwen2.5`, `anthropic:claude-…`, with that provider's package installed).
+    Any failure of the model falls back, with one warning, to no generated answer."""
 
     def __init__(
         self, model: str, base_url: str | None, api_key: str | None, timeout_s: float
     ) -> None:
-        from langchain_openai import ChatOpenAI  # only when an LLM is configured
+        from langchain.chat_models import init_chat_model  # only when an LLM is configured
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+        from langchain_core.runnables import RunnableLambda
 
         self.model = model
-        self._chat = ChatOpenAI(
-            model=model,
-            base_url=base_url,
-            # a local server takes any key (settings demand a real one for OpenAI itself)
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
-            timeout=timeout_s,
-            max_retries=1,
-            temperature=0,
+        provider, _, name = model.partition(":")
+        named_provider = bool(name) and not base_url
+        options: dict[str, object] = {"timeout": timeout_s, "max_retries": 0, "temperature": 0}
+        if named_provider:
+            options["model_provider"] = provider
+        else:  # an OpenAI-compatible API; a local server takes any key (settings demand a
+            # real one for OpenAI itself)
+            options.update(model_provider="openai", base_url=base_url, api_key=api_key or "none")
+        try:
+            chat = init_chat_model(name if named_provider else model, **options)
+        except ImportError as error:
+            raise LLMSettingError(
+                f"LLM_MODEL {model!r} needs a LangChain provider package ({error.name or error})"
+            ) from None
+        except ValueError as error:
+            raise LLMSettingError(f"LLM_MODEL {model!r}: {error}") from None
+        template = ChatPromptTemplate([("system", SYSTEM_PROMPT), ("human", "{message}")])
+        self._chain = (template | chat | StrOutputParser()).with_fallbacks(
+            [RunnableLambda(self._failed)], exception_key="error"
         )
+
+    def _failed(self, inputs: dict) -> str:
+        error = inputs["error"]
+        log.warning(
+            "LLM %s failed, answering without it: %s: %s",
+            self.model,
+            type(error).__name__,
+            str(error)[:200],
+        )
+        return ""
 
     def write(
         self, question: str, language: str, passages: list[RetrievedPassage], max_chars: int
     ) -> GeneratedAnswer | None:
         """The model's cited answer, or None when it failed or cited none of the passages
         (the caller then keeps the extractive answer)."""
-        import openai
-
-        system = SYSTEM_PROMPT.format(
-            language=LANGUAGE_NAMES.get(language, "English"), max_chars=max_chars
+        reply = self._chain.invoke(
+            {
+                "language": LANGUAGE_NAMES.get(language, "English"),
+                "max_chars": max_chars,
+                "message": prompt(question, passages),
+            }
         )
-        try:
-            reply = self._chat.invoke(
-                [("system", system), ("human", prompt(question, passages))]
-            ).content
-        except openai.OpenAIError as error:
-            log.warning("LLM %s failed, answering without it: %s", self.model, error)
+        if not reply:
             return None
-        return parse_reply(str(reply), [p.document.metadata["doc_id"] for p in passages])
+        return parse_reply(reply, [p.document.metadata["doc_id"] for p in passages])
+
+
+class LLMSettingError(ValueError):
+    """LLM_MODEL names a model that cannot be used; the message is one line."""
 
 
 def prompt(question: str, passages: list[RetrievedPassage]) -> str:

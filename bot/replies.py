@@ -29,8 +29,10 @@ TEXTS = {
         "sources_none": "No articles yet — an admin can /add some.",
         "about": (
             "<b>berita</b> {version}\nEmbedding model: <code>{model}</code>\nAnswers: "
-            "{answers}\nStore: <code>{store}</code>\nArticles: {articles}"
+            "{answers}\nArticles: {articles}"
         ),
+        "about_store": "Store (admins only): <code>{store}</code>",
+        "text_only": "I read text only: ask your question in words.",
         "extractive": "quoted from the articles",
         "generated": "written by <code>{llm}</code> from the articles",
         "sources_heading": "Sources",
@@ -69,8 +71,10 @@ TEXTS = {
         "sources_none": "Belum ada artikel — admin bisa menambahkannya dengan /add.",
         "about": (
             "<b>berita</b> {version}\nModel embedding: <code>{model}</code>\nJawaban: "
-            "{answers}\nPenyimpanan: <code>{store}</code>\nArtikel: {articles}"
+            "{answers}\nArtikel: {articles}"
         ),
+        "about_store": "Penyimpanan (khusus admin): <code>{store}</code>",
+        "text_only": "Saya hanya membaca teks: tuliskan pertanyaan Anda.",
         "extractive": "kutipan dari artikel",
         "generated": "ditulis oleh <code>{llm}</code> dari artikel",
         "sources_heading": "Sumber",

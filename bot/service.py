@@ -44,6 +44,7 @@ class AnswerService:
         self._executor = ThreadPoolExecutor(settings.bot_workers, thread_name_prefix="answer")
         self._lock = threading.Lock()
         self._answerer: Answerer | None = None
+        self._outage = False  # the store was unreachable at the last refresh
 
     # -- called on the event loop ---------------------------------------------------------
 
@@ -73,7 +74,29 @@ class AnswerService:
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, function, *args)
+        return await loop.run_in_executor(self._executor, self._guarded, function, *args)
+
+    def _guarded(self, function: Callable[..., T], *args: object) -> T:
+        """Run on a worker; a failure because the store server went away is reported as
+        StoreUnavailableError, whatever the client raised."""
+        try:
+            return function(*args)
+        except (StoreUnavailableError, StoreError):
+            raise
+        except Exception as error:
+            if self._reachable():
+                raise
+            raise StoreUnavailableError(f"{type(error).__name__}: {error}") from None
+
+    def _reachable(self) -> bool:
+        answerer = self._answerer
+        if answerer is None or not self.settings.server_mode:
+            return True
+        try:
+            answerer.retriever.store.client.heartbeat()
+        except Exception:  # noqa: BLE001 - any failure to reach it means it is down
+            return False
+        return True
 
     # -- worker threads ---------------------------------------------------------------------
 
@@ -85,6 +108,10 @@ class AnswerService:
                 self._answerer = open_answerer(self.settings)
             except StoreError as error:
                 raise StoreUnavailableError(str(error)) from None
+            except Exception as error:
+                if self.settings.server_mode:  # a server that is down fails in many ways
+                    raise StoreUnavailableError(f"{type(error).__name__}: {error}") from None
+                raise
         return self._answerer
 
     def _ask(self, question: str) -> Answer:
@@ -112,16 +139,27 @@ class AnswerService:
 
     def _refresh(self) -> bool:
         with self._lock:
-            if self._answerer is None:
-                return False
-            store = self._answerer.retriever.store
-            before = store.revision()
+            if self._answerer is None and not self._outage:
+                return False  # not opened yet: the first request opens it
             try:
-                store.refresh()
-            except StoreError as error:
-                log.warning("store refresh failed: %s", error)
+                if self._answerer is None:  # down at the last refresh: try to reopen
+                    self._ready()
+                    changed = True
+                else:
+                    store = self._answerer.retriever.store
+                    before = store.revision()
+                    store.refresh()
+                    changed = store.revision() != before
+            except Exception as error:  # noqa: BLE001 - logged once per outage
+                if not self._outage:
+                    log.warning("store unavailable: %s", str(error)[:200])
+                self._outage = True
+                self._answerer = None  # requests reopen it, or say it is down
                 return False
-            if store.revision() == before:
+            if self._outage:
+                log.warning("store available again")
+                self._outage = False
+            if not changed:
                 return False
             if not self.settings.server_mode:
                 from chromadb.api.client import SharedSystemClient
@@ -129,5 +167,7 @@ class AnswerService:
                 SharedSystemClient.clear_system_cache()
                 self._answerer = None
                 self._ready()
-            log.info("store changed (revision %s): reloaded", store.revision())
+            log.info(
+                "store changed (revision %s): reloaded", self._ready().retriever.store.revision()
+            )
             return True

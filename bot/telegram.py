@@ -7,23 +7,26 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from html import escape
 from typing import Any
 
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
+    CallbackContext,
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
@@ -63,7 +66,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}  # chat -> (lock, holders)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run the update's handlers once earlier updates of its chat are done."""
@@ -71,13 +74,21 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
-        lock = self._locks[chat.id]
+        lock, holders = self._chats.get(chat.id, (asyncio.Lock(), 0))
+        self._chats[chat.id] = (lock, holders + 1)
         try:
             async with lock:
                 await coroutine
         finally:
-            if not lock.locked() and self._locks.get(chat.id) is lock:
-                del self._locks[chat.id]  # no update of this chat is waiting
+            lock, holders = self._chats[chat.id]
+            if holders == 1:
+                del self._chats[chat.id]  # no update of this chat runs or waits
+            else:
+                self._chats[chat.id] = (lock, holders - 1)
+
+    def chats_tracked(self) -> int:
+        """How many chats have an update running or waiting."""
+        return len(self._chats)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -86,19 +97,37 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-class TokenRedactor(logging.Filter):
-    """Keeps the bot token out of every log line."""
+class TokenRedactor(logging.Formatter):
+    """Formats log records as the handler did, with the bot token replaced everywhere:
+    message, arguments and traceback alike."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, inner: logging.Formatter | None) -> None:
         super().__init__()
         self.token = token
+        self.inner = inner or logging.Formatter()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the token in the message and its arguments."""
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        """The inner formatter's text, token redacted."""
+        return redact(self.inner.format(record), self.token)
+
+
+def redact(text: str, token: str) -> str:
+    """The text with the token (and its secret half, should it appear alone) replaced."""
+    secret = token.partition(":")[2]
+    text = text.replace(token, "<token>")
+    return text.replace(secret, "<token>") if len(secret) >= 8 else text
+
+
+class BotData:
+    """What every handler shares; PTB creates it, `build_application` fills it."""
+
+    settings: Settings
+    service: AnswerService
+    access: AccessPolicy
+    rate: RateLimiter
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -108,6 +137,11 @@ def _language(update: Update) -> str:
     message = update.effective_message
     if message and message.text and not message.text.startswith("/"):
         return detect_language(message.text)
+    return _user_language(update)
+
+
+def _user_language(update: Update) -> str:
+    """The language of the user's Telegram app."""
     code = update.effective_user.language_code if update.effective_user else None
     return "id" if (code or "").startswith("id") else "en"
 
@@ -134,20 +168,12 @@ async def _reply(message: Message, html: str) -> None:
         await message.reply_html(part, do_quote=message.chat.type != ChatType.PRIVATE)
 
 
-def _service(context: ContextTypes.DEFAULT_TYPE) -> AnswerService:
-    return context.application.bot_data["service"]
-
-
-def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    return context.application.bot_data["settings"]
-
-
 # -- guards -----------------------------------------------------------------------------------
 
 
-async def guard_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def guard_access(update: Update, context: Context) -> None:
     """Runs before every handler: strangers get one polite refusal, then silence."""
-    policy: AccessPolicy = context.application.bot_data["access"]
+    policy = context.bot_data.access
     user = update.effective_user
     chat = update.effective_chat
     if policy.allows(user.id if user else None, chat.id if chat else None):
@@ -156,31 +182,47 @@ async def guard_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         "update=%s refused user=%s chat=%s", update.update_id, user and user.id, chat and chat.id
     )
     if update.effective_message and policy.first_refusal(user.id if user else None):
-        await update.effective_message.reply_html(text(_language(update), "not_allowed"))
+        await update.effective_message.reply_html(text(_user_language(update), "not_allowed"))
+    raise ApplicationHandlerStop
+
+
+async def guard_rate(update: Update, context: Context) -> None:
+    """Runs before every handler but the allow-list's: at most RATE_LIMIT_PER_MINUTE requests
+    per user (questions and commands alike); the first request over it in a window is told
+    how long to wait, the rest get no reply."""
+    user = update.effective_user
+    if user is None or context.bot_data.access.is_admin(user.id):
+        return
+    wait, tell = context.bot_data.rate.check(user.id)
+    if not wait:
+        return
+    if tell and update.effective_message:
+        await update.effective_message.reply_html(
+            text(_language(update), "slow_down", seconds=wait)
+        )
     raise ApplicationHandlerStop
 
 
 # -- questions --------------------------------------------------------------------------------
 
 
-async def answer_question(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, question: str
-) -> None:
+async def answer_question(update: Update, context: Context, question: str) -> None:
     """Check length and rate, answer off the event loop, reply in the question's language."""
     message = update.effective_message
-    settings = _settings(context)
-    language = detect_language(question)
+    settings = context.bot_data.settings
     if len(question) > settings.max_question_chars:
         await message.reply_html(
-            text(language, "too_long", length=len(question), limit=settings.max_question_chars)
+            text(
+                detect_language(question[: settings.max_question_chars]),
+                "too_long",
+                length=len(question),
+                limit=settings.max_question_chars,
+            )
         )
         return
-    wait = context.application.bot_data["rate"].wait_seconds(update.effective_user.id)
-    if wait:
-        await message.reply_html(text(language, "slow_down", seconds=wait))
-        return
+    language = detect_language(question)
     async with _typing(message):
-        answer = await _service(context).ask(question)
+        answer = await context.bot_data.service.ask(question)
     if not answer.passages:
         await message.reply_html(text(language, "empty_store"))
         return
@@ -194,32 +236,40 @@ async def answer_question(
     await _reply(message, answer_html(answer))
 
 
-async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_private_text(update: Update, context: Context) -> None:
     """In a private chat every text message is a question."""
     await answer_question(update, context, update.effective_message.text.strip())
 
 
-async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """In groups, answer only messages that mention the bot or reply to it."""
+async def on_group_text(update: Update, context: Context) -> None:
+    """In groups, answer the messages that mention the bot or reply to it (the handler's
+    filters chose them); the mention is not part of the question."""
     message = update.effective_message
-    username = context.bot.username
-    replied = message.reply_to_message
-    to_bot = bool(replied and replied.from_user and replied.from_user.id == context.bot.id)
-    mentions = [
-        entity
-        for entity in message.entities
-        if entity.type == "mention"
-        and message.parse_entity(entity).lower() == f"@{username}".lower()
-    ]
-    if not (to_bot or mentions):
-        return
-    question = re.sub(rf"@{re.escape(username)}\b", " ", message.text, flags=re.IGNORECASE)
+    question = re.sub(rf"@{re.escape(context.bot.username)}\b", " ", message.text, flags=re.I)
     question = " ".join(question.split())
     if question:
         await answer_question(update, context, question)
 
 
-async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_other_message(update: Update, context: Context) -> None:
+    """Photos, stickers, voice notes…: say in one line what the bot reads."""
+    await update.effective_message.reply_html(text(_user_language(update), "text_only"))
+
+
+class _RepliesToBot(filters.MessageFilter):
+    """Messages that reply to one of the bot's own messages."""
+
+    def __init__(self, bot_id: int) -> None:
+        super().__init__(name="RepliesToBot")
+        self.bot_id = bot_id
+
+    def filter(self, message: Message) -> bool:
+        """True for a reply to the bot."""
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == self.bot_id)
+
+
+async def ask_command(update: Update, context: Context) -> None:
     """/ask QUESTION."""
     question = " ".join(context.args or [])
     if not question:
@@ -231,10 +281,10 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # -- commands ---------------------------------------------------------------------------------
 
 
-async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start_command(update: Update, context: Context) -> None:
     """/start: what the bot knows and how to ask."""
     language = _language(update)
-    overview = await _service(context).overview()
+    overview = await context.bot_data.service.overview()
     span = (
         text(language, "span", first=overview.first, last=overview.last) if overview.first else ""
     )
@@ -243,15 +293,15 @@ async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: Context) -> None:
     """/help: the commands."""
     await update.effective_message.reply_html(text(_language(update), "help"))
 
 
-async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sources_command(update: Update, context: Context) -> None:
     """/sources [PAGE]: the latest articles, ten a page."""
     language = _language(update)
-    sources = await _service(context).sources()
+    sources = await context.bot_data.service.sources()
     if not sources:
         await update.effective_message.reply_html(text(language, "sources_none"))
         return
@@ -268,43 +318,45 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await _reply(update.effective_message, "\n".join(lines))
 
 
-async def about_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/about: version, embedding model, store."""
-    settings = _settings(context)
+async def about_command(update: Update, context: Context) -> None:
+    """/about: version, embedding model, how answers are made; admins also see the store."""
+    settings = context.bot_data.settings
     language = _language(update)
     try:
-        articles = (await _service(context).overview()).articles
+        articles: object = (await context.bot_data.service.overview()).articles
     except StoreUnavailableError:
         articles = "?"
-    store = (
-        f"{settings.chroma_host}:{settings.chroma_port}"
-        if settings.server_mode
-        else str(settings.chroma_path)
+    lines = text(
+        language,
+        "about",
+        version=__version__,
+        model=settings.embedding_model,
+        answers=Html(
+            text(language, "generated", llm=settings.llm_model)
+            if settings.llm_model
+            else text(language, "extractive")
+        ),
+        articles=articles,
     )
-    await update.effective_message.reply_html(
-        text(
-            language,
-            "about",
-            version=__version__,
-            model=settings.embedding_model,
-            answers=Html(
-                text(language, "generated", llm=settings.llm_model)
-                if settings.llm_model
-                else text(language, "extractive")
-            ),
-            store=f"{store} / {settings.chroma_collection}",
-            articles=articles,
+    if context.bot_data.access.is_admin(update.effective_user.id):
+        store = (
+            f"{settings.chroma_host}:{settings.chroma_port}"
+            if settings.server_mode
+            else str(settings.chroma_path)
         )
-    )
+        lines += "\n" + text(
+            language, "about_store", store=f"{store} / {settings.chroma_collection}"
+        )
+    await update.effective_message.reply_html(lines)
 
 
 async def _admin_arguments(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str, keep: Callable[[str], bool]
+    update: Update, context: Context, usage: str, keep: Callable[[str], bool]
 ) -> list[str]:
     """The command's arguments when an admin gave some; otherwise replies why and returns []."""
     language = _language(update)
     message = update.effective_message
-    if not context.application.bot_data["access"].is_admin(update.effective_user.id):
+    if not context.bot_data.access.is_admin(update.effective_user.id):
         await message.reply_html(text(language, "admins_only"))
         return []
     arguments = [arg for arg in context.args or [] if keep(arg)]
@@ -317,13 +369,14 @@ def _is_url(argument: str) -> bool:
     return argument.startswith(("http://", "https://"))
 
 
-async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def add_command(update: Update, context: Context) -> None:
     """/add URL...: admins ingest articles or feeds; the reply is the ingest summary."""
     urls = await _admin_arguments(update, context, "add_usage", _is_url)
     if not urls:
         return
     message = update.effective_message
     await message.reply_html(text(_language(update), "adding", count=len(urls)))
+    limit = context.bot_data.settings.add_timeout_s
     async with _typing(message):
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -335,7 +388,12 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             stderr=asyncio.subprocess.PIPE,
             env=os.environ.copy(),
         )
-        stdout, stderr = await process.communicate()
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), limit)
+        except TimeoutError:
+            process.send_signal(signal.SIGINT)  # it commits what it stored, then stops
+            stdout, stderr = await process.communicate()
+            stderr += f"berita: /add stopped after ADD_TIMEOUT_S ({limit:g} s)\n".encode()
     errors = [
         line
         for line in stderr.decode(errors="replace").splitlines()
@@ -343,17 +401,17 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     ]
     summary = stdout.decode(errors="replace").strip() or "ingest failed"
     await _reply(message, "\n".join(escape(line) for line in [summary, *errors]))
-    await _service(context).refresh()
+    await context.bot_data.service.refresh()
 
 
-async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remove_command(update: Update, context: Context) -> None:
     """/remove DOC_ID...: admins delete articles."""
     doc_ids = await _admin_arguments(update, context, "remove_usage", bool)
     if not doc_ids:
         return
     language = _language(update)
     message = update.effective_message
-    removed = await _service(context).remove(doc_ids)
+    removed = await context.bot_data.service.remove(doc_ids)
     lines = [
         text(language, "removed", doc_id=doc_id, count=count)
         if count
@@ -363,7 +421,7 @@ async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await message.reply_html("\n".join(lines))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Log the failure with its update, and tell the user in one line (a store that is down
     gets its own reply, wherever a handler met it)."""
     update_id = update.update_id if isinstance(update, Update) else None
@@ -382,30 +440,32 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _post_init(application: Application) -> None:
+    """Commands registered (best effort), group handlers that know the bot's name, and the
+    store watcher scheduled."""
     for language, commands in COMMANDS.items():
-        await application.bot.set_my_commands(
-            [BotCommand(name, description) for name, description in commands],
-            language_code=None if language == "en" else language,
-        )
-    service: AnswerService = application.bot_data["service"]
-    interval = application.bot_data["settings"].bot_refresh_s
+        try:
+            await application.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in commands],
+                language_code=None if language == "en" else language,
+            )
+        except TelegramError as error:
+            log.warning("could not register the command menu (%s); going on without it", error)
+            break
+    addressed = filters.Mention(application.bot.username) | _RepliesToBot(application.bot.id)
+    group_text = filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & addressed
+    application.add_handler(MessageHandler(group_text, on_group_text))
+    application.job_queue.run_repeating(
+        _refresh_store, interval=application.bot_data.settings.bot_refresh_s, name="refresh"
+    )
 
-    async def refresh_forever() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await service.refresh()
-            except Exception:
-                log.exception("refresh failed")
 
-    application.bot_data["refresher"] = asyncio.create_task(refresh_forever())
+async def _refresh_store(context: Context) -> None:
+    """Reopen the store when another process changed it (outages are logged by the service)."""
+    await context.bot_data.service.refresh()
 
 
 async def _post_shutdown(application: Application) -> None:
-    refresher = application.bot_data.get("refresher")
-    if refresher:
-        refresher.cancel()
-    application.bot_data["service"].close()
+    application.bot_data.service.close()
 
 
 def build_application(settings: Settings) -> Application:
@@ -416,6 +476,7 @@ def build_application(settings: Settings) -> Application:
         .token(token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
+        .context_types(ContextTypes(bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
         .rate_limiter(AIORateLimiter(max_retries=5))
         .concurrent_updates(ChatOrderedProcessor(256))
@@ -423,13 +484,13 @@ def build_application(settings: Settings) -> Application:
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data.update(
-        settings=settings,
-        service=AnswerService(settings),
-        access=AccessPolicy(settings),
-        rate=RateLimiter(settings.rate_limit_per_minute),
-    )
-    application.add_handler(TypeHandler(Update, guard_access), group=-1)
+    shared: BotData = application.bot_data
+    shared.settings = settings
+    shared.service = AnswerService(settings)
+    shared.access = AccessPolicy(settings)
+    shared.rate = RateLimiter(settings.rate_limit_per_minute)
+    application.add_handler(TypeHandler(Update, guard_access), group=-2)
+    application.add_handler(TypeHandler(Update, guard_rate), group=-1)
     application.add_handler(CommandHandler("start", start_command))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("ask", ask_command))
@@ -437,11 +498,11 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("about", about_command))
     application.add_handler(CommandHandler("add", add_command))
     application.add_handler(CommandHandler("remove", remove_command))
-    text_messages = filters.TEXT & ~filters.COMMAND
+    private = filters.ChatType.PRIVATE
     application.add_handler(
-        MessageHandler(text_messages & filters.ChatType.PRIVATE, on_private_text)
+        MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_private_text)
     )
-    application.add_handler(MessageHandler(text_messages & filters.ChatType.GROUPS, on_group_text))
+    application.add_handler(MessageHandler(private & ~filters.TEXT, on_other_message))
     application.add_error_handler(on_error)
     return application
 
@@ -451,22 +512,39 @@ def run_bot(settings: Settings) -> int:
     if settings.telegram_bot_token is None:
         print("berita: set TELEGRAM_BOT_TOKEN (from @BotFather) to run the bot", file=sys.stderr)
         return 2
+    if settings.telegram_webhook_url and settings.telegram_webhook_secret is None:
+        print(
+            "berita: webhook mode needs TELEGRAM_WEBHOOK_SECRET (Telegram sends it with every "
+            "update; without it anyone could post forged updates)",
+            file=sys.stderr,
+        )
+        return 2
     token = settings.telegram_bot_token.get_secret_value()
     for handler in logging.getLogger().handlers:
-        handler.addFilter(TokenRedactor(token))
+        handler.setFormatter(TokenRedactor(token, handler.formatter))
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per store check
     application = build_application(settings)
     updates = [Update.MESSAGE]
-    if settings.telegram_webhook_url:
-        secret = settings.telegram_webhook_secret
-        application.run_webhook(
-            listen="0.0.0.0",  # noqa: S104 - a webhook must be reachable
-            port=settings.telegram_webhook_port,
-            url_path="telegram",
-            webhook_url=settings.telegram_webhook_url.rstrip("/") + "/telegram",
-            secret_token=secret.get_secret_value() if secret else None,
-            allowed_updates=updates,
+    try:
+        if settings.telegram_webhook_url:
+            application.run_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path="telegram",
+                webhook_url=settings.telegram_webhook_url.rstrip("/") + "/telegram",
+                secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                allowed_updates=updates,
+            )
+        else:
+            application.run_polling(allowed_updates=updates)
+    except InvalidToken:
+        print(
+            "berita: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather",
+            file=sys.stderr,
         )
-    else:
-        application.run_polling(allowed_updates=updates)
+        return 2
+    except TelegramError as error:
+        print(f"berita: cannot run the bot: {redact(str(error), token)}", file=sys.stderr)
+        return 1
     return 0

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-_TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|ref|amp)$", re.IGNORECASE)
+from urllib.parse import urldefrag
 
 
 @dataclass(frozen=True)
@@ -41,11 +38,14 @@ class IngestFailure:
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, drop fragments, tracking parameters and a trailing slash."""
-    parts = urlsplit(url.strip())
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k)])
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+    """The URL as courlan normalises it (lower-case host, tracking parameters dropped, query
+    sorted), without its fragment or trailing slash."""
+    from courlan import normalize_url  # ingest only
+
+    try:
+        return normalize_url(urldefrag(url.strip()).url, trailing_slash=False)
+    except ValueError:  # not a URL we can parse: kept as written
+        return url.strip()
 
 
 def derive_doc_id(key: str, prefix: str = "doc") -> str:

@@ -8,12 +8,15 @@ everything a test needs ships in this repository.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from berita.settings import Settings, load_settings
@@ -95,3 +98,55 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class ChromaServer:
+    """A real `chroma run` server on 127.0.0.1 over a data folder; can be stopped and started
+    again on the same port (an outage)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers its heartbeat."""
+        chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        self.process = subprocess.Popen(
+            [
+                chroma,
+                "run",
+                "--path",
+                str(self.path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{self.port}/api/v2/heartbeat"
+                if httpx.get(url, timeout=1).is_success:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        pytest.fail("chroma run did not start within 60 s")
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def __enter__(self) -> ChromaServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

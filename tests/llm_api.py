@@ -24,6 +24,8 @@ class ChatServer:
         self.requests: list[dict[str, Any]] = []
         self.reply: str | None = None  # scripted reply instead of reading
         self.fail_status: int | None = None
+        self.delay_s = 0.0  # answer this late
+        self.malformed = False  # answer 200 with a body that is no chat completion
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -42,6 +44,9 @@ class ChatServer:
     def respond(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Status and JSON for one chat request."""
         self.requests.append(body)
+        time.sleep(self.delay_s)
+        if self.malformed:
+            return 200, {"choices": "not a list"}
         if self.fail_status:
             error = {"message": "model is overloaded", "type": "server_error", "code": None}
             return self.fail_status, {"error": error}

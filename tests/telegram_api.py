@@ -106,6 +106,8 @@ class BotAPIServer:
     errors: list[str] = field(default_factory=list)
     flood_remaining: int = 0
     flood_retry_after: int = 1
+    fail_methods: dict[str, int] = field(default_factory=dict)  # method -> HTTP status
+    webhook: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -124,8 +126,9 @@ class BotAPIServer:
         chat_type: str = "private",
         language_code: str = "en",
         reply_to_bot: bool = False,
+        photo: bool = False,
     ) -> int:
-        """Queue a user's message; returns its message_id."""
+        """Queue a user's message (a photo without text when `photo`); returns its id."""
         chat_id = user_id if chat_id is None else chat_id
         message_id = next(self._message_ids)
         message: dict[str, Any] = {
@@ -142,7 +145,7 @@ class BotAPIServer:
                 "first_name": f"User{user_id}",
                 "language_code": language_code,
             },
-            "text": text,
+            **({"photo": [_PHOTO]} if photo else {"text": text}),
         }
         entities = []
         command = re.match(r"/\w+(@\w+)?", text)
@@ -198,6 +201,8 @@ class BotAPIServer:
         if request.content_type == "application/json":
             params = await request.json()
         self.calls.append(method)
+        if method in self.fail_methods:
+            return _error(self.fail_methods[method], "Internal Server Error")
         handler = getattr(self, f"api_{method.lower()}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -235,6 +240,16 @@ class BotAPIServer:
 
     async def api_deletewebhook(self, params: dict) -> bool:
         return True
+
+    async def api_setwebhook(self, params: dict) -> bool:
+        self.webhook = dict(params)
+        return True
+
+    def update_json(self, text: str, user_id: int) -> dict[str, Any]:
+        """An update as Telegram would post it to a webhook (not queued)."""
+        self.user_says(text, user_id=user_id)
+        with self._lock:
+            return self.updates.pop()
 
     async def api_setmycommands(self, params: dict) -> bool:
         self.commands = (
@@ -319,6 +334,9 @@ class BotAPIServer:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+
+
+_PHOTO = {"file_id": "photo-1", "file_unique_id": "u1", "width": 10, "height": 10}
 
 
 def _error(status: int, description: str) -> web.Response:

@@ -6,6 +6,8 @@ import logging
 import pytest
 
 from berita.components import open_answerer, open_store
+from berita.settings import load_settings
+from bot.llm import parse_reply
 from ingest.pipeline import ingest
 from tests.conftest import SEED, run_berita
 from tests.llm_api import ChatServer
@@ -43,11 +45,51 @@ def test_the_model_answers_from_numbered_passages_and_cites_them(llm_settings, c
     assert "http" not in user  # the seed's gambling link was stripped at ingest
 
 
-def test_links_and_citations_of_passages_it_was_not_given_are_removed(llm_settings, chat):
-    chat.reply = "Armenia [2] — lihat https://promo.example/slot dan promo.xyz [9]."
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Armenia [2] — lihat https://promo.example/slot dan promo.xyz [9].",
+        "Armenia [2]. Beli murah di hoki88.ru atau bola88.cn ( http://185.220.101.4/x ).",
+    ],
+)
+def test_links_and_citations_of_passages_it_was_not_given_are_removed(llm_settings, chat, reply):
+    chat.reply = reply
     answer = open_answerer(llm_settings).ask("Siapa yang ingin keluar dari CSTO?")
-    assert answer.answer == "Armenia [1] — lihat dan."
+    assert answer.answer.startswith("Armenia [1]")
     assert answer.citations == [SEED_ID]
+    for residue in ("http", "promo", "hoki88", "bola88", "185.", "[2]", "[9]", "()", "( )"):
+        assert residue not in answer.answer
+
+
+def test_parse_reply_renumbers_by_article_and_refuses_uncited_replies():
+    doc_ids = ["a", "b", "a"]
+    parsed = parse_reply("Satu [3]. Dua [2]. Tiga [1] [7].", doc_ids)
+    assert parsed.text == "Satu [1]. Dua [2]. Tiga [1]." and parsed.cited == ["a", "b"]
+    assert parse_reply("Tanpa kutipan.", doc_ids) is None
+    assert parse_reply("Salah [9].", doc_ids) is None
+    assert parse_reply("NOT_FOUND", doc_ids).abstained
+
+
+def test_a_slow_model_falls_back_within_the_timeout_once_not_twice(llm_settings, chat):
+    chat.delay_s = 3.0
+    slow = llm_settings.model_copy(update={"llm_timeout_s": 1.0})
+    answer = open_answerer(slow).ask("Siapa juru bicara Kremlin?")
+    assert "Peskov" in answer.answer  # the extractive answer
+    assert answer.timings_ms["generate"] < 2500 and len(chat.requests) == 1
+
+
+def test_a_malformed_reply_falls_back_too(llm_settings, chat, caplog):
+    chat.malformed = True
+    with caplog.at_level(logging.WARNING, logger="bot.llm"):
+        answer = open_answerer(llm_settings).ask("Siapa juru bicara Kremlin?")
+    assert "Peskov" in answer.answer and answer.citations == [SEED_ID]
+    assert "failed, answering without it" in caplog.text
+
+
+def test_openai_api_key_in_dotenv_is_honoured(tmp_path):
+    (tmp_path / ".env").write_text("LLM_MODEL=gpt-4o-mini\nOPENAI_API_KEY=sk-from-dotenv\n")
+    settings = load_settings()
+    assert settings.llm_api_key.get_secret_value() == "sk-from-dotenv"
 
 
 def test_not_found_from_the_model_is_a_refusal_in_the_question_language(llm_settings, chat):

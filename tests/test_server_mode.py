@@ -1,50 +1,16 @@
 """The same ingest and ask against a real `chroma run` server."""
 
 import json
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import SEED, free_port, run_berita
+from tests.conftest import SEED, ChromaServer, free_port, run_berita
 
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            chroma,
-            "run",
-            "--path",
-            str(tmp_path / "server-data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("chroma run did not start within 60 s")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with ChromaServer(tmp_path / "server-data") as server:
+        yield server.port
 
 
 def test_ingest_and_ask_through_a_chroma_server(cli_env, chroma_server, tmp_path):

@@ -3,14 +3,13 @@
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import SEED, run_berita
+from tests.conftest import BERITA, SEED, ChromaServer, free_port, run_berita
 from tests.telegram_api import BOT_USERNAME, BotAPIServer, parse_html
 
 SEED_TITLE = "Sekutu Rusia terancam pecah: Armenia dan CSTO"
@@ -24,8 +23,11 @@ def api():
     server.stop()
 
 
-def start_bot(api: BotAPIServer, env: dict[str, str], **settings: str) -> subprocess.Popen:
-    """Start the real `berita bot`, configured only through its environment."""
+def start_bot(
+    api: BotAPIServer, env: dict[str, str], wait_for: str = "getUpdates", **settings: str
+) -> subprocess.Popen:
+    """Start the real `berita bot`, configured only through its environment; returns once it
+    called `wait_for` (getUpdates: it polls)."""
     bot_env = {
         **env,
         "TELEGRAM_BOT_TOKEN": api.token,
@@ -36,7 +38,7 @@ def start_bot(api: BotAPIServer, env: dict[str, str], **settings: str) -> subpro
         **settings,
     }
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "berita"), "bot"],
+        [BERITA, "bot"],
         env=bot_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -45,7 +47,7 @@ def start_bot(api: BotAPIServer, env: dict[str, str], **settings: str) -> subpro
     process.log = []
     threading.Thread(target=lambda: process.log.extend(process.stdout), daemon=True).start()
     try:
-        api.wait_for(lambda s: "getUpdates" in s.calls, timeout=60)
+        api.wait_for(lambda s: wait_for in s.calls, timeout=60)
     except TimeoutError:
         process.kill()
         raise AssertionError("bot did not start:\n" + "".join(process.log)) from None
@@ -151,9 +153,13 @@ def test_allow_list_rate_limit_and_long_questions(api, seeded):
 
         api.user_says("Siapa juru bicara Kremlin? " * 5, user_id=11, language_code="id")
         assert "terlalu panjang (134 karakter; maksimal 60)" in nth_reply(api, 11).text
-        for question in ("Siapa juru bicara Kremlin?", "Apa julukan CSTO?", "Kapan perang?"):
-            api.user_says(question, user_id=10)
-        assert "terlalu cepat" in nth_reply(api, 10, 4).text
+        # Two requests a minute (commands count too): /start and one question are answered,
+        # the third is told to wait, once; the rest of the window is silent.
+        for question in ("Siapa juru bicara Kremlin?", "Apa julukan CSTO?", "Kapan?", "/about"):
+            api.user_says(question, user_id=10, language_code="id")
+        assert "terlalu cepat" in nth_reply(api, 10, 3).text
+        time.sleep(1.5)
+        assert len(api.replies_to(10)) == 3
     finally:
         stop_bot(bot)
 
@@ -282,3 +288,126 @@ def test_answers_written_by_a_configured_model_are_escaped_and_cited(api, seeded
     assert reply.startswith("Juru bicara Kremlin: Dmitry Peskov & timnya <3 [1]\n")
     assert f"Sumber\n1. {SEED_TITLE} — 2023-05-23" in reply
     assert "evil" not in reply and len(chat.requests) == 1
+
+
+def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
+    wrong = "999999:WRONG-SECRET-token-abcdef"
+    done = subprocess.run(
+        [BERITA, "bot"],
+        env={
+            **seeded,
+            "TELEGRAM_BOT_TOKEN": wrong,
+            "TELEGRAM_BASE_URL": f"{api.base}/bot",
+            "LOG_LEVEL": "DEBUG",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    output = done.stdout + done.stderr
+    assert "WRONG-SECRET" not in output and "999999" not in output
+    assert done.stderr.strip().splitlines()[-1] == (
+        "berita: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather"
+    )
+    assert "Traceback" not in done.stderr.split("<token>")[-1]  # nothing uncaught after logging
+
+
+def test_webhook_mode_needs_a_secret_and_refuses_forged_updates(api, seeded):
+    env = {
+        **seeded,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": f"{api.base}/bot",
+        "TELEGRAM_WEBHOOK_URL": "https://bot.example",
+        "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+    }
+    refused = subprocess.run([BERITA, "bot"], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("berita: webhook mode needs TELEGRAM_WEBHOOK_SECRET")
+
+    port = free_port()
+    bot = start_bot(
+        api,
+        seeded,
+        TELEGRAM_WEBHOOK_URL="https://bot.example",
+        TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
+        TELEGRAM_WEBHOOK_PORT=str(port),
+        TELEGRAM_WEBHOOK_SECRET="s3cret-header-value",
+        ADMIN_USER_IDS="70",
+        wait_for="setWebhook",
+    )
+    try:
+        assert api.webhook["secret_token"] == "s3cret-header-value"
+        url = f"http://127.0.0.1:{port}/telegram"
+        forged = api.update_json("/remove seed-csto-armenia", user_id=70)
+        assert httpx.post(url, json=forged, timeout=10).status_code == 403
+        wrong = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
+        assert httpx.post(url, json=forged, headers=wrong, timeout=10).status_code == 403
+        real = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-header-value"}
+        question = api.update_json("Siapa juru bicara Kremlin?", user_id=71)
+        assert httpx.post(url, json=question, headers=real, timeout=10).status_code == 200
+        assert "Peskov" in nth_reply(api, 71).text
+        assert not api.replies_to(70)  # the forged /remove never ran
+    finally:
+        stop_bot(bot)
+    assert "seed-csto-armenia" in run_berita(seeded, "sources").stdout
+
+
+def test_a_failing_command_menu_does_not_stop_the_bot(api, seeded):
+    api.fail_methods["setMyCommands"] = 500
+    bot = start_bot(api, seeded)
+    try:
+        api.user_says("Siapa juru bicara Kremlin?", user_id=80)
+        assert "Peskov" in nth_reply(api, 80).text
+    finally:
+        log = stop_bot(bot)
+    assert log.count("could not register the command menu") == 1
+
+
+def test_refusals_follow_the_users_language_and_photos_get_a_hint(api, seeded):
+    bot = start_bot(api, seeded, ALLOWED_USER_IDS="90")
+    try:
+        api.user_says("which countries left CSTO?", user_id=91, language_code="id")
+        assert "bot ini privat" in nth_reply(api, 91).text
+        api.user_says("", user_id=90, photo=True)
+        assert nth_reply(api, 90).text == "I read text only: ask your question in words."
+    finally:
+        stop_bot(bot)
+
+
+def test_about_shows_the_store_to_admins_only(api, seeded):
+    bot = start_bot(api, seeded, ADMIN_USER_IDS="60")
+    try:
+        api.user_says("/about", user_id=61)
+        api.user_says("/about", user_id=60)
+        visitor, admin = parse_html(nth_reply(api, 61).text), parse_html(nth_reply(api, 60).text)
+    finally:
+        stop_bot(bot)
+    store_path = seeded["CHROMA_PATH"]
+    assert "Articles: 1" in visitor and store_path not in visitor and "Store" not in visitor
+    assert f"Store (admins only): {store_path} / berita" in admin
+
+
+def test_a_store_server_outage_is_answered_logged_once_and_recovered(api, cli_env, tmp_path):
+    with ChromaServer(tmp_path / "server") as chroma:
+        env = cli_env | {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma.port)}
+        assert run_berita(env, "ingest", str(SEED)).returncode == 0
+        bot = start_bot(api, env, BOT_REFRESH_S="0.2")
+        try:
+            api.user_says("Siapa juru bicara Kremlin?", user_id=1)
+            assert "Peskov" in nth_reply(api, 1).text
+            chroma.stop()
+            time.sleep(2)
+            api.user_says("Siapa juru bicara Kremlin?", user_id=1)
+            assert "Penyimpanan artikel sedang tidak tersedia" in nth_reply(api, 1, 2).text
+            api.user_says("/start", user_id=2)
+            assert "store is unavailable" in nth_reply(api, 2).text
+            chroma.start()
+            time.sleep(2)
+            api.user_says("Siapa juru bicara Kremlin?", user_id=3)
+            assert "Peskov" in nth_reply(api, 3).text
+        finally:
+            log = stop_bot(bot)
+    # The watcher ran ~10 times a second during the outage, and said so once.
+    assert log.count("bot.service: store unavailable") == 1, log
+    assert log.count("bot.service: store available again") == 1

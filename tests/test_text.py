@@ -27,3 +27,22 @@ def test_detect_language():
     assert detect_language("Negara mana saja yang keluar dari CSTO?") == "id"
     assert detect_language("Siapa juru bicara Kremlin?") == "id"
     assert detect_language("Who is the Prime Minister of Armenia?") == "en"
+
+
+def test_canonical_urls_drop_tracking_fragments_and_trailing_slashes():
+    from ingest.article import canonical_url
+
+    same = {
+        canonical_url(url)
+        for url in (
+            "https://News.Example.com/berita/banjir",
+            "https://news.example.com/berita/banjir/",
+            "https://news.example.com/berita/banjir?utm_source=wa&fbclid=1",
+            "https://news.example.com/berita/banjir#komentar",
+            "HTTPS://news.example.com/berita/banjir?gclid=2",
+        )
+    }
+    assert same == {"https://news.example.com/berita/banjir"}
+    assert canonical_url("https://news.example.com/a?id=3&page=2") != canonical_url(
+        "https://news.example.com/a?id=4&page=2"
+    )

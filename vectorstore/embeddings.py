@@ -7,6 +7,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,10 @@ def _resolve_model_path(name: str) -> Path:
         ) from None
 
 
+@lru_cache(maxsize=4)
 def load_embeddings(model: str, threads: int, cache_path: Path | None) -> Embeddings:
-    """The configured embedding model, behind a content-keyed cache of passage vectors."""
+    """The configured embedding model, behind a content-keyed cache of passage vectors;
+    loaded once per process."""
     if model == DEFAULT_MODEL:
         embeddings: Embeddings = E5SmallEmbeddings(threads=threads)
     else:
