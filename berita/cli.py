@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +29,27 @@ def main(argv: list[str] | None = None) -> int:
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         return int(args.run(args, settings) or 0)
-    except (SettingsError, *_user_errors()) as error:
+    except SettingsError as error:  # before anything reads `.env` on its own (chromadb does)
         print(f"berita: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `berita sources | head`: the reader left, and that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise
+        print(f"berita: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from bot.llm import LLMSettingError
     from vectorstore.embeddings import EmbeddingModelError
     from vectorstore.store import StoreError
 
-    return (StoreError, EmbeddingModelError, CommandError)
+    return (StoreError, EmbeddingModelError, CommandError, LLMSettingError)
 
 
 class CommandError(Exception):
@@ -64,7 +75,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as progress:
         task = progress.add_task("ingesting", total=None)
 
         def report(origin: str, outcome: str) -> None:
@@ -80,42 +93,58 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from berita.components import open_answerer
 
+    if not args.batch and not args.question:
+        raise CommandError("ask needs a QUESTION or --batch FILE")
     answerer = open_answerer(settings)
     k = args.k or settings.retrieve_k
-    if args.batch:
-        with _open_batch(args.batch) as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    question = str(record["question"])
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    print(
-                        f'berita: {args.batch}:{number}: expected {{"id", "question"}}',
-                        file=sys.stderr,
-                    )
-                    continue
-                result = answer_json(answerer.ask(question, k=k))
-                print(
-                    json.dumps({"id": record.get("id"), **result}, ensure_ascii=False), flush=True
-                )
+    if not args.batch:
+        answer = answerer.ask(args.question, k=k)
+        print(
+            json.dumps(answer_json(answer), ensure_ascii=False, indent=2)
+            if args.json
+            else format_answer(answer)
+        )
         return 0
-    if not args.question:
-        raise CommandError("ask needs a QUESTION or --batch FILE")
-    answer = answerer.ask(args.question, k=k)
-    if args.json:
-        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
-    else:
-        print(format_answer(answer))
-    return 0
+    rejected = 0
+    for where, record in _batch_records(args.batch):
+        if isinstance(record, str):
+            print(f"berita: {where}: {record}", file=sys.stderr)
+            rejected += 1
+            continue
+        result = answer_json(answerer.ask(record["question"], k=k))
+        print(json.dumps({"id": record.get("id"), **result}, ensure_ascii=False), flush=True)
+    return EXIT_FAILED_ITEMS if rejected else 0
+
+
+def _batch_records(path: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
+    """(file:line, record) for each question line, or (file:line, why it was rejected)."""
+    with _open_batch(path) as lines:
+        for number, raw in enumerate(lines, start=1):
+            where = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield where, "not UTF-8 text"
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            question = record.get("question") if isinstance(record, dict) else None
+            if not isinstance(question, str) or not question.strip():
+                yield where, 'expected {"id", "question"} with the question as text'
+                continue
+            yield where, record
 
 
 def _open_batch(path: str) -> Any:
+    """The batch file's lines as bytes (standard input for "-")."""
     if path == "-":
-        return sys.stdin
+        return contextlib.nullcontext(sys.stdin.buffer)
     try:
-        return Path(path).open(encoding="utf-8")
+        return Path(path).open("rb")
     except OSError as error:
         raise CommandError(f"cannot read {path}: {error.strerror}") from None
 
@@ -269,6 +298,17 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
     return run_bot(settings)
 
 
+def _positive(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="berita", description="Ask questions about news articles; answers cite their sources."
@@ -292,12 +332,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("question", nargs="?", metavar="QUESTION")
     sub.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_argument("--batch", metavar="FILE.jsonl", help='questions as {"id", "question"} lines')
-    sub.add_argument("--k", type=int, default=None, help="passages to retrieve (RETRIEVE_K)")
+    sub.add_argument("--k", type=_positive, default=None, help="passages to retrieve (RETRIEVE_K)")
 
     sub = command("eval", _cmd_eval, "score retrieval and answers on an evaluation suite")
     sub.add_argument("suite", metavar="SUITE_DIR")
-    sub.add_argument("--k", type=int, default=10)
-    sub.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
+    sub.add_argument("--k", type=_positive, default=10)
+    sub.add_argument("--limit", type=_positive, default=None, help="ask only the first N questions")
     sub.add_argument("--json", action="store_true")
 
     sub = command("sources", _cmd_sources, "list the stored articles")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -118,8 +122,31 @@ def _one_line(error: ValidationError) -> str:
     return f"invalid setting {name}: {first['msg']} (got {first.get('input')!r})"
 
 
+def _check_env_file(path: Path = Path(".env")) -> None:
+    """A `.env` that cannot be read is one SettingsError; lines that are not NAME=value are
+    one warning (python-dotenv's own, repeated by every library that re-reads the file, are
+    silenced)."""
+    if not path.is_file():
+        return
+    try:
+        text = path.read_text("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as error:
+        raise SettingsError(f"cannot read {path} ({error.strerror})") from None
+    from dotenv.main import parse_stream
+
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
+    bad = [
+        str(binding.original.line) for binding in parse_stream(io.StringIO(text)) if binding.error
+    ]
+    if bad:
+        log.warning("berita: %s, line %s: not NAME=value; ignored", path, ", ".join(bad))
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment and `.env`; raise SettingsError naming a bad one."""
+    _check_env_file()
     try:
         return Settings(**overrides)
     except ValidationError as error:
