@@ -137,6 +137,9 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None) -> None:
     latencies: list[float] = []
     for name in SUITES:
         suite = eval_dir / name
+        if not (suite / "questions.jsonl").is_file():
+            print(f"skipped {name}: no suite at {suite} (pass --eval DIR)")
+            continue
         questions = load_questions(suite / "questions.jsonl")[:limit]
         started = time.perf_counter()
         with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
@@ -166,6 +169,8 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None) -> None:
     print(table(["suite", "method", *METRICS[:4]], baseline_rows))
     print("\n### Abstention with each question's gold article removed from the store\n")
     print(table(["suite", "questions", "abstained"], removed_rows))
+    if not latencies:
+        return
     print("\n### Warm ask latency (all questions above, one process)\n")
     latencies.sort()
     print(
@@ -187,7 +192,11 @@ METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit", "answere
 
 def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
     """Ingest passages/s with no embedding cache (every text embedded for real)."""
-    lines = (eval_dir / "facqa-dev" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    corpus = eval_dir / "facqa-dev" / "corpus.jsonl"
+    if not corpus.is_file():
+        print(f"skipped ingest throughput: no corpus at {corpus} (pass --eval DIR)")
+        return
+    lines = corpus.read_text(encoding="utf-8").splitlines()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder) / "sample.jsonl"
