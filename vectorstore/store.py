@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import uuid
@@ -85,14 +86,19 @@ class PassageStore:
     def __init__(self, settings: Settings, embeddings: Embeddings, *, for_reindex: bool = False):
         self.settings = settings
         self.embeddings = embeddings
-        self.client = open_client(settings)
         self.name = settings.chroma_collection
         self.model = settings.embedding_model
         self._check_models = not for_reindex
         self._write_lock = FileLock(self._lock_path(), timeout=WRITE_LOCK_TIMEOUT_S)
         self._lexical: tuple[str, LexicalIndex] | None = None
         self._sources: tuple[str, list[SourceInfo]] | None = None
-        self.vectors = self._bind(self._live_name())
+        new_store = (
+            not settings.server_mode and not (settings.chroma_path / "chroma.sqlite3").exists()
+        )
+        # Two processes creating one embedded store at once would race on its tables.
+        with self._write_lock if new_store else contextlib.nullcontext():
+            self.client = open_client(settings)
+            self.vectors = self._bind(self._live_name())
 
     @property
     def _collection(self) -> Any:
