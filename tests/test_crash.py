@@ -64,6 +64,9 @@ def assert_consistent(settings):
 def test_interrupted_ingest_leaves_a_consistent_store_and_reingest_completes_it(
     settings, cli_env, tmp_path, how, after
 ):
+    # A store with a committed state (and its saved BM25 index) before the run that dies.
+    first = write_articles(tmp_path / "first.jsonl", 1)
+    assert run_berita(cli_env, "ingest", str(first)).returncode == 0
     source = write_articles(tmp_path / "many.jsonl")
     ingest = start_berita(cli_env, "ingest", str(source))
     wait_for_stored(ingest, after)
@@ -73,8 +76,8 @@ def test_interrupted_ingest_leaves_a_consistent_store_and_reingest_completes_it(
 
     store, ids = assert_consistent(settings)
     assert len(ids) >= after
-    # The lexical side finds a stored article by its unique word.
-    stored_number = sorted(ids)[0].split("-")[1].split("#")[0]
+    # The lexical side finds an article the interrupted run stored, by its unique word.
+    stored_number = sorted(ids)[-1].split("-")[1].split("#")[0]
     answer = open_answerer(settings, store).ask(f"Apa itu kode{stored_number}?")
     assert answer.passages[0].document.metadata["doc_id"] == f"artikel-{stored_number}"
 
