@@ -17,6 +17,7 @@ from berita.settings import Settings, SettingsError, get_settings
 
 EXIT_FAILED_ITEMS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"berita: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `berita sources | head`: the reader left, and that is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -87,6 +88,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
         summary = ingest(args.sources, store, settings, on_item=report)
     print(summary.line())
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_FAILED_ITEMS if summary.failures else 0
 
 

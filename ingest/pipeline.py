@@ -26,6 +26,7 @@ class IngestSummary:
     unchanged: int = 0
     passages: int = 0
     failures: list[IngestFailure] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def failed(self) -> int:
@@ -37,6 +38,7 @@ class IngestSummary:
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.failed} failed ({self.passages} passages written)"
+            + ("; interrupted" if self.interrupted else "")
         )
 
 
@@ -50,8 +52,8 @@ def ingest(
 
     `on_item(origin, outcome)` is told about each item ("added", "failed: reason", ...).
     Writes are published (committed) every COMMIT_EVERY stored articles and once more at the
-    end, also when the run is interrupted; a store left half-written by a killed run is
-    repaired by the next one.
+    end, also when the run is interrupted (Ctrl-C: the summary says so); a store left
+    half-written by a killed run is repaired by the next one.
     """
     summary = IngestSummary()
     report = on_item or (lambda origin, outcome: None)
@@ -66,6 +68,8 @@ def ingest(
                 if (summary.added + summary.updated) % COMMIT_EVERY == 0:
                     store.commit()
                     pending = False
+    except KeyboardInterrupt:  # Ctrl-C, or the bot's /add running out of time
+        summary.interrupted = True
     finally:
         if pending:
             store.commit()

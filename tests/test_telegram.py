@@ -411,3 +411,18 @@ def test_a_store_server_outage_is_answered_logged_once_and_recovered(api, cli_en
     # The watcher ran ~10 times a second during the outage, and said so once.
     assert log.count("bot.service: store unavailable") == 1, log
     assert log.count("bot.service: store available again") == 1
+
+
+def test_add_is_stopped_at_its_timeout_and_says_so(api, cli_env, site):
+    bot = start_bot(api, cli_env, ADMIN_USER_IDS="40", ADD_TIMEOUT_S="2", FETCH_TIMEOUT_S="60")
+    try:
+        started = time.monotonic()
+        api.user_says(f"/add {site.url('/drip')}", user_id=40)
+        reply = nth_reply(api, 40, 2, timeout=30).text
+        assert time.monotonic() - started < 15
+        assert reply.startswith("0 added, 0 updated, 0 unchanged, 0 failed")
+        assert "interrupted" in reply and "berita: /add stopped after ADD_TIMEOUT_S (2 s)" in reply
+        api.user_says("/help", user_id=40)
+        assert "/ask" in nth_reply(api, 40, 3).text  # the chat is not blocked
+    finally:
+        stop_bot(bot)
