@@ -1,4 +1,4 @@
-"""The `berita` command: ingest, ask, eval, sources, remove, reindex, chat, bot."""
+"""The `berita` command: ingest, watch, feeds, ask, eval, sources, remove, reindex, chat, bot."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -226,6 +227,35 @@ def _cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_store
+    from ingest.watch import watch
+
+    store = open_store(settings)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: what is stored is committed
+    try:
+        watch(store, settings, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        print("berita: watch stopped", file=sys.stderr)
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.components import open_store
+    from ingest.watch import describe, feeds_to_watch
+
+    feeds = feeds_to_watch(settings, open_store(settings).feed_states())
+    if not feeds:
+        print("no feeds: set FEEDS or FEEDS_FILE, or /feeds add URL in the bot")
+    for state in feeds:
+        print(describe(state))
+    return 0
+
+
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from berita.components import open_answerer
 
@@ -355,6 +385,8 @@ def _parser() -> argparse.ArgumentParser:
         _cmd_prune_cache,
         "delete cached vectors of removed or changed articles and of other models",
     )
+    command("watch", _cmd_watch, "poll the feeds every FEED_INTERVAL_MIN and store new articles")
+    command("feeds", _cmd_feeds, "show each watched feed's state")
     command("chat", _cmd_chat, "ask questions in a console loop")
     command("bot", _bot, "run the Telegram bot")
     return parser

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     min_page_words: int = Field(40, ge=0, description="Shorter web pages are not articles.")
     allow_private_urls: bool = Field(False, description="Fetch loopback/private addresses.")
 
+    # Feeds watched by `berita watch` (admins add more with /feeds add)
+    feeds: Annotated[list[str], NoDecode] = []
+    feeds_file: Path | None = Field(None, description="One feed URL a line (# comments).")
+    feed_interval_min: float = Field(15.0, gt=0, description="Minutes between polls.")
+    feed_poll_timeout_s: float = Field(600.0, gt=0, description="Longest one feed's poll.")
+    retention_days: int | None = Field(None, ge=1, description="Drop older articles; empty: keep.")
+
     # Retrieval and answers (defaults measured on the dev suites: see README, Benchmarks)
     retrieve_k: int = Field(5, ge=1, le=50)
     retrieve_candidates: int = Field(50, ge=5, le=500)
@@ -77,7 +84,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
+    @field_validator(
+        "allowed_user_ids", "allowed_chat_ids", "admin_user_ids", "feeds", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -94,6 +103,8 @@ class Settings(BaseSettings):
         "llm_base_url",
         "llm_api_key",
         "openai_api_key",
+        "feeds_file",
+        "retention_days",
         mode="before",
     )
     @classmethod
@@ -109,6 +120,17 @@ class Settings(BaseSettings):
         if value is None and openai_itself and not info.data.get("openai_api_key"):
             raise ValueError("LLM_MODEL without LLM_BASE_URL is OpenAI's API, which needs a key")
         return value or info.data.get("openai_api_key")
+
+    def configured_feeds(self) -> list[str]:
+        """FEEDS and the lines of FEEDS_FILE (blank lines and # comments skipped), in order."""
+        lines = []
+        if self.feeds_file is not None:
+            try:
+                lines = self.feeds_file.read_text("utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as error:
+                raise SettingsError(f"cannot read FEEDS_FILE {self.feeds_file} ({error})") from None
+        urls = [*self.feeds, *(line.split("#", 1)[0].strip() for line in lines)]
+        return list(dict.fromkeys(url for url in urls if url))
 
     @property
     def server_mode(self) -> bool:

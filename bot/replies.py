@@ -22,7 +22,8 @@ TEXTS = {
             "<b>Commands</b>\n/ask <i>question</i> — ask about the articles\n/sources — the "
             "latest articles (<code>/sources 2</code> for the next page)\n/about — version, "
             "model and store\n/help — this list\n\nAdmins: /add <i>URL…</i> adds articles or "
-            "feeds; /remove <i>DOC_ID</i> deletes one."
+            "feeds; /remove <i>DOC_ID</i> deletes one; /feeds shows the watched feeds "
+            "(<code>/feeds add|remove URL</code>)."
         ),
         "sources_title": "<b>Articles</b> (page {page} of {pages})",
         "sources_more": "More: /sources {next}",
@@ -50,6 +51,14 @@ TEXTS = {
         "adding": "Adding {count} source(s)…",
         "removed": "Removed {doc_id} ({count} passages).",
         "not_found": "No article {doc_id}.",
+        "feeds_usage": "Usage: <code>/feeds</code>, <code>/feeds add URL</code> or "
+        "<code>/feeds remove URL</code>",
+        "feeds_none": "No feeds are watched. Add one: <code>/feeds add URL</code>",
+        "feed_added": "Added {url}: <code>berita watch</code> polls it every {minutes} min.",
+        "feed_known": "{url} is watched already.",
+        "feed_removed": "Removed {url}; its articles stay.",
+        "feed_configured": "{url} is set in FEEDS or FEEDS_FILE: remove it there.",
+        "feed_unknown": "{url} is not a watched feed.",
     },
     "id": {
         "start": (
@@ -64,7 +73,8 @@ TEXTS = {
             "<b>Perintah</b>\n/ask <i>pertanyaan</i> — tanya tentang artikel\n/sources — "
             "artikel terbaru (<code>/sources 2</code> untuk halaman berikutnya)\n/about — "
             "versi, model, dan penyimpanan\n/help — daftar ini\n\nAdmin: /add <i>URL…</i> "
-            "menambah artikel atau feed; /remove <i>DOC_ID</i> menghapusnya."
+            "menambah artikel atau feed; /remove <i>DOC_ID</i> menghapusnya; /feeds "
+            "menampilkan feed yang dipantau (<code>/feeds add|remove URL</code>)."
         ),
         "sources_title": "<b>Artikel</b> (halaman {page} dari {pages})",
         "sources_more": "Berikutnya: /sources {next}",
@@ -92,6 +102,15 @@ TEXTS = {
         "adding": "Menambahkan {count} sumber…",
         "removed": "{doc_id} dihapus ({count} bagian).",
         "not_found": "Tidak ada artikel {doc_id}.",
+        "feeds_usage": "Cara pakai: <code>/feeds</code>, <code>/feeds add URL</code> atau "
+        "<code>/feeds remove URL</code>",
+        "feeds_none": "Belum ada feed yang dipantau. Tambahkan: <code>/feeds add URL</code>",
+        "feed_added": "{url} ditambahkan: <code>berita watch</code> memeriksanya setiap "
+        "{minutes} menit.",
+        "feed_known": "{url} sudah dipantau.",
+        "feed_removed": "{url} dihapus; artikelnya tetap disimpan.",
+        "feed_configured": "{url} diatur di FEEDS atau FEEDS_FILE: hapus di sana.",
+        "feed_unknown": "{url} bukan feed yang dipantau.",
     },
 }
 

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from berita.settings import Settings
 from bot.answer import Answer, Answerer
+from vectorstore.feeds import FeedState, FeedStates
 from vectorstore.store import SourceInfo, StoreError
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,18 @@ class AnswerService:
     async def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles; returns passages removed per id."""
         return await self._run(self._remove, doc_ids)
+
+    async def feeds(self) -> list[FeedState]:
+        """The watched feeds' states (FEEDS, FEEDS_FILE and those added here)."""
+        return await self._run(self._feeds)
+
+    async def add_feed(self, url: str) -> bool:
+        """Watch another feed; False when it is watched already."""
+        return await self._run(self._add_feed, url)
+
+    async def remove_feed(self, url: str) -> str:
+        """Stop watching a feed added here: "removed", "configured" (in settings) or "unknown"."""
+        return await self._run(self._remove_feed, url)
 
     async def refresh(self) -> bool:
         """Reopen the store if another process changed it; True when it did."""
@@ -128,6 +141,27 @@ class AnswerService:
         sources = self._sources()
         dates = sorted(s.published for s in sources if s.published)
         return Overview(len(sources), dates[0] if dates else "", dates[-1] if dates else "")
+
+    def _feed_states(self) -> FeedStates:
+        with self._lock:
+            return self._ready().retriever.store.feed_states()
+
+    def _feeds(self) -> list[FeedState]:
+        from ingest.watch import feeds_to_watch
+
+        return feeds_to_watch(self.settings, self._feed_states())
+
+    def _add_feed(self, url: str) -> bool:
+        states = self._feed_states()
+        if url in self.settings.configured_feeds() or states.get(url):
+            return False
+        states.put(FeedState(url, added_by="chat"))
+        return True
+
+    def _remove_feed(self, url: str) -> str:
+        if url in self.settings.configured_feeds():
+            return "configured"
+        return "removed" if self._feed_states().remove(url) else "unknown"
 
     def _remove(self, doc_ids: list[str]) -> dict[str, int]:
         with self._lock:

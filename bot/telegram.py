@@ -38,6 +38,7 @@ from berita.text import detect_language
 from bot.access import AccessPolicy, RateLimiter
 from bot.replies import Html, answer_html, linked_title, split_message, text
 from bot.service import AnswerService, StoreUnavailableError
+from ingest.watch import describe
 
 log = logging.getLogger("berita.bot")
 
@@ -47,7 +48,7 @@ COMMANDS = {
     "en": [
         ("ask", "Ask about the articles"),
         ("sources", "The latest articles"),
-        ("about", "Version, model and store"),
+        ("about", "Version and model"),
         ("help", "How to use the bot"),
         ("start", "What I know"),
     ],
@@ -421,6 +422,31 @@ async def remove_command(update: Update, context: Context) -> None:
     await message.reply_html("\n".join(lines))
 
 
+async def feeds_command(update: Update, context: Context) -> None:
+    """/feeds, /feeds add URL, /feeds remove URL: admins see and change the watched feeds."""
+    language = _language(update)
+    message = update.effective_message
+    if not context.bot_data.access.is_admin(update.effective_user.id):
+        await message.reply_html(text(language, "admins_only"))
+        return
+    service = context.bot_data.service
+    action, url = (context.args or ["", ""])[0].lower(), " ".join((context.args or [])[1:2])
+    if action in ("add", "remove") and _is_url(url):
+        if action == "add":
+            key = "feed_added" if await service.add_feed(url) else "feed_known"
+        else:
+            key = f"feed_{await service.remove_feed(url)}"
+        minutes = context.bot_data.settings.feed_interval_min
+        await message.reply_html(text(language, key, url=url, minutes=f"{minutes:g}"))
+        return
+    if action:
+        await message.reply_html(text(language, "feeds_usage"))
+        return
+    feeds = await service.feeds()
+    lines = [escape(describe(state)) for state in feeds] or [text(language, "feeds_none")]
+    await _reply(message, "\n".join(lines))
+
+
 async def on_error(update: object, context: Context) -> None:
     """Log the failure with its update, and tell the user in one line (a store that is down
     gets its own reply, wherever a handler met it)."""
@@ -498,6 +524,7 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("about", about_command))
     application.add_handler(CommandHandler("add", add_command))
     application.add_handler(CommandHandler("remove", remove_command))
+    application.add_handler(CommandHandler("feeds", feeds_command))
     private = filters.ChatType.PRIVATE
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_private_text)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from berita.settings import Settings
@@ -27,6 +28,7 @@ class IngestSummary:
     passages: int = 0
     failures: list[IngestFailure] = field(default_factory=list)
     interrupted: bool = False
+    out_of_time: bool = False  # stopped at its deadline; what is left comes next time
 
     @property
     def failed(self) -> int:
@@ -39,6 +41,7 @@ class IngestSummary:
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.failed} failed ({self.passages} passages written)"
             + ("; interrupted" if self.interrupted else "")
+            + ("; stopped at the deadline" if self.out_of_time else "")
         )
 
 
@@ -51,6 +54,20 @@ def ingest(
     """Ingest every article the sources hold; a bad item is recorded and the rest go on.
 
     `on_item(origin, outcome)` is told about each item ("added", "failed: reason", ...).
+    """
+    return store_items(iter_articles(sources, settings), store, settings, on_item)
+
+
+def store_items(
+    items: Iterable[Item],
+    store: PassageStore,
+    settings: Settings,
+    on_item: Callable[[str, str], None] | None = None,
+    deadline: float | None = None,
+) -> IngestSummary:
+    """Clean, chunk and store items (articles, or failures to record) until they run out or
+    the `time.monotonic()` deadline passes (the rest are left for another run).
+
     Writes are published (committed) every COMMIT_EVERY stored articles and once more at the
     end, also when the run is interrupted (Ctrl-C: the summary says so); a store left
     half-written by a killed run is repaired by the next one.
@@ -59,7 +76,7 @@ def ingest(
     report = on_item or (lambda origin, outcome: None)
     pending = store.dirty()
     try:
-        for item in iter_articles(sources, settings):
+        for item in items:
             outcome = _store_item(item, store, settings, summary)
             log.info("%s: %s", item.origin, outcome)
             report(item.origin, outcome)
@@ -68,7 +85,10 @@ def ingest(
                 if (summary.added + summary.updated) % COMMIT_EVERY == 0:
                     store.commit()
                     pending = False
-    except KeyboardInterrupt:  # Ctrl-C, or the bot's /add running out of time
+            if deadline is not None and time.monotonic() > deadline:
+                summary.out_of_time = True
+                break
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, or the bot's /add running out of time
         summary.interrupted = True
     finally:
         if pending:

@@ -44,6 +44,9 @@ class Fetched:
     url: str
     content_type: str
     body: bytes
+    not_modified: bool = False  # 304: the validators sent still hold
+    etag: str = ""
+    last_modified: str = ""
 
 
 def iter_articles(sources: list[str], settings: Settings) -> Iterator[Item]:
@@ -205,13 +208,18 @@ class Fetcher:
     def __exit__(self, *exc: object) -> None:
         self._client.close()
 
-    def get(self, url: str) -> Fetched:
-        """The body of `url`, after its redirects; SourceError says in one line why not."""
+    def get(self, url: str, etag: str = "", last_modified: str = "") -> Fetched:
+        """The body of `url`, after its redirects; SourceError says in one line why not.
+        With validators from an earlier response, an unchanged resource comes back as
+        `not_modified` with no body (a conditional GET)."""
         deadline = time.monotonic() + self.timeout_s
+        headers = {"If-None-Match": etag} if etag else {}
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
         for _ in range(MAX_REDIRECTS + 1):
             check_address(url, allow_private=self.allow_private)
             try:
-                fetched = self._get_one(url, deadline)
+                fetched = self._get_one(url, deadline, headers)
             except httpx.TimeoutException:
                 raise SourceError(f"timed out (FETCH_TIMEOUT_S is {self.timeout_s:g})") from None
             except httpx.HTTPError as error:
@@ -221,10 +229,14 @@ class Fetcher:
             url = fetched
         raise SourceError(f"more than {MAX_REDIRECTS} redirects")
 
-    def _get_one(self, url: str, deadline: float) -> Fetched | str:
+    def _get_one(self, url: str, deadline: float, headers: dict[str, str]) -> Fetched | str:
         """The response, or the URL it redirects to."""
         remaining = deadline - time.monotonic()
-        with self._client.stream("GET", url, timeout=max(remaining, 0.1)) as response:
+        with self._client.stream(
+            "GET", url, headers=headers, timeout=max(remaining, 0.1)
+        ) as response:
+            if response.status_code == 304:
+                return Fetched(str(response.url), "", b"", not_modified=True)
             if response.is_redirect:
                 return str(response.url.join(response.headers["location"]))
             if response.status_code >= 400:
@@ -238,7 +250,13 @@ class Fetcher:
                     raise httpx.ReadTimeout("deadline")
                 chunks.append(chunk)
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            return Fetched(str(response.url), content_type, b"".join(chunks))
+            return Fetched(
+                str(response.url),
+                content_type,
+                b"".join(chunks),
+                etag=response.headers.get("etag", ""),
+                last_modified=response.headers.get("last-modified", ""),
+            )
 
 
 def check_address(url: str, *, allow_private: bool) -> None:
@@ -270,13 +288,14 @@ def _from_url(url: str, fetcher: Fetcher) -> Iterator[Item]:
     except SourceError as error:
         yield IngestFailure(url, str(error))
         return
-    if _is_feed(fetched):
+    if is_feed(fetched):
         yield from _from_feed(fetched, fetcher)
     else:
         yield _article_from_response(fetched, origin=url)
 
 
-def _is_feed(fetched: Fetched) -> bool:
+def is_feed(fetched: Fetched) -> bool:
+    """Whether a response is an RSS/Atom feed (by its type, else by its first bytes)."""
     if any(kind in fetched.content_type for kind in ("rss", "atom")):
         return True
     if "xml" in fetched.content_type or not fetched.content_type:
@@ -285,25 +304,46 @@ def _is_feed(fetched: Fetched) -> bool:
     return False
 
 
-def _from_feed(fetched: Fetched, fetcher: Fetcher) -> Iterator[Item]:
+@dataclass(frozen=True)
+class FeedEntry:
+    """A feed item: the page it links to and the date the feed gives it."""
+
+    link: str
+    published: str
+
+
+def feed_entries(fetched: Fetched) -> list[FeedEntry]:
+    """The entries of a fetched RSS/Atom feed that link somewhere, in feed order."""
     import feedparser
 
     feed = feedparser.parse(fetched.body)
-    entries = [entry for entry in feed.entries if entry.get("link")]
+    return [
+        FeedEntry(urljoin(fetched.url, entry["link"]), _feed_date(entry))
+        for entry in feed.entries
+        if entry.get("link")
+    ]
+
+
+def iter_feed_pages(entries: list[FeedEntry], fetcher: Fetcher) -> Iterator[Item]:
+    """Fetch each entry's page, lazily; a page without a date takes the feed's."""
+    for entry in entries:
+        try:
+            page = fetcher.get(entry.link)
+        except SourceError as error:
+            yield IngestFailure(entry.link, str(error))
+            continue
+        item = _article_from_response(page, origin=entry.link)
+        if isinstance(item, Article) and not item.published:
+            item = replace(item, published=entry.published)
+        yield item
+
+
+def _from_feed(fetched: Fetched, fetcher: Fetcher) -> Iterator[Item]:
+    entries = feed_entries(fetched)
     if not entries:
         yield IngestFailure(fetched.url, "feed has no entries with links")
         return
-    for entry in entries:
-        link = urljoin(fetched.url, entry["link"])
-        try:
-            page = fetcher.get(link)
-        except SourceError as error:
-            yield IngestFailure(link, str(error))
-            continue
-        item = _article_from_response(page, origin=link)
-        if isinstance(item, Article) and not item.published:
-            item = replace(item, published=_feed_date(entry))
-        yield item
+    yield from iter_feed_pages(entries, fetcher)
 
 
 def _feed_date(entry: Any) -> str:

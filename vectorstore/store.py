@@ -22,6 +22,7 @@ from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
 from vectorstore.embeddings import prune_cache
+from vectorstore.feeds import FeedStates
 from vectorstore.lexical import LexicalIndex
 from vectorstore.passages import quotable_spans
 
@@ -315,6 +316,22 @@ class PassageStore:
         infos.sort(key=lambda info: (info.published, info.doc_id), reverse=True)
         self._sources = (revision, infos)
         return infos
+
+    def has_url(self, url: str) -> bool:
+        """Whether an article with this source URL is stored."""
+        return bool(self._collection.get(where={"url": url}, limit=1, include=[])["ids"])
+
+    def published_before(self, day: str) -> list[str]:
+        """The articles published before an ISO date (`YYYY-MM-DD`); undated ones never."""
+        return [
+            info.doc_id
+            for info in self.sources()
+            if len(info.published) == 10 and info.published[4] == "-" and info.published < day
+        ]
+
+    def feed_states(self) -> FeedStates:
+        """The watched feeds' records, kept in this store."""
+        return FeedStates(self.client, self.name)
 
     def get_passages_with_vectors(self, ids: list[str]) -> list[tuple[Document, np.ndarray]]:
         """Passages by id with their stored vectors (missing ids left out)."""

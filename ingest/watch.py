@@ -1,0 +1,176 @@
+"""Watch: poll the feeds on a schedule and store what is new (`berita watch`).
+
+Polite and cheap: a conditional GET per feed (a 304 costs one request), no page fetched again
+once an article with its URL is stored, exponential back-off for a feed that fails, a deadline
+per poll. Feed state lives in the store (vectorstore.feeds), so the bot's /feeds and any
+number of processes see the same thing, and a watcher killed mid-poll simply polls again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+
+from berita.settings import Settings
+from ingest.article import canonical_url
+from ingest.pipeline import IngestSummary, store_items
+from ingest.sources import Fetcher, SourceError, feed_entries, is_feed, iter_feed_pages
+from vectorstore.feeds import FeedState, FeedStates
+from vectorstore.store import PassageStore
+
+MAX_BACKOFF_DOUBLINGS = 6  # a failing feed is tried at most every 64 intervals
+
+
+def feeds_to_watch(settings: Settings, states: FeedStates) -> list[FeedState]:
+    """FEEDS and FEEDS_FILE (new ones recorded on first sight), plus those admins added."""
+    configured = settings.configured_feeds()
+    known = {state.url: state for state in states.all()}
+    for url in configured:
+        if url not in known:
+            known[url] = FeedState(url)
+            states.put(known[url])
+    return [s for s in known.values() if s.added_by == "chat" or s.url in configured]
+
+
+def poll_feed(
+    state: FeedState,
+    store: PassageStore,
+    settings: Settings,
+    fetcher: Fetcher,
+    clock: Callable[[], float] = time.time,
+) -> tuple[FeedState, str]:
+    """Poll one feed if it is due; returns its new state and one line saying what happened.
+
+    The feed's validators are kept only when every new entry was stored, so a poll cut short
+    (deadline, Ctrl-C, kill) or an entry that failed is fetched again next time.
+    """
+    now = clock()
+    if state.next_try > now:
+        wait = (state.next_try - now) / 60
+        return state, f"{state.url}: backing off after {state.failures} failures ({wait:.1f} min)"
+    try:
+        fetched = fetcher.get(state.url, state.etag, state.last_modified)
+        if not fetched.not_modified and not is_feed(fetched):
+            raise SourceError("not an RSS or Atom feed")
+    except SourceError as error:
+        failures = state.failures + 1
+        delay = settings.feed_interval_min * 60 * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
+        failed = state.polled(
+            now, failures=failures, next_try=now + delay, last_error=str(error)[:300]
+        )
+        return failed, (
+            f"{state.url}: failed ({error}); {failures} in a row, next try in {delay / 60:.1f} min"
+        )
+    ok = {"last_success": now, "failures": 0, "next_try": 0.0, "last_error": ""}
+    if fetched.not_modified:
+        return state.polled(now, **ok), f"{state.url}: 0 new, 0 updated, 0 failed (not modified)"
+    entries = feed_entries(fetched)
+    fresh = [entry for entry in entries if not store.has_url(canonical_url(entry.link))]
+    summary = store_items(
+        iter_feed_pages(fresh, fetcher),
+        store,
+        settings,
+        deadline=time.monotonic() + settings.feed_poll_timeout_s,
+    )
+    complete = not (summary.failures or summary.out_of_time or summary.interrupted)
+    validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    polled = state.polled(
+        now,
+        **ok,
+        **(validators if complete else {"etag": "", "last_modified": ""}),
+        stored=state.stored + summary.added + summary.updated,
+    )
+    if summary.interrupted:
+        raise WatchInterrupted(polled)
+    return polled, f"{state.url}: {_counts(summary)} ({len(entries) - len(fresh)} known)"
+
+
+class WatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a poll; carries the feed's state to record before stopping."""
+
+    def __init__(self, state: FeedState) -> None:
+        super().__init__()
+        self.state = state
+
+
+def _counts(summary: IngestSummary) -> str:
+    line = f"{summary.added} new, {summary.updated} updated, {summary.failed} failed"
+    return line + ("; stopped at FEED_POLL_TIMEOUT_S" if summary.out_of_time else "")
+
+
+def apply_retention(store: PassageStore, days: int, today: dt.date | None = None) -> str | None:
+    """Remove the articles published more than `days` ago (and their cached vectors);
+    returns a line saying so, or None when there were none."""
+    cutoff = ((today or dt.date.today()) - dt.timedelta(days=days)).isoformat()
+    old = store.published_before(cutoff)
+    if not old:
+        return None
+    store.remove(old)
+    store.commit()
+    _, deleted = store.prune_embedding_cache()
+    return (
+        f"retention: removed {len(old)} articles published before {cutoff} "
+        f"({deleted} cached vectors)"
+    )
+
+
+def watch(
+    store: PassageStore,
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+) -> None:
+    """Poll every feed each FEED_INTERVAL_MIN until `stop` is set or Ctrl-C/SIGTERM."""
+    stop = stop or threading.Event()
+    states = store.feed_states()
+    interval_s = settings.feed_interval_min * 60
+    with Fetcher(settings) as fetcher:
+        while not stop.is_set():
+            started = time.monotonic()
+            feeds = feeds_to_watch(settings, states)
+            if not feeds:
+                say("no feeds to watch: set FEEDS or FEEDS_FILE, or /feeds add URL in the bot")
+            for state in feeds:
+                try:
+                    polled, line = poll_feed(state, store, settings, fetcher)
+                except WatchInterrupted as interrupted:
+                    states.put(interrupted.state)
+                    raise
+                states.put(polled)
+                say(line)
+                if stop.is_set():
+                    return
+            if settings.retention_days:
+                removed = apply_retention(store, settings.retention_days)
+                if removed:
+                    say(removed)
+            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+
+
+def describe(state: FeedState, now: float | None = None) -> str:
+    """One line on a feed's state, for `berita feeds` and the bot's /feeds."""
+    now = time.time() if now is None else now
+
+    def ago(moment: float) -> str:
+        return "never" if not moment else f"{_span(now - moment)} ago"
+
+    parts = [
+        state.url,
+        f"last success {ago(state.last_success)}",
+        f"{state.stored} stored",
+        f"added by {state.added_by}",
+    ]
+    if state.failures:
+        parts.append(f"{state.failures} failures in a row ({state.last_error})")
+        if state.next_try > now:
+            parts.append(f"next try in {_span(state.next_try - now)}")
+    return " — ".join(parts)
+
+
+def _span(seconds: float) -> str:
+    minutes = seconds / 60
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
