@@ -170,3 +170,106 @@ class LocalSite:
         if path == "/image.png":
             return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "image/png", 200
         return b"<html><body>Not found</body></html>", "text/html", 404
+
+
+class NewsFeedSite:
+    """A news site whose RSS feed changes while tests run: `publish()` adds an article.
+
+    The feed answers conditional GETs (ETag, 304), can be made to fail (`dead`), and every
+    request is counted by path (`hits`). Several feed paths can list the same articles.
+    """
+
+    def __init__(self, feeds: tuple[str, ...] = ("/news.xml",)) -> None:
+        self.feeds = feeds
+        self.articles: dict[str, tuple[str, str, str]] = {}  # path -> (title, date, text)
+        self.dead = False
+        self.hits: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, number: int, date: str = "2024-05-01") -> str:
+        """Add article `number` (its text holds the word kabarNNN); returns its path."""
+        path = f"/artikel/{number}"
+        text = (
+            f"Dinas kota melaporkan kabar{number:03d} tentang perbaikan jalan nomor {number}. "
+            "Pekerjaan dimulai pekan ini dan ditargetkan selesai sebelum musim hujan tiba. "
+            f"Sebanyak {20 + number} pekerja dikerahkan setiap hari, kata kepala dinas kepada "
+            "wartawan di balai kota. Warga diminta mencari jalan lain selama pengerjaan "
+            "berlangsung karena sebagian lajur ditutup untuk kendaraan."
+        )
+        with self._lock:
+            self.articles[path] = (f"Perbaikan jalan nomor {number}", date, text)
+        return path
+
+    def feed_xml(self) -> str:
+        with self._lock:
+            items = "".join(
+                f"<item><title>{escape(title)}</title><link>{self.base}{path}</link></item>"
+                for path, (title, _, _) in self.articles.items()
+            )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>Kabar Kota</title><link>{self.base}/</link>{items}</channel></rss>"
+        )
+
+    def __enter__(self) -> NewsFeedSite:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with site._lock:
+                    site.hits[path] = site.hits.get(path, 0) + 1
+                if path in site.feeds:
+                    if site.dead:
+                        self.send_error(500)
+                        return
+                    body = site.feed_xml().encode()
+                    etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+                    if self.headers.get("If-None-Match") == etag:
+                        self.send_response(304)
+                        self.send_header("ETag", etag)
+                        self.end_headers()
+                        return
+                    self.respond(body, "application/rss+xml", etag)
+                elif path in site.articles:
+                    title, date, text = site.articles[path]
+                    html = ARTICLE.format(
+                        title=title,
+                        date=date,
+                        base=site.base,
+                        path=path,
+                        paragraphs=f"<p>{text}</p>",
+                    )
+                    self.respond(html.encode(), "text/html; charset=utf-8")
+                else:
+                    self.send_error(404)
+
+            def respond(self, body: bytes, kind: str, etag: str = "") -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                if etag:
+                    self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def url(self, path: str) -> str:
+        """The full URL of a path on this site."""
+        return self.base + path
+
+    def page_hits(self) -> int:
+        """Requests for article pages so far."""
+        with self._lock:
+            return sum(n for path, n in self.hits.items() if path.startswith("/artikel/"))

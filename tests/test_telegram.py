@@ -426,3 +426,47 @@ def test_add_is_stopped_at_its_timeout_and_says_so(api, cli_env, site):
         assert "/ask" in nth_reply(api, 40, 3).text  # the chat is not blocked
     finally:
         stop_bot(bot)
+
+
+def test_feeds_are_managed_by_admins_and_watched_articles_answered_live(api, cli_env):
+    from tests.site import NewsFeedSite
+
+    with NewsFeedSite() as news:
+        news.publish(1)
+        feed = news.url("/news.xml")
+        bot = start_bot(api, cli_env, ADMIN_USER_IDS="40", FEED_INTERVAL_MIN="0.01")
+        watch = subprocess.Popen(
+            [BERITA, "watch"],
+            env=cli_env | {"FEED_INTERVAL_MIN": "0.01"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            api.user_says("/feeds", user_id=41)
+            assert "Only admins" in nth_reply(api, 41).text
+            api.user_says(f"/feeds add {feed}", user_id=40)
+            assert "berita watch</code> polls it every 0.01 min" in nth_reply(api, 40).text
+            news.publish(2)
+            answered = False
+            deadline = time.monotonic() + 60
+            while not answered and time.monotonic() < deadline:
+                count = len(api.replies_to(40))
+                api.user_says("Berapa pekerja untuk perbaikan jalan nomor 2? kabar002", user_id=40)
+                answered = "22 pekerja" in nth_reply(api, 40, count + 1).text
+                time.sleep(0.5)
+            assert answered, "an article the watcher stored was not answered within 60 s"
+
+            count = len(api.replies_to(40))
+            api.user_says("/feeds", user_id=40)
+            state = parse_html(nth_reply(api, 40, count + 1).text)
+            assert state.startswith(f"{feed} — last success ") and "added by chat" in state
+            api.user_says(f"/feeds remove {feed}", user_id=40)
+            assert (
+                "dihapus" in nth_reply(api, 40, count + 2).text
+                or "Removed" in nth_reply(api, 40, count + 2).text
+            )
+        finally:
+            watch.send_signal(signal.SIGTERM)
+            watch.wait(timeout=30)
+            stop_bot(bot)
