@@ -192,7 +192,7 @@ async def guard_rate(update: Update, context: Context) -> None:
     per user (questions and commands alike); the first request over it in a window is told
     how long to wait, the rest get no reply."""
     user = update.effective_user
-    if user is None or context.bot_data.access.is_admin(user.id):
+    if user is None or context.bot_data.access.is_admin(user.id) or not _to_bot(update, context):
         return
     wait, tell = context.bot_data.rate.check(user.id)
     if not wait:
@@ -204,11 +204,23 @@ async def guard_rate(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
+def _to_bot(update: Update, context: Context) -> bool:
+    """Whether the update asks the bot something: anything in a private chat; in groups a
+    command, a mention of the bot or a reply to it (group chatter is none of its business)."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    addressed = (
+        filters.COMMAND | filters.Mention(context.bot.username) | _RepliesToBot(context.bot.id)
+    )
+    return bool(addressed.check_update(update))
+
+
 # -- questions --------------------------------------------------------------------------------
 
 
 async def answer_question(update: Update, context: Context, question: str) -> None:
-    """Check length and rate, answer off the event loop, reply in the question's language."""
+    """Check the length, answer off the event loop, reply in the question's language."""
     message = update.effective_message
     settings = context.bot_data.settings
     if len(question) > settings.max_question_chars:

@@ -106,9 +106,12 @@ def test_start_commands_and_questions_in_both_languages(api, seeded):
 
 
 def test_group_answers_only_when_addressed(api, seeded):
-    bot = start_bot(api, seeded)
+    bot = start_bot(api, seeded, RATE_LIMIT_PER_MINUTE="2")
     try:
         group = -100
+        # Group chatter is not counted against the rate limit (2 a minute here).
+        for chatter in ("Siapa juru bicara Kremlin?", "halo semua", "ada kabar?", "ok"):
+            api.user_says(chatter, user_id=6, chat_id=group, chat_type="group")
         api.user_says("Siapa juru bicara Kremlin?", user_id=5, chat_id=group, chat_type="group")
         api.user_says(
             f"@{BOT_USERNAME} Siapa juru bicara Kremlin?",
