@@ -246,13 +246,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from berita.components import open_store
-    from ingest.watch import describe, feeds_to_watch
+    from ingest.watch import feeds_to_watch
 
     feeds = feeds_to_watch(settings, open_store(settings).feed_states())
     if not feeds:
         print("no feeds: set FEEDS or FEEDS_FILE, or /feeds add URL in the bot")
     for state in feeds:
-        print(describe(state))
+        print(state.describe())
     return 0
 
 

@@ -38,7 +38,6 @@ from berita.text import detect_language
 from bot.access import AccessPolicy, RateLimiter
 from bot.replies import Html, answer_html, linked_title, split_message, text
 from bot.service import AnswerService, StoreUnavailableError
-from ingest.watch import describe
 
 log = logging.getLogger("berita.bot")
 
@@ -455,7 +454,7 @@ async def feeds_command(update: Update, context: Context) -> None:
         await message.reply_html(text(language, "feeds_usage"))
         return
     feeds = await service.feeds()
-    lines = [escape(describe(state)) for state in feeds] or [text(language, "feeds_none")]
+    lines = [escape(state.describe()) for state in feeds] or [text(language, "feeds_none")]
     await _reply(message, "\n".join(lines))
 
 

@@ -147,30 +147,3 @@ def watch(
                 if removed:
                     say(removed)
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
-
-
-def describe(state: FeedState, now: float | None = None) -> str:
-    """One line on a feed's state, for `berita feeds` and the bot's /feeds."""
-    now = time.time() if now is None else now
-
-    def ago(moment: float) -> str:
-        return "never" if not moment else f"{_span(now - moment)} ago"
-
-    parts = [
-        state.url,
-        f"last success {ago(state.last_success)}",
-        f"{state.stored} stored",
-        f"added by {state.added_by}",
-    ]
-    if state.failures:
-        parts.append(f"{state.failures} failures in a row ({state.last_error})")
-        if state.next_try > now:
-            parts.append(f"next try in {_span(state.next_try - now)}")
-    return " — ".join(parts)
-
-
-def _span(seconds: float) -> str:
-    minutes = seconds / 60
-    if minutes < 1:
-        return f"{seconds:.0f} s"
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"

@@ -11,7 +11,7 @@ import pytest
 
 from berita.components import open_answerer, open_store
 from ingest.sources import Fetcher
-from ingest.watch import apply_retention, describe, poll_feed
+from ingest.watch import apply_retention, poll_feed
 from tests.conftest import BERITA, run_berita
 from tests.site import NewsFeedSite
 from vectorstore.feeds import FeedState
@@ -65,7 +65,7 @@ def test_a_dead_feed_backs_off_and_recovers(settings, news):
         now[0] = state.next_try
         state, _ = poll_feed(state, store, settings, fetcher, lambda: now[0])
         assert state.failures == 2 and state.next_try == now[0] + 4 * interval
-        assert "2 failures in a row (HTTP 500" in describe(state, now[0])
+        assert "2 failures in a row (HTTP 500" in state.describe(now[0])
 
         news.dead = False
         now[0] = state.next_try

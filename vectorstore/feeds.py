@@ -8,10 +8,10 @@ Each feed is one record, written whole: two processes never leave half a state.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-SOURCES = ("settings", "chat")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,22 @@ class FeedState:
     def polled(self, now: float, **changes: Any) -> FeedState:
         """The state after a poll at `now`."""
         return replace(self, last_poll=now, **changes)
+
+    def describe(self, now: float | None = None) -> str:
+        """One line on the feed, for `berita feeds` and the bot's /feeds."""
+        now = time.time() if now is None else now
+        success = f"{_span(now - self.last_success)} ago" if self.last_success else "never"
+        parts = [
+            self.url,
+            f"last success {success}",
+            f"{self.stored} stored",
+            f"added by {self.added_by}",
+        ]
+        if self.failures:
+            parts.append(f"{self.failures} failures in a row ({self.last_error})")
+            if self.next_try > now:
+                parts.append(f"next try in {_span(self.next_try - now)}")
+        return " — ".join(parts)
 
 
 class FeedStates:
@@ -77,3 +93,10 @@ def _key(url: str) -> str:
 def _state(metadata: dict[str, Any]) -> FeedState:
     known = {f.name for f in fields(FeedState)}
     return FeedState(**{k: v for k, v in metadata.items() if k in known})
+
+
+def _span(seconds: float) -> str:
+    minutes = seconds / 60
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
