@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class FeedState:
     """One feed: where it came from, its HTTP validators, and how its polls went (times in
