@@ -78,7 +78,25 @@ def feed(base: str) -> str:
     )
 
 
-class LocalSite:
+class ServedSite:
+    """A site served on 127.0.0.1 from a thread, for as long as the `with` block runs."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        """Start serving with the handler on a free port."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def url(self, path: str) -> str:
+        """The full URL of a path on this site."""
+        return self.base + path
+
+
+class LocalSite(ServedSite):
     """Serves PAGES, /feed.xml, /image.png (binary) and 404s on 127.0.0.1 in a thread."""
 
     def __enter__(self) -> LocalSite:
@@ -117,19 +135,8 @@ class LocalSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def url(self, path: str) -> str:
-        """The full URL of a path on this site."""
-        return self.base + path
 
     def respond(self, path: str) -> tuple[bytes, str, int]:
         """Body, content type and status for a path."""
@@ -172,7 +179,7 @@ class LocalSite:
         return b"<html><body>Not found</body></html>", "text/html", 404
 
 
-class NewsFeedSite:
+class NewsFeedSite(ServedSite):
     """A news site whose RSS feed changes while tests run: `publish()` adds an article.
 
     The feed answers conditional GETs (ETag, 304), can be made to fail (`dead`), and every
@@ -256,18 +263,8 @@ class NewsFeedSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def url(self, path: str) -> str:
-        """The full URL of a path on this site."""
-        return self.base + path
 
     def page_hits(self) -> int:
         """Requests for article pages so far."""
