@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from vectorstore.passages import quotable_spans
 
 PAGE = 1000
 WRITE_LOCK_TIMEOUT_S = 600
+DIRTY_REBUILD_MIN_S = 2.0
+DIRTY_REBUILD_FACTOR = 10
 Status = Literal["added", "updated", "unchanged"]
 
 
@@ -92,6 +95,7 @@ class PassageStore:
         self._check_models = not for_reindex
         self._write_lock = FileLock(self._lock_path(), timeout=WRITE_LOCK_TIMEOUT_S)
         self._lexical: tuple[str, LexicalIndex] | None = None
+        self._dirty_until = 0.0  # keep an index built while a writer works until then
         self._sources: tuple[str, list[SourceInfo]] | None = None
         new_store = (
             not settings.server_mode and not (settings.chroma_path / "chroma.sqlite3").exists()
@@ -358,12 +362,24 @@ class PassageStore:
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the passages as they are now: in memory, saved on disk for a
-        clean revision, or rebuilt from Chroma."""
+        clean revision, or rebuilt from Chroma.
+
+        While a writer is at work the marks change with every article; an index rebuilt then
+        is kept for DIRTY_REBUILD_FACTOR times what its build took (at least
+        DIRTY_REBUILD_MIN_S), so a reader of a large store is not rebuilding all the time.
+        """
         revision = self.revision()
         if self._lexical and self._lexical[0] == revision:
             return self._lexical[1]
         if self.dirty():  # a saved index may miss what a writer did (or half did): rebuild
+            if self._lexical and time.monotonic() < self._dirty_until:
+                return self._lexical[1]
+            started = time.monotonic()
             index = self._build_lexical()
+            took = time.monotonic() - started
+            self._dirty_until = time.monotonic() + max(
+                DIRTY_REBUILD_MIN_S, DIRTY_REBUILD_FACTOR * took
+            )
         else:
             path = self._lexical_path(str((self._collection.metadata or {}).get("revision")))
             index = LexicalIndex.load(path)
