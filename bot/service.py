@@ -198,9 +198,10 @@ class AnswerService:
             if not self.settings.server_mode:
                 from chromadb.api.client import SharedSystemClient
 
+                old_store = self._ready().retriever.store
                 SharedSystemClient.clear_system_cache()
                 self._answerer = None
-                self._ready()
+                self._ready().retriever.store.keep_lexical_from(old_store)
             log.info(
                 "store changed (revision %s): reloaded", self._ready().retriever.store.revision()
             )

@@ -389,6 +389,12 @@ class PassageStore:
         self._lexical = (revision, index)
         return index
 
+    def keep_lexical_from(self, other: PassageStore) -> None:
+        """Take over another handle's BM25 index and its rebuild schedule (the bot reopens
+        an embedded store to see other processes' writes; the index need not start over)."""
+        if other._collection.name == self._collection.name:
+            self._lexical, self._dirty_until = other._lexical, other._dirty_until
+
     def _build_lexical(self) -> LexicalIndex:
         ids: list[str] = []
         texts: list[str] = []
