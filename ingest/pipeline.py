@@ -15,7 +15,8 @@ from ingest.sources import Item, iter_articles
 from vectorstore.store import ArticleConflictError, PassageStore
 
 log = logging.getLogger(__name__)
-COMMIT_EVERY = 25  # stored articles between two commits of the lexical index
+COMMIT_EVERY = 25  # stored articles between two commits of the lexical index, at least
+COMMIT_PAUSE_FACTOR = 10  # and at least 10x the last commit's duration (a commit rebuilds BM25)
 
 
 @dataclass
@@ -68,23 +69,30 @@ def store_items(
     """Clean, chunk and store items (articles, or failures to record) until they run out or
     the `time.monotonic()` deadline passes (the rest are left for another run).
 
-    Writes are published (committed) every COMMIT_EVERY stored articles and once more at the
-    end, also when the run is interrupted (Ctrl-C: the summary says so); a store left
-    half-written by a killed run is repaired by the next one.
+    Writes are published (committed) every COMMIT_EVERY stored articles (spaced by at least
+    COMMIT_PAUSE_FACTOR times the last commit's duration, so rebuilding the index of a large
+    store takes at most a tenth of the run) and once more at the end, also when the run is
+    interrupted (Ctrl-C: the summary says so); a store left half-written by a killed run is
+    repaired by the next one.
     """
     summary = IngestSummary()
     report = on_item or (lambda origin, outcome: None)
-    pending = store.dirty()
+    pending = 1 if store.dirty() else 0  # stored articles not yet committed
+    last_commit_took, last_commit_done = 0.0, time.monotonic()
     try:
         for item in items:
             outcome = _store_item(item, store, settings, summary)
             log.info("%s: %s", item.origin, outcome)
             report(item.origin, outcome)
             if outcome in ("added", "updated"):
-                pending = True
-                if (summary.added + summary.updated) % COMMIT_EVERY == 0:
+                pending += 1
+                since = time.monotonic() - last_commit_done
+                if pending >= COMMIT_EVERY and since >= COMMIT_PAUSE_FACTOR * last_commit_took:
+                    started = time.monotonic()
                     store.commit()
-                    pending = False
+                    last_commit_done = time.monotonic()
+                    last_commit_took = last_commit_done - started
+                    pending = 0
             if deadline is not None and time.monotonic() > deadline:
                 summary.out_of_time = True
                 break
