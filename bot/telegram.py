@@ -366,15 +366,20 @@ async def _admin_arguments(
     update: Update, context: Context, usage: str, keep: Callable[[str], bool]
 ) -> list[str]:
     """The command's arguments when an admin gave some; otherwise replies why and returns []."""
-    language = _language(update)
-    message = update.effective_message
-    if not context.bot_data.access.is_admin(update.effective_user.id):
-        await message.reply_html(text(language, "admins_only"))
+    if not await _admin(update, context):
         return []
     arguments = [arg for arg in context.args or [] if keep(arg)]
     if not arguments:
-        await message.reply_html(text(language, usage))
+        await update.effective_message.reply_html(text(_language(update), usage))
     return arguments
+
+
+async def _admin(update: Update, context: Context) -> bool:
+    """Whether the user is an admin; anyone else is told that only admins may do this."""
+    if context.bot_data.access.is_admin(update.effective_user.id):
+        return True
+    await update.effective_message.reply_html(text(_language(update), "admins_only"))
+    return False
 
 
 def _is_url(argument: str) -> bool:
@@ -435,13 +440,14 @@ async def remove_command(update: Update, context: Context) -> None:
 
 async def feeds_command(update: Update, context: Context) -> None:
     """/feeds, /feeds add URL, /feeds remove URL: admins see and change the watched feeds."""
+    if not await _admin(update, context):
+        return
     language = _language(update)
     message = update.effective_message
-    if not context.bot_data.access.is_admin(update.effective_user.id):
-        await message.reply_html(text(language, "admins_only"))
-        return
     service = context.bot_data.service
-    action, url = (context.args or ["", ""])[0].lower(), " ".join((context.args or [])[1:2])
+    arguments = context.args or []
+    action = arguments[0].lower() if arguments else ""
+    url = arguments[1] if len(arguments) > 1 else ""
     if action in ("add", "remove") and _is_url(url):
         if action == "add":
             key = "feed_added" if await service.add_feed(url) else "feed_known"

@@ -34,7 +34,7 @@ _INJECTION = re.compile(
     r"|\b(reply|respond|answer|output)\s+(only|exactly|just)\s+(with\b|:)"
     r"|\byour\s+(only\s+)?(reply|response|answer|output)\s+(must|should|will)\s+be\b"
     r"|^\W*(system|assistant|developer)\s*:"
-    r"|\[/?(inst|system)\]|<\|im_(start|end)\|>|<<\s*/?sys\s*>>|#{2,}\s*(instruction|system)"
+    r"|\[/?(inst|system)\]|#{2,}\s*(instruction|system)"  # chat tokens: see _CHAT_TOKEN
     r"|\byou\s+are\s+(now|no\s+longer)\s+(a|an|the|in|my|going|dan|free\s+of)\b"
     r"|\bfrom\s+now\s+on,?\s+(you|your)\b"
     r"|\bpretend\s+(to\s+be|you\s+are)\b"

@@ -51,8 +51,7 @@ class Fetched:
 
 def iter_articles(sources: list[str], settings: Settings) -> Iterator[Item]:
     """Yield an Article or an IngestFailure for every item the sources hold, in order."""
-    fetcher = Fetcher(settings)
-    with fetcher:
+    with Fetcher(settings) as fetcher:
         for source in sources:
             if source.startswith(("http://", "https://")):
                 yield from _from_url(source, fetcher)
@@ -90,6 +89,7 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
     try:
         data = _read_bytes(path, max_bytes)
         if suffix in JSONL_SUFFIXES:
+            _check_text(data)  # decoded line by line, so one bad line fails alone
             yield from _from_jsonl(data, str(path))
             return
         text = _decode(data)
@@ -112,19 +112,21 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise SourceError(f"file too large ({size:,} bytes; MAX_SOURCE_BYTES is {max_bytes:,})")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise SourceError(f"cannot read ({error.strerror})") from None
+
+
+def _check_text(data: bytes) -> None:
+    """SourceError for an empty or binary body."""
     if not data.strip():
         raise SourceError("empty file")
     if b"\x00" in data[:8192]:
         raise SourceError("binary content, not text")
-    return data
 
 
 def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise SourceError("binary content, not text")
+    _check_text(data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

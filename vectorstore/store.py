@@ -180,8 +180,9 @@ class PassageStore:
         return bool((self._collection.metadata or {}).get("writing"))
 
     def _set_metadata(self, **changes: str) -> None:
-        """Change the live collection's metadata (Chroma replaces it whole: keep the rest)."""
-        self.refresh()
+        """Change the live collection's metadata (Chroma replaces it whole: keep the rest).
+        Callers hold the write lock and refreshed after taking it, so the handle's metadata
+        is current: every other writer of it waits for the lock."""
         metadata = dict(self._collection.metadata or {})
         metadata.update(embedding_model=self.model, **changes)
         self._collection.modify(metadata=metadata)
@@ -259,10 +260,10 @@ class PassageStore:
             self.refresh()
             index = self._build_lexical()
             revision = _new_token()
-            index.save(self._lexical_path(revision))
+            current = self._lexical_path(revision)
+            index.save(current)
             self._set_metadata(revision=revision, writing="")
             self._lexical = (self.revision(), index)
-            current = self._lexical_path(revision)
             for old in current.parent.glob(f"{self._stem(self._collection.name)}.*.bm25"):
                 if old != current:
                     shutil.rmtree(old, ignore_errors=True)
