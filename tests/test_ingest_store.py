@@ -7,7 +7,8 @@ import pytest
 from berita.components import open_answerer, open_store
 from ingest.pipeline import ingest
 from tests.conftest import SEED
-from vectorstore.store import StoreError
+from vectorstore.lexical import LexicalIndex
+from vectorstore.store import PassageStore, StoreError
 
 
 def _write_jsonl(path, records):
@@ -239,9 +240,74 @@ def test_an_article_from_one_site_is_never_replaced_by_another_site(settings, tm
 def test_a_broken_saved_lexical_index_is_rebuilt(settings, tmp_path):
     store = open_store(settings)
     ingest([str(SEED)], store, settings)
-    [saved] = (settings.chroma_path / "lexical").glob("*.bm25")
-    for part in saved.iterdir():
-        part.write_bytes(b"\x80\x04garbage")
+    saved = [path for path in (settings.chroma_path / "lexical").rglob("*") if path.is_file()]
+    assert len(saved) >= 3  # the revision's list of segments, a segment's ids and its counts
+    for path in saved:
+        path.write_bytes(b"\x80\x04garbage")
     reader = open_store(settings)
     assert len(reader.lexical().ids) == store.count()
-    assert reader.lexical().scores("Peskov").max() > 0
+    assert reader.lexical().search("Peskov", 5)
+
+
+def _article(number: int) -> dict:
+    return {
+        "id": f"laporan-{number}",
+        "title": f"Laporan nomor {number}",
+        "text": f"Gudang kode{number} menyimpan {number * 7} ton beras untuk warga desa. "
+        f"Petugas gudang nomor {number} mencatat stok setiap pekan.",
+    }
+
+
+def _assert_same_as_rebuilt(store):
+    """The store's lexical index answers as one built from scratch from what Chroma holds."""
+    pages = list(store.iter_passages(include=("documents",)))
+    ids = [pid for page in pages for pid in page["ids"]]
+    rebuilt = LexicalIndex.build(ids, [text for page in pages for text in page["documents"]])
+    index = store.lexical()
+    assert sorted(index.ids) == sorted(ids)
+    for query in ["beras gudang", "kode3 stok", "warga desa pekan", "petugas nomor 5"]:
+        got, want = dict(index.search(query, 100)), dict(rebuilt.search(query, 100))
+        assert got.keys() == want.keys()
+        assert all(got[pid] == pytest.approx(want[pid], rel=1e-5) for pid in want)
+
+
+def test_readers_and_commits_apply_only_the_writes_since_the_last_commit(
+    settings, tmp_path, monkeypatch
+):
+    store = open_store(settings)
+    ingest(
+        [_write_jsonl(tmp_path / "first.jsonl", [_article(n) for n in range(4)])], store, settings
+    )
+    reader = open_store(settings)
+    _assert_same_as_rebuilt(reader)
+
+    # From here on nothing may rebuild the index from the whole collection.
+    def whole_rebuild(self):
+        raise AssertionError("the index was rebuilt from the whole collection")
+
+    monkeypatch.setattr(PassageStore, "_build_lexical", whole_rebuild)
+    seen = []
+
+    def check_reader(origin, outcome):  # called after each stored article, before a commit
+        reader.refresh()
+        assert reader.dirty()
+        _assert_same_as_rebuilt(reader)
+        seen.append(outcome)
+
+    changed = [_article(n) for n in range(2, 9)]
+    changed[0]["text"] += " Stok beras gudang ini habis."  # laporan-2 changes
+    source = _write_jsonl(tmp_path / "more.jsonl", changed)
+    summary = ingest([source], store, settings, on_item=check_reader)
+    assert (summary.added, summary.updated, summary.unchanged) == (5, 1, 1)
+    assert seen.count("added") == 5
+    reader.refresh()
+    assert not reader.dirty()
+    _assert_same_as_rebuilt(reader)
+
+    store.remove(["laporan-0", "laporan-5"])
+    reader.refresh()
+    _assert_same_as_rebuilt(reader)
+    store.commit()
+    _assert_same_as_rebuilt(open_store(settings))  # a new process loads what commit saved
+    lexical = settings.chroma_path / "lexical"
+    assert len(list(lexical.glob("*.bm25"))) == 1 and not list(lexical.glob("*.journal"))

@@ -61,12 +61,9 @@ class HybridRetriever:
         documents = {doc.id: doc for doc, _ in dense_hits}
         dense = {doc.id: score for doc, score in dense_hits}
 
-        index = self.store.lexical()
-        bm25 = index.scores(question)
-        lexical: dict[str, float] = {}
-        if bm25.size and bm25.max() > 0:
-            top = np.argsort(-bm25)[:n]
-            lexical = {index.ids[i]: float(bm25[i] / bm25.max()) for i in top if bm25[i] > 0}
+        bm25 = self.store.lexical().search(question, n)
+        lexical = {pid: score / bm25[0][1] for pid, score in bm25}
+        if lexical:
             missing = [pid for pid in lexical if pid not in documents]
             for doc, vector in self.store.get_passages_with_vectors(missing):
                 documents[doc.id] = doc

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -24,7 +24,7 @@ from langchain_core.embeddings import Embeddings
 from berita.settings import Settings
 from vectorstore.embeddings import prune_cache
 from vectorstore.feeds import FeedStates
-from vectorstore.lexical import LexicalIndex
+from vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
 from vectorstore.passages import quotable_spans
 
 PAGE = 1000
@@ -47,6 +47,17 @@ class SourceInfo:
     url: str
     published: str
     passages: int
+
+
+@dataclass(frozen=True)
+class _LexicalState:
+    """A BM25 index in memory and the state of the store it answers for."""
+
+    revision: str  # the store's revision() it is exact for ("": look again next time)
+    committed: str  # the committed revision it grew from
+    applied: int  # journal records applied to that revision's saved index (-1: rebuilt)
+    mark: str  # the writing mark of the last record applied ("" when none)
+    index: LexicalIndex
 
 
 def open_client(settings: Settings) -> chromadb.ClientAPI:
@@ -80,9 +91,11 @@ class PassageStore:
       new collection and then changes that one value, so no reader ever sees an empty store.
     - The live collection's metadata holds the embedding model, the committed `revision`, and a
       `writing` mark that every write changes before and after it touches passages. A BM25
-      index is saved on disk only by `commit`, for a clean revision. While a mark is set (a
-      writer is at work, or one was killed) readers rebuild the index from Chroma whenever the
-      mark changes, and the next commit (any ingest, /remove) saves a clean one again.
+      index is saved on disk by `commit`, for a clean revision; between commits each write
+      appends a journal record (its passages' tokens, or the ids it removed) before it sets
+      its closing mark, so readers and the next commit apply just what changed. A mark with no
+      record (a writer killed mid-write, or one on another machine) makes them rebuild the
+      index from Chroma, and the next commit (any ingest, /remove) saves a clean one again.
     - Writers on one machine (ingests, the bot's /remove, reindex) take a file lock for each
       write, and re-check the article under it: two ingests never store one article twice.
     """
@@ -94,7 +107,7 @@ class PassageStore:
         self.model = settings.embedding_model
         self._check_models = not for_reindex
         self._write_lock = FileLock(self._lock_path(), timeout=WRITE_LOCK_TIMEOUT_S)
-        self._lexical: tuple[str, LexicalIndex] | None = None
+        self._lexical: _LexicalState | None = None
         self._dirty_until = 0.0  # keep an index built while a writer works until then
         self._sources: tuple[str, list[SourceInfo]] | None = None
         new_store = (
@@ -214,6 +227,7 @@ class PassageStore:
         texts = [doc.page_content for doc in passages]
         # Embedding outside the lock (it is the slow part) and before anything is touched.
         vectors = self.embeddings.embed_documents(texts)
+        tokens = [tokenize(text) for text in texts]
         self._warm_sentence_vectors(passages)
         with self._write_lock:
             self.refresh()
@@ -221,18 +235,29 @@ class PassageStore:
             if _same_version(stored, ids, passages):
                 return "unchanged"
             _check_host(stored, passages)
-            self._set_metadata(writing=_new_token())
-            self._collection.upsert(
-                ids=ids,
-                embeddings=vectors,
-                documents=texts,
-                metadatas=[doc.metadata for doc in passages],
-            )
             extra = sorted(set(stored) - set(ids))
-            if extra:
-                self._collection.delete(ids=extra)
-            self._set_metadata(writing=_new_token())
+            changes: list[Change] = [*zip(ids, tokens, strict=True), *((x, None) for x in extra)]
+            with self._writing(changes):
+                self._collection.upsert(
+                    ids=ids,
+                    embeddings=vectors,
+                    documents=texts,
+                    metadatas=[doc.metadata for doc in passages],
+                )
+                if extra:
+                    self._collection.delete(ids=extra)
         return "updated" if stored else "added"
+
+    @contextlib.contextmanager
+    def _writing(self, changes: list[Change]) -> Iterator[None]:
+        """Mark the live collection around a write (callers hold the write lock, refreshed):
+        an opening mark, the write, its journal record, then a closing mark naming it."""
+        after = str((self._collection.metadata or {}).get("writing", ""))
+        self._set_metadata(writing=_new_token())
+        yield
+        mark = _new_token()
+        self._journal(self._committed()).append(after, mark, changes)
+        self._set_metadata(writing=mark)
 
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
         """Embed what answers may quote now, so answers find it in the embedding cache."""
@@ -242,31 +267,41 @@ class PassageStore:
 
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles and their passages; returns how many passages each id had."""
-        removed = {}
         with self._write_lock:
             self.refresh()
-            for doc_id in doc_ids:
-                ids = self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
-                if ids:
-                    self._set_metadata(writing=_new_token())
+            found = {
+                doc_id: self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+                for doc_id in doc_ids
+            }
+            ids = [pid for passage_ids in found.values() for pid in passage_ids]
+            if ids:
+                with self._writing([(pid, None) for pid in ids]):
                     self._collection.delete(ids=ids)
-                    self._set_metadata(writing=_new_token())
-                removed[doc_id] = len(ids)
-        return removed
+        return {doc_id: len(passage_ids) for doc_id, passage_ids in found.items()}
 
     def commit(self) -> None:
-        """Publish the writes so far: a fresh lexical index saved for a new, clean revision."""
+        """Publish the writes so far: the lexical index as it is now, saved for a new, clean
+        revision (the saved one plus the journal's records, or rebuilt after a killed write)."""
         with self._write_lock:
             self.refresh()
-            index = self._build_lexical()
+            if not self.dirty():
+                self.lexical()  # saves the index of the clean revision when it is missing
+                return
+            state = self._follow()
+            index = state.index if state else self._build_lexical()
             revision = _new_token()
-            current = self._lexical_path(revision)
-            index.save(current)
+            folder = self._lexical_folder()
+            index.save(self._lexical_path(revision), self._segments_path())
             self._set_metadata(revision=revision, writing="")
-            self._lexical = (self.revision(), index)
-            for old in current.parent.glob(f"{self._stem(self._collection.name)}.*.bm25"):
-                if old != current:
+            self._lexical = _LexicalState(self.revision(), revision, 0, "", index)
+            stem = self._stem(self._collection.name)
+            for old in [*folder.glob(f"{stem}.*.bm25"), *folder.glob(f"{stem}.*.journal")]:
+                if old.name.split(".")[-2] != revision:
                     shutil.rmtree(old, ignore_errors=True)
+            keep = index.segment_keys()
+            for segment in self._segments_path().glob("*"):
+                if segment.name not in keep and not segment.name.startswith("."):
+                    shutil.rmtree(segment, ignore_errors=True)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -362,33 +397,78 @@ class PassageStore:
         return [(doc, 1.0 - distance) for doc, distance in hits]
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index of the passages as they are now: in memory, saved on disk for a
-        clean revision, or rebuilt from Chroma.
+        """The BM25 index of the passages as they are now: the committed revision's saved
+        index plus the journal's records since (each applied once), or rebuilt from Chroma.
 
-        While a writer is at work the marks change with every article; an index rebuilt then
-        is kept for DIRTY_REBUILD_FACTOR times what its build took (at least
-        DIRTY_REBUILD_MIN_S), so a reader of a large store is not rebuilding all the time.
+        While a writer is at work readers keep the index of its last finished write. A mark
+        with no record (a killed writer, or one on another machine) means a rebuild, kept for
+        DIRTY_REBUILD_FACTOR times what it took (at least DIRTY_REBUILD_MIN_S), so a reader
+        of a large store is not rebuilding all the time.
         """
         revision = self.revision()
-        if self._lexical and self._lexical[0] == revision:
-            return self._lexical[1]
-        if self.dirty():  # a saved index may miss what a writer did (or half did): rebuild
+        if self._lexical and self._lexical.revision == revision:
+            return self._lexical.index
+        state = self._follow()
+        if state is None and self.dirty():
             if self._lexical and time.monotonic() < self._dirty_until:
-                return self._lexical[1]
+                return self._lexical.index
             started = time.monotonic()
             index = self._build_lexical()
             took = time.monotonic() - started
             self._dirty_until = time.monotonic() + max(
                 DIRTY_REBUILD_MIN_S, DIRTY_REBUILD_FACTOR * took
             )
-        else:
-            path = self._lexical_path(str((self._collection.metadata or {}).get("revision")))
-            index = LexicalIndex.load(path)
-            if index is None:
-                index = self._build_lexical()
-                index.save(path)
-        self._lexical = (revision, index)
-        return index
+            state = _LexicalState(revision, self._committed(), -1, "", index)
+        elif state is None:
+            index = self._build_lexical()
+            index.save(self._lexical_path(self._committed()), self._segments_path())
+            state = _LexicalState(revision, self._committed(), 0, "", index)
+        self._lexical = state
+        return state.index
+
+    def _follow(self) -> _LexicalState | None:
+        """The index at the live collection's marks from the saved index of its committed
+        revision and the journal, or None when the records do not lead there."""
+        metadata = self._collection.metadata or {}
+        committed, mark = self._committed(), str(metadata.get("writing", ""))
+        known = self._lexical
+        if not (known and known.committed == committed and known.applied >= 0):
+            saved = LexicalIndex.load(
+                self._lexical_path(committed),
+                self._segments_path(),
+                known=known.index if known else None,
+            )
+            if saved is None:
+                return None
+            known = _LexicalState("", committed, 0, "", saved)
+        if not mark:
+            return known if known.applied == 0 else None
+        changes: list[Change] = []
+        applied, last = known.applied, known.mark
+        try:
+            for after, record_mark, record_changes in self._journal(committed).records(applied):
+                if after != last:
+                    return None  # a write with no record came between (a killed writer)
+                changes.extend(record_changes)
+                applied, last = applied + 1, record_mark
+                if record_mark == mark:
+                    break
+        except (OSError, ValueError):  # a commit removed the journal meanwhile
+            return None
+        if last != mark and not self._writer_active():
+            return None
+        revision = self.revision() if last == mark else ""
+        index = known.index.updated(changes) if changes else known.index
+        return _LexicalState(revision, committed, applied, last, index)
+
+    def _writer_active(self) -> bool:
+        """Whether another writer on this machine holds the write lock now."""
+        try:
+            self._write_lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        self._write_lock.release()
+        return False
 
     def keep_lexical_from(self, other: PassageStore) -> None:
         """Take over another handle's BM25 index and its rebuild schedule (the bot reopens
@@ -404,18 +484,28 @@ class PassageStore:
             texts.extend(page["documents"])
         return LexicalIndex.build(ids, texts)
 
+    def _committed(self) -> str:
+        return str((self._collection.metadata or {}).get("revision", ""))
+
+    def _journal(self, revision: str) -> Journal:
+        folder = self._lexical_folder()
+        return Journal(folder / f"{self._stem(self._collection.name)}.{revision}.journal")
+
+    def _segments_path(self) -> Path:
+        return self._lexical_folder() / f"{self._stem(self._collection.name)}.segments"
+
     def _stem(self, collection: str) -> str:
         if self.settings.server_mode:
             return f"{self.settings.chroma_host}_{self.settings.chroma_port}_{collection}"
         return collection
 
+    def _lexical_folder(self) -> Path:
+        if self.settings.server_mode:
+            return self.settings.lexical_cache_path
+        return self.settings.chroma_path / "lexical"
+
     def _lexical_path(self, revision: str) -> Path:
-        folder = (
-            self.settings.lexical_cache_path
-            if self.settings.server_mode
-            else self.settings.chroma_path / "lexical"
-        )
-        return folder / f"{self._stem(self._collection.name)}.{revision}.bm25"
+        return self._lexical_folder() / f"{self._stem(self._collection.name)}.{revision}.bm25"
 
     # -- re-indexing --------------------------------------------------------------------------
 
