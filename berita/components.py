@@ -12,7 +12,10 @@ from vectorstore.store import PassageStore
 def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore:
     """The passage store with the configured embedding model."""
     embeddings = load_embeddings(
-        settings.embedding_model, settings.embedding_threads, settings.embedding_cache_path
+        settings.embedding_model,
+        settings.embedding_threads,
+        settings.embedding_cache_path,
+        settings.embedding_device,
     )
     return PassageStore(settings, embeddings, for_reindex=for_reindex)
 

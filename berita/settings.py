@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     embedding_model: str = Field("e5-small-q4", min_length=1)
     embedding_cache_path: Path | None = Field(Path("data/embedding-cache"))
     embedding_threads: int = Field(2, ge=1, le=64)
+    embedding_device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|cuda(:[0-9]+)?)$",
+        description="cuda: embed with PyTorch on a GPU (the same vectors as on CPU).",
+    )
 
     # Ingest
     chunk_max_words: int = Field(150, ge=20, le=400)

