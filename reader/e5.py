@@ -259,6 +259,19 @@ def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertModel:
     return model.eval()
 
 
+def batch_tensors(inputs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded ids and their attention mask."""
+    import torch
+
+    longest = max(len(ids) for ids in inputs)
+    ids = torch.full((len(inputs), longest), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, tokens in enumerate(inputs):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The mean of each sequence's token vectors (padding left out)."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -296,16 +309,11 @@ class E5Encoder:
         batch: list[int] = []
         for position, index in enumerate(order):
             batch.append(index)
-            longest = len(windows[index][1])
             ahead = order[position + 1] if position + 1 < len(order) else None
             if ahead is not None and (len(batch) + 1) * len(windows[ahead][1]) <= self.batch_tokens:
                 continue
             inputs = [windows[i][1] for i in batch]
-            ids = torch.full((len(inputs), longest), self.e5.pad, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, tokens in enumerate(inputs):
-                ids[row, : len(tokens)] = torch.tensor(tokens)
-                mask[row, : len(tokens)] = 1
+            ids, mask = batch_tensors(inputs, self.e5.pad)
             with torch.inference_mode():
                 hidden = self.model(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device)

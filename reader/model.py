@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reader.e5 import PREFIXES, E5File, E5Tensors, E5Tokenizer, load_bert, mean_pool
+from reader.e5 import (
+    PREFIXES,
+    E5File,
+    E5Tensors,
+    E5Tokenizer,
+    batch_tensors,
+    load_bert,
+    mean_pool,
+)
 
 MAX_TOKENS = 288
 WORD_TABLE = "encoder.embeddings.word_embeddings.weight"
@@ -40,17 +48,6 @@ class ReaderNet(torch.nn.Module):
         """One logit a pair."""
         hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         return self.head(mean_pool(hidden, mask)).squeeze(-1)
-
-
-def batch_tensors(inputs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded ids and their attention mask."""
-    longest = max(len(ids) for ids in inputs)
-    ids = torch.full((len(inputs), longest), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, tokens in enumerate(inputs):
-        ids[row, : len(tokens)] = torch.tensor(tokens)
-        mask[row, : len(tokens)] = 1
-    return ids, mask
 
 
 def save_weights(net: ReaderNet, folder: Path, card: dict) -> dict[str, str]:

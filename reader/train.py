@@ -226,8 +226,8 @@ def fit(
     """Train and measure a reader from a bundle; returns the model card's facts."""
     import torch
 
-    from reader.e5 import load_bert
-    from reader.model import ReaderNet, batch_tensors, pair_ids, save_weights
+    from reader.e5 import batch_tensors, load_bert
+    from reader.model import ReaderNet, pair_ids, save_weights
 
     started = time.monotonic()
     random.seed(seed)
@@ -343,8 +343,7 @@ def _embed(encoder, inputs: list[list[int]], device: str):
     """Unit vectors (mean of the last layer) of model inputs."""
     import torch
 
-    from reader.e5 import mean_pool
-    from reader.model import batch_tensors
+    from reader.e5 import batch_tensors, mean_pool
 
     vectors = []
     with torch.inference_mode(), _autocast(device):
@@ -410,7 +409,8 @@ def _measure(bundle: Bundle, net, ranked, device: str, pad: int, bos: int, eos: 
     """The dev table: ranking, refusals at 0.90 of answerable questions answered, thresholds."""
     import torch
 
-    from reader.model import batch_tensors, pair_ids
+    from reader.e5 import batch_tensors
+    from reader.model import pair_ids
 
     scored: dict[str, list[dict]] = {}
     for number, question in enumerate(bundle.questions):
