@@ -48,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from bot.llm import LLMSettingError
+    from reader.loading import ReaderError
     from vectorstore.embeddings import EmbeddingModelError
     from vectorstore.store import StoreError
 
-    return (StoreError, EmbeddingModelError, CommandError, LLMSettingError)
+    return (StoreError, EmbeddingModelError, CommandError, LLMSettingError, ReaderError)
 
 
 class CommandError(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from berita.settings import Settings
-from bot.answer import Answerer, AnswerTuning
+from bot.answer import Answerer, AnswerTuning, ReaderTuning
 from vectorstore.embeddings import load_embeddings
 from vectorstore.retrieve import FusionWeights, HybridRetriever
 from vectorstore.store import PassageStore
@@ -38,4 +38,17 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
         writer = AnswerWriter(
             settings.llm_model, settings.llm_base_url, key, settings.llm_timeout_s
         )
-    return Answerer(retriever, max_chars=settings.answer_max_chars, tuning=tuning, writer=writer)
+    reading = None
+    if settings.reader:
+        from reader.loading import load_reader, thresholds
+
+        reader = load_reader(settings.reader_path, settings.embedding_threads)
+        by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
+        reading = ReaderTuning(reader, settings.reader_candidates, thresholds(reader, by_language))
+    return Answerer(
+        retriever,
+        max_chars=settings.answer_max_chars,
+        tuning=tuning,
+        writer=writer,
+        reading=reading,
+    )

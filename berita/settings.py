@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(400, ge=80, le=3500)
     abstain_threshold: float = -1.25
 
+    # Reader: a trained cross-encoder re-ranks the top candidates and decides refusals
+    reader: bool = Field(False, description="on: answer with the reader at READER_PATH.")
+    reader_path: Path = Field(Path(__file__).resolve().parents[1] / "reader" / "weights")
+    reader_candidates: int = Field(5, ge=1, le=50)
+    reader_threshold_id: float | None = Field(None, ge=0, le=1)
+    reader_threshold_en: float | None = Field(None, ge=0, le=1)
+
     # Generated answers (optional): any OpenAI-compatible chat API; unset = extractive answers
     llm_model: str | None = None
     llm_base_url: str | None = None
@@ -110,6 +117,8 @@ class Settings(BaseSettings):
         "openai_api_key",
         "feeds_file",
         "retention_days",
+        "reader_threshold_id",
+        "reader_threshold_en",
         mode="before",
     )
     @classmethod

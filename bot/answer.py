@@ -6,6 +6,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -113,6 +114,22 @@ class _Span:
         return replace(self, first=min(self.first, other.first), last=max(self.last, other.last))
 
 
+class PassageReader(Protocol):
+    """What reads a question with passages: the probability that each answers it."""
+
+    def probabilities(self, question: str, passages: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ReaderTuning:
+    """How the reader is used: how many candidates it reads, and the least probability (by
+    question language) of the best one for an answer rather than a refusal."""
+
+    reader: PassageReader
+    candidates: int
+    thresholds: dict[str, float]
+
+
 class Answerer:
     """Answers questions from the stored articles by extracting their best sentences."""
 
@@ -122,11 +139,13 @@ class Answerer:
         max_chars: int = 400,
         tuning: AnswerTuning | None = None,
         writer: AnswerWriter | None = None,
+        reading: ReaderTuning | None = None,
     ) -> None:
         self.retriever = retriever
         self.max_chars = max_chars
         self.tuning = tuning or AnswerTuning()
         self.writer = writer
+        self.reading = reading
 
     def ask(self, question: str, k: int = 5) -> Answer:
         """Answer one question from the top `k` passages (written by the LLM when one is set)."""
@@ -140,13 +159,21 @@ class Answerer:
         query_vector = self.retriever.embed_question(question)
         embedded = time.perf_counter()
         depth = max(k, self.tuning.span_passages, 2)
+        if self.reading:
+            depth = max(depth, self.reading.candidates)
         passages = self.retriever.retrieve(question, depth, language, query_vector)
         retrieved = time.perf_counter()
         if not passages:
             text, abstained, cited = NO_ARTICLES[language], True, []
         else:
-            spans = self._score_spans(question, query_vector, passages)
-            if self.support(question, language, passages, spans) >= self.tuning.abstain_threshold:
+            if self.reading:
+                passages, supported = read(self.reading, question, language, passages)
+                spans = self._score_spans(question, query_vector, passages)
+            else:
+                spans = self._score_spans(question, query_vector, passages)
+                support = self.support(question, language, passages, spans)
+                supported = support >= self.tuning.abstain_threshold
+            if supported:
                 chosen = self._compose(spans)
                 text = _shorten(" ".join(s.text for s in chosen), self.max_chars)
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
@@ -260,6 +287,26 @@ class Answerer:
             if len(" ".join(span.text for span in grown)) <= self.max_chars:
                 chosen = grown
         return chosen
+
+
+def read(
+    reading: ReaderTuning, question: str, language: str, passages: list[RetrievedPassage]
+) -> tuple[list[RetrievedPassage], bool]:
+    """The candidates re-ranked by the reader's and retrieval's scores (each standardised,
+    then summed), and whether the best one is likely enough to answer."""
+    candidates = passages[: reading.candidates]
+    texts = [passage.document.page_content for passage in candidates]
+    probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
+    logit = np.log(probability / (1 - probability))
+    fused = np.array([passage.score for passage in candidates])
+    order = np.argsort(-(_standardised(logit) + _standardised(fused)), kind="stable")
+    threshold = reading.thresholds.get(language, reading.thresholds["id"])
+    ranked = [candidates[i] for i in order] + passages[len(candidates) :]
+    return ranked, bool(probability.max() >= threshold)
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() or 1.0)
 
 
 def key_terms(question: str) -> set[str]:

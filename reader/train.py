@@ -303,7 +303,7 @@ def fit(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         step += 1
         if step == 20:  # the pace is known: fit the plan to the deadline
             per_step = (time.monotonic() - train_started) / step

