@@ -135,6 +135,7 @@ def gold_removed_abstention(
 def quality(settings: Settings, eval_dir: Path, limit: int | None) -> None:
     rows, baseline_rows, removed_rows = [], [], []
     latencies: list[float] = []
+    method = "hybrid + reader" if settings.reader else "hybrid, calibrated"  # READER=on|off
     for name in SUITES:
         suite = eval_dir / name
         if not (suite / "questions.jsonl").is_file():
@@ -161,9 +162,10 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None) -> None:
             ]
         )
         baseline_rows.append(
-            [name, "**berita (hybrid, calibrated)**", *[metrics.get(m, "–") for m in METRICS[:4]]]
+            [name, f"**berita ({method})**", *[metrics.get(m, "–") for m in METRICS[:4]]]
         )
-    print(f"\n### Answer quality ({dt.date.today()}, {'subset' if limit else 'full suites'})\n")
+    scope = "subset" if limit else "full suites"
+    print(f"\n### Answer quality ({dt.date.today()}, {scope}, berita {method})\n")
     print(table(["suite", "questions", *METRICS, "run time"], rows))
     print("\n### Retrieval against baselines\n")
     print(table(["suite", "method", *METRICS[:4]], baseline_rows))
