@@ -36,7 +36,7 @@ from langchain_core.embeddings import Embeddings
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bot import ask_all, memory_mib  # noqa: E402
+from benchmarks.bot import memory_mib  # noqa: E402
 from benchmarks.run import table  # noqa: E402
 from berita.components import open_answerer  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
@@ -152,11 +152,16 @@ def measure(
         latencies.append((time.perf_counter() - started) * 1000)
     latencies.sort()
 
-    # A running bot, and a new article with a word nothing else has: stored and committed by
-    # this process, then asked about until the bot's reply quotes it.
-    fresh = articles(1, pool, rng, 10**7)[0]
+    # A running bot, and a new article about a word nothing else has: stored and committed by
+    # this process, then asked about (twice a second) until the bot's reply quotes it.
     word = f"zqx{passages}"
-    fresh = Article(fresh.doc_id, f"Kode {word} dicatat hari ini. {fresh.text}")
+    fresh = Article(
+        f"fresh-{passages}",
+        f"Kode {word} dicatat hari ini oleh petugas gudang. Petugas menyebut {word} sebagai "
+        f"kode pengiriman beras. Pengiriman dengan kode {word} tiba pekan depan.",
+        published="2026-01-01",
+        origin="fresh",
+    )
     with running_bot(settings) as (api, bot):
         for question in questions[:20]:
             ask_bot(api, question)
@@ -167,6 +172,7 @@ def measure(
         while time.perf_counter() - started < 120 and answerable_s is None:
             if word in ask_bot(api, f"Apa itu {word}?"):
                 answerable_s = time.perf_counter() - started
+            time.sleep(0.5)
         _, bot_peak = memory_mib(bot.pid)
     disk = folder_mib(Path(settings.chroma_path))
     if settings.server_mode:
@@ -214,8 +220,13 @@ def running_bot(settings: Settings) -> Iterator[tuple[BotAPIServer, subprocess.P
 
 
 def ask_bot(api: BotAPIServer, question: str) -> str:
-    """The bot's reply to a question."""
-    ask_all(api, [1], {1: question})
+    """The bot's reply to a question ("" when none came in a minute)."""
+    before = len(api.replies_to(1))
+    api.user_says(question, user_id=1)
+    try:
+        api.wait_for(lambda s: len(s.replies_to(1)) > before, timeout=60)
+    except TimeoutError:
+        return ""
     return api.replies_to(1)[-1].text
 
 
@@ -284,6 +295,9 @@ def main() -> None:
                     )
                 try:
                     rows.append([mode, *measure(settings, embeddings, pool, size, questions)])
+                    print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
+                except Exception as error:  # noqa: BLE001 - one size failing keeps the others
+                    print(f"failed: {mode} {size}: {error!r}", file=sys.stderr, flush=True)
                 finally:
                     if server:
                         server.terminate()
