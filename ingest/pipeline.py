@@ -16,7 +16,8 @@ from vectorstore.store import ArticleConflictError, PassageStore
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY = 25  # stored articles between two commits of the lexical index, at least
-COMMIT_PAUSE_FACTOR = 10  # and at least 10x the last commit's duration (a commit rebuilds BM25)
+COMMIT_PAUSE_FACTOR = 10  # and at least 10x the last commit's duration (one after a killed
+# writer rebuilds the BM25 index from the whole store; the others apply the journal: hundredths)
 
 
 @dataclass
@@ -70,10 +71,10 @@ def store_items(
     the `time.monotonic()` deadline passes (the rest are left for another run).
 
     Writes are published (committed) every COMMIT_EVERY stored articles (spaced by at least
-    COMMIT_PAUSE_FACTOR times the last commit's duration, so rebuilding the index of a large
-    store takes at most a tenth of the run) and once more at the end, also when the run is
-    interrupted (Ctrl-C: the summary says so); a store left half-written by a killed run is
-    repaired by the next one.
+    COMMIT_PAUSE_FACTOR times the last commit's duration, so a commit that must rebuild the
+    index of a large store takes at most a tenth of the run) and once more at the end, also
+    when the run is interrupted (Ctrl-C: the summary says so); a store left half-written by a
+    killed run is repaired by the next one.
     """
     summary = IngestSummary()
     report = on_item or (lambda origin, outcome: None)
