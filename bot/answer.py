@@ -12,6 +12,7 @@ import numpy as np
 
 from berita.text import detect_language
 from bot.llm import AnswerWriter
+from vectorstore.fusion import reader_order
 from vectorstore.lexical import tokenize
 from vectorstore.passages import quotable_spans, span_text
 from vectorstore.retrieve import HybridRetriever, RetrievedPassage
@@ -298,15 +299,10 @@ def read(
     texts = [passage.document.page_content for passage in candidates]
     probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
     logit = np.log(probability / (1 - probability))
-    fused = np.array([passage.score for passage in candidates])
-    order = np.argsort(-(_standardised(logit) + _standardised(fused)), kind="stable")
+    order = reader_order(logit, np.array([passage.score for passage in candidates]))
     threshold = reading.thresholds.get(language, reading.thresholds["id"])
     ranked = [candidates[i] for i in order] + passages[len(candidates) :]
     return ranked, bool(probability.max() >= threshold)
-
-
-def _standardised(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / (values.std() or 1.0)
 
 
 def key_terms(question: str) -> set[str]:

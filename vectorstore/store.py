@@ -290,12 +290,12 @@ class PassageStore:
             state = self._follow()
             index = state.index if state else self._build_lexical()
             revision = _new_token()
-            folder = self._lexical_folder()
             index.save(self._lexical_path(revision), self._segments_path())
             self._set_metadata(revision=revision, writing="")
             self._lexical = _LexicalState(self.revision(), revision, 0, "", index)
-            stem = self._stem(self._collection.name)
-            for old in [*folder.glob(f"{stem}.*.bm25"), *folder.glob(f"{stem}.*.journal")]:
+            folder = self._lexical_folder()
+            patterns = (self._lexical_file("*.bm25").name, self._lexical_file("*.journal").name)
+            for old in [path for pattern in patterns for path in folder.glob(pattern)]:
                 if old.name.split(".")[-2] != revision:
                     shutil.rmtree(old, ignore_errors=True)
             keep = index.segment_keys()
@@ -488,11 +488,10 @@ class PassageStore:
         return str((self._collection.metadata or {}).get("revision", ""))
 
     def _journal(self, revision: str) -> Journal:
-        folder = self._lexical_folder()
-        return Journal(folder / f"{self._stem(self._collection.name)}.{revision}.journal")
+        return Journal(self._lexical_file(f"{revision}.journal"))
 
     def _segments_path(self) -> Path:
-        return self._lexical_folder() / f"{self._stem(self._collection.name)}.segments"
+        return self._lexical_file("segments")
 
     def _stem(self, collection: str) -> str:
         if self.settings.server_mode:
@@ -505,7 +504,11 @@ class PassageStore:
         return self.settings.chroma_path / "lexical"
 
     def _lexical_path(self, revision: str) -> Path:
-        return self._lexical_folder() / f"{self._stem(self._collection.name)}.{revision}.bm25"
+        return self._lexical_file(f"{revision}.bm25")
+
+    def _lexical_file(self, name: str) -> Path:
+        """A file of the live collection's lexical index: `<folder>/<stem>.<name>`."""
+        return self._lexical_folder() / f"{self._stem(self._collection.name)}.{name}"
 
     # -- re-indexing --------------------------------------------------------------------------
 
