@@ -86,6 +86,9 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
                     "answers": [answer["text"] for answer in record["answers"]],
                 }
             )
+    if not questions:
+        names = ", ".join(f"{name}.jsonl.gz" for name in TRAIN_FILES)
+        raise SystemExit(f"no training questions in {train} (expected some of {names})")
     train_contexts = {p["id"] for p in passages}
     for suite in DEV_SUITES:
         folder = (eval_dir or Path("-")) / suite
@@ -270,6 +273,8 @@ def fit(
             if candidate != question["gold"] and not any(a and a in text for a in answers):
                 pairs.append((number, candidate, 0.0))
                 taken += 1
+    if not pairs:
+        raise SystemExit(f"the bundle {data} holds no training questions")
     random.shuffle(pairs)
 
     # 3. Training.

