@@ -230,7 +230,7 @@ def fit(
     import torch
 
     from reader.e5 import batch_tensors, load_bert
-    from reader.model import ReaderNet, pair_ids, save_weights
+    from reader.model import MAX_TOKENS, ReaderNet, autocast, pair_ids, save_weights
 
     started = time.monotonic()
     random.seed(seed)
@@ -275,7 +275,16 @@ def fit(
                 taken += 1
     if not pairs:
         raise SystemExit(f"the bundle {data} holds no training questions")
-    random.shuffle(pairs)
+    lengths = [
+        min(len(bundle.question_ids(q)) + len(bundle.passage_ids(p)) + 4, MAX_TOKENS)
+        for q, p, _ in pairs
+    ]
+    rng = random.Random(seed)  # noqa: S311 (reproducible batches, not secrets)
+    dev_pairs = sum(
+        min(DEV_CANDIDATES, len(ranked[n]))
+        for n, q in enumerate(bundle.questions)
+        if q["pool"] != "train"
+    )
 
     # 3. Training.
     net = ReaderNet(bundle.tensors, layers).to(device)
@@ -285,12 +294,15 @@ def fit(
     planned = max(1, math.ceil(epochs * len(pairs) / batch_size))
     if max_steps is not None:
         planned = min(planned, max_steps)
-    reserve_s = 90.0 if on_gpu else 5.0  # measuring and saving after training
+    reserve_s = 90.0  # measuring and saving after training, until the pace is known
     loss_fn = torch.nn.BCEWithLogitsLoss()
     step, losses, train_started = 0, [], time.monotonic()
+    batches: list[list[int]] = []
     net.train()
-    while step < planned:
-        chunk = [pairs[(step * batch_size + i) % len(pairs)] for i in range(batch_size)]
+    while step < planned and time.monotonic() - started < deadline_s - reserve_s:
+        if not batches:
+            batches = _length_batches(lengths, batch_size, rng)
+        chunk = [pairs[i] for i in batches.pop()]
         inputs = [
             pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
         ]
@@ -300,7 +312,7 @@ def fit(
         scale = step / warmup if step < warmup else (planned - step) / max(planned - warmup, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * max(scale, 0.0)
-        with _autocast(device):
+        with autocast(device):
             logits = net(ids.to(device), mask.to(device))
         loss = loss_fn(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
@@ -311,6 +323,8 @@ def fit(
         step += 1
         if step == 20:  # the pace is known: fit the plan to the deadline
             per_step = (time.monotonic() - train_started) / step
+            # a dev pair is a forward pass only: about a third of a training pair
+            reserve_s = 30.0 + 1.5 * dev_pairs * per_step / batch_size / 3
             left = deadline_s - reserve_s - (time.monotonic() - started)
             planned = max(step, min(planned, step + int(left / per_step)))
         if step % 200 == 0:
@@ -347,28 +361,37 @@ def fit(
     return card
 
 
+def _length_batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of batches, in random order, each of pairs of similar length (less padding):
+    shuffled, sorted by length within windows of 50 batches, cut into batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        part = sorted(order[start : start + window], key=lengths.__getitem__)
+        batches += [part[i : i + size] for i in range(0, len(part), size)]
+    rng.shuffle(batches)
+    return batches
+
+
 def _embed(encoder, inputs: list[list[int]], device: str):
-    """Unit vectors (mean of the last layer) of model inputs."""
+    """Unit vectors (mean of the last layer) of model inputs, in their order."""
     import torch
 
     from reader.e5 import batch_tensors, mean_pool
+    from reader.model import autocast
 
+    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))  # less padding
     vectors = []
-    with torch.inference_mode(), _autocast(device):
-        for start in range(0, len(inputs), 256):
-            ids, mask = batch_tensors(inputs[start : start + 256], PAD)
+    with torch.inference_mode(), autocast(device):
+        for start in range(0, len(order), 128):
+            ids, mask = batch_tensors([inputs[i] for i in order[start : start + 128]], PAD)
             ids, mask = ids.to(device), mask.to(device)
             hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             vectors.append(torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1))
-    return torch.cat(vectors)
-
-
-def _autocast(device: str):
-    """bf16 on a GPU, float32 elsewhere."""
-    import torch
-
-    kind = device.split(":")[0]
-    return torch.autocast(kind, torch.bfloat16, enabled=kind == "cuda")
+    stacked = torch.cat(vectors)
+    return stacked[torch.argsort(torch.tensor(order, device=stacked.device))]
 
 
 def _fused_candidates(bundle: Bundle, passages, questions) -> list[list[tuple[int, float]]]:
@@ -418,7 +441,7 @@ def _measure(bundle: Bundle, net, ranked, device: str) -> dict:
     import torch
 
     from reader.e5 import batch_tensors
-    from reader.model import pair_ids
+    from reader.model import autocast, pair_ids
     from vectorstore.fusion import reader_order
 
     scored: dict[str, list[dict]] = {}
@@ -430,7 +453,7 @@ def _measure(bundle: Bundle, net, ranked, device: str) -> dict:
             pair_ids(bundle.question_ids(number), bundle.passage_ids(p), BOS, EOS)
             for p, _ in candidates
         ]
-        with torch.inference_mode(), _autocast(device):
+        with torch.inference_mode(), autocast(device):
             ids, mask = batch_tensors(inputs, PAD)
             logits = net(ids.to(device), mask.to(device)).float().cpu().numpy()
         probability = 1 / (1 + np.exp(-logits))
