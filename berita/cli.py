@@ -292,6 +292,7 @@ def answer_json(answer: Any) -> dict[str, Any]:
                 "url": p.document.metadata.get("url", ""),
                 "published": p.document.metadata.get("published", ""),
                 "score": round(p.score, 4),
+                **({} if p.reader is None else {"reader": round(p.reader, 4)}),
                 "text": passage_body(p.document),
             }
             for p in answer.passages

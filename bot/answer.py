@@ -241,7 +241,7 @@ class Answerer:
         low, width = float(dense.min()), float(dense.max() - dense.min()) or 1.0
         terms = set(tokenize(question))
         expected = _expected_type(question)
-        best_passage = passages[0].score or 1.0
+        best_passage = max(p.strength for p in passages[: tuning.span_passages]) or 1.0
         scored = []
         for (passage, sentences, first, last, text), similarity in zip(spans, dense, strict=True):
             overlap = len(terms & set(tokenize(text))) / len(terms) if terms else 0.0
@@ -249,7 +249,7 @@ class Answerer:
             score = (
                 tuning.span_dense * (float(similarity) - low) / width
                 + tuning.span_overlap * overlap
-                + tuning.span_passage * passage.score / best_passage
+                + tuning.span_passage * passage.strength / best_passage
                 + tuning.answer_type_bonus * has_type
             )
             scored.append(_Span(passage, sentences, first, last, score, float(similarity)))
@@ -293,16 +293,16 @@ class Answerer:
 def read(
     reading: ReaderTuning, question: str, language: str, passages: list[RetrievedPassage]
 ) -> tuple[list[RetrievedPassage], bool]:
-    """The candidates re-ranked by the reader's and retrieval's scores (each standardised,
-    then summed), and whether the best one is likely enough to answer."""
+    """The candidates (with the reader's probabilities) re-ranked by the reader's and retrieval's
+    scores (each standardised, then summed), and whether the best one is likely enough to answer."""
     candidates = passages[: reading.candidates]
     texts = [passage.document.page_content for passage in candidates]
     probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
     logit = np.log(probability / (1 - probability))
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
     threshold = reading.thresholds.get(language, reading.thresholds["id"])
-    ranked = [candidates[i] for i in order] + passages[len(candidates) :]
-    return ranked, bool(probability.max() >= threshold)
+    ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
+    return ranked + passages[len(candidates) :], bool(probability.max() >= threshold)
 
 
 def key_terms(question: str) -> set[str]:

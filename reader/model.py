@@ -29,6 +29,14 @@ WORD_TABLE = "encoder.embeddings.word_embeddings.weight"
 SHARD_BYTES = 15 * 2**20  # files a GPU machine can send back are at most 16 MB
 
 
+def autocast(device: str) -> torch.autocast:
+    """bf16 on a GPU and on CPUs with bf16 instructions (about twice as fast), else float32:
+    the same choice in training, in measuring the dev thresholds and in answering."""
+    kind = device.split(":")[0]
+    enabled = kind == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return torch.autocast(kind, torch.bfloat16, enabled=enabled)
+
+
 def pair_ids(question: list[int], passage: list[int], bos: int, eos: int) -> list[int]:
     """One model input from the content ids of "query: Q" and "passage: P"."""
     room = MAX_TOKENS - len(question) - 4
@@ -104,5 +112,5 @@ class Reader:
         read = self.tokenizer.e5_ids(passages, is_query=False)
         inputs = [pair_ids(asked, ids, self.tokenizer.bos, self.tokenizer.eos) for ids in read]
         ids, mask = batch_tensors(inputs, self.e5.pad)
-        with torch.inference_mode():
-            return torch.sigmoid(self.net(ids, mask)).float().numpy()
+        with torch.inference_mode(), autocast("cpu"):
+            return torch.sigmoid(self.net(ids, mask).float()).numpy()

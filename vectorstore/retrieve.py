@@ -32,12 +32,19 @@ class FusionWeights:
 
 @dataclass(frozen=True)
 class RetrievedPassage:
-    """A passage with its fused score and the two scores it came from."""
+    """A passage with its fused score, the two scores it came from and, once a reader has read
+    it, the reader's probability that it answers the question."""
 
     document: Document
     score: float
     dense: float
     lexical: float
+    reader: float | None = None
+
+    @property
+    def strength(self) -> float:
+        """How strongly the passage is believed to answer: the reader's view, else retrieval's."""
+        return self.score if self.reader is None else self.reader
 
 
 class HybridRetriever:
