@@ -64,6 +64,10 @@ class E5Tensors:
         self.shape = shape
         self._raw = raw  # float32 arrays, or Q4_0 blocks shaped (rows, blocks a row)
 
+    def blocks(self, name: str) -> np.ndarray:
+        """A matrix's Q4_0 blocks, shaped (rows, blocks a row), as the file holds them."""
+        return self._raw[name]
+
     def tensor(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """A tensor as float32, matrices as (rows, columns); `rows` picks some rows only."""
         raw = self._raw[name]
@@ -245,16 +249,18 @@ def bert_config(shape: Shape, layers: int | None = None) -> BertConfig:
 
 def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertModel:
     """The encoder (its first `layers` layers) as a `transformers` `BertModel` in float32, no
-    pooler; the word table has the rows `tensors` holds."""
+    pooler; its word table (the rows `tensors` holds) stays 4-bit (`reader.q4.Q4Embedding`)."""
     import torch
     from transformers import BertModel
 
+    from reader.q4 import Q4Embedding
+
     config = bert_config(tensors.shape, layers)
-    word = torch.from_numpy(tensors.tensor("emb.word"))
-    config.vocab_size = word.shape[0]
+    config.vocab_size = 2  # a placeholder table, replaced below (no 250k random rows)
     model = BertModel(config, add_pooling_layer=False)
+    model.embeddings.word_embeddings = words = Q4Embedding(tensors.blocks("emb.word"))
+    model.config.vocab_size = words.rows
     state = {name: torch.from_numpy(value) for name, value in tensors.layer_tensors(layers)}
-    state["embeddings.word_embeddings.weight"] = word
     model.load_state_dict(state)
     return model.eval()
 

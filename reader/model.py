@@ -25,7 +25,6 @@ from reader.e5 import (
 )
 
 MAX_TOKENS = 288
-WORD_TABLE = "encoder.embeddings.word_embeddings.weight"
 SHARD_BYTES = 15 * 2**20  # files a GPU machine can send back are at most 16 MB
 
 
@@ -65,7 +64,6 @@ def save_weights(net: ReaderNet, folder: Path, card: dict) -> dict[str, str]:
     state = {
         name: value.detach().to("cpu").half().contiguous()
         for name, value in net.state_dict().items()
-        if name != WORD_TABLE
     }
     shards: list[dict[str, torch.Tensor]] = [{}]
     for name, value in state.items():
@@ -100,7 +98,6 @@ class Reader:
         self.e5 = e5 or E5File()
         self.tokenizer: E5Tokenizer = self.e5.tokenizer
         self.net = ReaderNet(self.e5, layers)
-        state[WORD_TABLE] = self.net.state_dict()[WORD_TABLE]
         self.net.load_state_dict({name: value.float() for name, value in state.items()})
         self.net.eval()
 

@@ -288,8 +288,7 @@ def fit(
 
     # 3. Training.
     net = ReaderNet(bundle.tensors, layers).to(device)
-    net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    trainable = [p for p in net.parameters() if p.requires_grad]
+    trainable = list(net.parameters())  # the word table is a 4-bit buffer: frozen
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
     planned = max(1, math.ceil(epochs * len(pairs) / batch_size))
     if max_steps is not None:
