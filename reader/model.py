@@ -80,20 +80,25 @@ def save_weights(net: ReaderNet, folder: Path, card: dict) -> dict[str, str]:
     return digests
 
 
+def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The layers and head saved in `folder` (every shard), and the model card."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    paths = sorted(folder.glob("reader-*.safetensors"))
+    if not paths:
+        raise FileNotFoundError(f"no reader weights (reader-*.safetensors) in {folder}")
+    with safe_open(str(paths[0]), framework="pt") as handle:
+        card = json.loads((handle.metadata() or {}).get("card", "{}"))
+    return {name: value for path in paths for name, value in load_file(str(path)).items()}, card
+
+
 class Reader:
     """A trained reader on CPU: question and passages in, probabilities out."""
 
     def __init__(self, folder: Path, threads: int = 2, e5: E5File | None = None) -> None:
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
         torch.set_num_threads(threads)
-        paths = sorted(folder.glob("reader-*.safetensors"))
-        if not paths:
-            raise FileNotFoundError(f"no reader weights (reader-*.safetensors) in {folder}")
-        with safe_open(str(paths[0]), framework="pt") as handle:
-            self.card = json.loads((handle.metadata() or {}).get("card", "{}"))
-        state = {name: value for path in paths for name, value in load_file(str(path)).items()}
+        state, self.card = load_weights(folder)
         layers = 1 + max(int(name.split(".")[3]) for name in state if ".layer." in name)
         self.e5 = e5 or E5File()
         self.tokenizer: E5Tokenizer = self.e5.tokenizer

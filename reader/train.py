@@ -225,12 +225,13 @@ def fit(
     deadline_s: float = 420.0,
     max_steps: int | None = None,
     device: str | None = None,
+    init: Path | None = None,
 ) -> dict:
     """Train and measure a reader from a bundle; returns the model card's facts."""
     import torch
 
     from reader.e5 import batch_tensors, load_bert
-    from reader.model import MAX_TOKENS, ReaderNet, autocast, pair_ids, save_weights
+    from reader.model import MAX_TOKENS, ReaderNet, autocast, load_weights, pair_ids, save_weights
 
     started = time.monotonic()
     random.seed(seed)
@@ -287,12 +288,19 @@ def fit(
     )
 
     # 3. Training.
-    net = ReaderNet(bundle.tensors, layers).to(device)
+    net = ReaderNet(bundle.tensors, layers)
+    start: dict | str = "multilingual-e5-small"
+    if init is not None:  # go on from a trained reader (a new learning-rate cycle)
+        state, earlier = load_weights(init)
+        net.load_state_dict({name: value.float() for name, value in state.items()})
+        start = {key: earlier.get(key) for key in ("steps", "epochs", "pairs", "seconds", "device")}
+    net = net.to(device)
     trainable = list(net.parameters())  # the word table is a 4-bit buffer: frozen
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
-    planned = max(1, math.ceil(epochs * len(pairs) / batch_size))
+    budget = max(1, math.ceil(epochs * len(pairs) / batch_size))
     if max_steps is not None:
-        planned = min(planned, max_steps)
+        budget = min(budget, max_steps)
+    planned = budget
     reserve_s = 90.0  # measuring and saving after training, until the pace is known
     loss_fn = torch.nn.BCEWithLogitsLoss()
     step, losses, train_started = 0, [], time.monotonic()
@@ -320,12 +328,12 @@ def fit(
         optimizer.step()
         losses.append(float(loss.detach()))
         step += 1
-        if step == 20:  # the pace is known: fit the plan to the deadline
+        if step == 20 or step % 200 == 0:  # fit the plan to the deadline at the pace so far
             per_step = (time.monotonic() - train_started) / step
             # a dev pair is a forward pass only: about a third of a training pair
             reserve_s = 30.0 + 1.5 * dev_pairs * per_step / batch_size / 3
             left = deadline_s - reserve_s - (time.monotonic() - started)
-            planned = max(step, min(planned, step + int(left / per_step)))
+            planned = max(step, min(budget, step + int(left / per_step)))
         if step % 200 == 0:
             print(f"step {step}/{planned} loss {np.mean(losses[-200:]):.4f}", file=sys.stderr)
     train_s = time.monotonic() - train_started
@@ -348,6 +356,7 @@ def fit(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "seed": seed,
+        "initialised_from": start,
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
         "seconds": {"mining": round(mined_s), "training": round(train_s)},
         "embedding_passages_per_s": round(embed_rate, 1),
@@ -575,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--deadline-s", type=float, default=420.0)
     run.add_argument("--max-steps", type=int)
     run.add_argument("--device")
+    run.add_argument("--init", type=Path, help="start from the reader in this folder")
     args = parser.parse_args(argv)
     if args.command == "prepare":
         prepare(args.train, args.eval, args.out, args.limit)
@@ -590,6 +600,7 @@ def main(argv: list[str] | None = None) -> None:
             deadline_s=args.deadline_s,
             max_steps=args.max_steps,
             device=args.device,
+            init=args.init,
         )
         print(json.dumps(card["dev"], indent=1))
 

