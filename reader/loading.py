@@ -16,12 +16,16 @@ class ReaderError(RuntimeError):
 
 @lru_cache(maxsize=2)
 def load_reader(folder: Path, threads: int) -> Reader:
-    """The reader whose weights are in `folder` (torch is imported only here)."""
+    """The reader whose weights are in `folder` (torch is imported only here, after the thread
+    policy the embedder uses: passive OpenMP waits, `threads` threads)."""
     if not any(folder.glob("reader-*.safetensors")):
         raise ReaderError(
             f"READER is on but {folder} holds no reader weights (reader-*.safetensors): train "
             "one (README, 'Train the reader'), set READER_PATH, or set READER=off"
         )
+    from vectorstore.embeddings import limit_threads
+
+    limit_threads(threads)
     from reader.model import Reader
 
     return Reader(folder, threads=threads)
