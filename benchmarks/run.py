@@ -1,6 +1,7 @@
-"""Benchmarks, printed as Markdown tables: answer quality beside the BM25, e5 and plain-fusion
-baselines (same corpora, same metric code), abstention with the gold article removed, ingest
-throughput, warm ask latency, cold start and peak memory of `berita ask`.
+"""Benchmarks, printed as Markdown tables: answer quality with the reader off and on beside the
+BM25, e5 and plain-fusion baselines (same corpora, same metric code, only questions the reader
+never trained on), abstention with the gold article removed, ingest throughput (CPU, and GPU
+where CUDA is present), warm ask latency, cold start and peak memory of `berita ask`.
 
     .venv/bin/python benchmarks/run.py --eval ../shared/eval            # everything
     .venv/bin/python benchmarks/run.py --eval ../shared/eval --quick    # subsets, a few minutes
@@ -29,6 +30,7 @@ sys.path.insert(0, str(REPO))
 from berita.components import open_answerer  # noqa: E402
 from berita.evaluate import (  # noqa: E402
     Question,
+    held_out,
     load_questions,
     retrieval_metrics,
     score,
@@ -155,7 +157,9 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
         if not (suite / "questions.jsonl").is_file():
             print(f"skipped {name}: no suite at {suite} (pass --eval DIR)")
             continue
-        questions = load_questions(suite / "questions.jsonl")[:limit]
+        # only questions the reader never trained on (FacQA's valid split, not its train split)
+        questions = [q for q in load_questions(suite / "questions.jsonl") if held_out(q.id)]
+        questions = questions[:limit]
         with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
             for base, values in baselines(store, questions).items():
                 baseline_rows.append([name, base, *[values[m] for m in METRICS[:4]]])

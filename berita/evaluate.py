@@ -29,6 +29,14 @@ class Question:
     all_of: list[str]
 
 
+TRAINED_SPLITS = ("facqa-train",)  # suites' questions the reader was trained on (id prefixes)
+
+
+def held_out(question_id: str) -> bool:
+    """Whether a suite question was kept out of the reader's training data."""
+    return not question_id.startswith(TRAINED_SPLITS)
+
+
 def load_questions(path: Path) -> list[Question]:
     """Read a suite's questions.jsonl."""
     questions = []

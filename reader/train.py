@@ -53,6 +53,7 @@ BOS, PAD, EOS = 0, 1, 2  # `prepare` keeps the first word rows where they are
 
 def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = None) -> None:
     """Write the training bundle into `out`."""
+    from berita.evaluate import held_out
     from reader.e5 import E5File
     from reader.model import MAX_TOKENS
     from vectorstore.lexical import LexicalIndex
@@ -97,11 +98,7 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
         pool = suite.removesuffix("-en")
         for doc in _read_jsonl(folder / "corpus.jsonl"):
             passage(pool, doc["id"], doc["text"])
-        asked = (
-            q
-            for q in _read_jsonl(folder / "questions.jsonl")
-            if not q["id"].startswith("facqa-train")  # FacQA's dev questions: its valid split
-        )
+        asked = (q for q in _read_jsonl(folder / "questions.jsonl") if held_out(q["id"]))
         for record in _head(asked, limit):
             doc = record.get("doc_id")
             questions.append(

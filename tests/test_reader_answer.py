@@ -55,6 +55,9 @@ def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, w
     combined = (logit - logit.mean()) / (logit.std() or 1) + (fused - fused.mean()) / fused.std()
     expected = [candidates[i].document.id for i in np.argsort(-combined, kind="stable")]
     assert [p.document.id for p in answer.passages] == expected
+    by_id = dict(zip([p.document.id for p in candidates], probability, strict=True))
+    for passage in answer.passages:  # each read passage carries the reader's probability
+        assert passage.reader == pytest.approx(float(by_id[passage.document.id]), abs=1e-6)
 
     refusing = open_answerer(_reader_settings(settings, weights, 1.0))
     refused = refusing.ask(QUESTION)
