@@ -60,14 +60,18 @@ def assert_consistent(settings):
     return store, chroma_ids
 
 
-@pytest.mark.parametrize(("how", "after"), [(signal.SIGKILL, 3), (signal.SIGINT, 7)])
+@pytest.mark.parametrize(
+    ("how", "after", "offset"), [(signal.SIGKILL, 3, 100), (signal.SIGINT, 7, 200)]
+)
 def test_interrupted_ingest_leaves_a_consistent_store_and_reingest_completes_it(
-    settings, cli_env, tmp_path, how, after
+    settings, cli_env, tmp_path, how, after, offset
 ):
     # A store with a committed state (and its saved BM25 index) before the run that dies.
-    first = write_articles(tmp_path / "first.jsonl", 1)
+    first = write_articles(tmp_path / "first.jsonl", 1, offset=offset)
     assert run_berita(cli_env, "ingest", str(first)).returncode == 0
-    source = write_articles(tmp_path / "many.jsonl")
+    # Articles no earlier test embedded: with every vector cached the whole run could end
+    # before the signal arrives.
+    source = write_articles(tmp_path / "many.jsonl", offset=offset)
     ingest = start_berita(cli_env, "ingest", str(source))
     wait_for_stored(ingest, after)
     ingest.send_signal(how)
