@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from berita.settings import Settings, SettingsError, get_settings
 EXIT_FAILED_ITEMS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +90,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 console.print(f"[red]error[/red] {escape(origin)}: {escape(outcome[8:])}")
             progress.update(task, advance=1, description=escape(f"{origin}: {outcome}"[-80:]))
 
-        summary = ingest(args.sources, store, settings, on_item=report)
+        with _stop_on_signals() as stop:
+            summary = ingest(args.sources, store, settings, on_item=report, stop=stop)
     print(summary.line())
     if summary.interrupted:
         return EXIT_INTERRUPTED
@@ -243,6 +246,26 @@ def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM sets the event (the ingest stops after the article in hand and commits
+    what it stored) instead of raising inside whatever library runs at that moment; a second
+    one interrupts at once."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {number: signal.signal(number, request_stop) for number in _STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:

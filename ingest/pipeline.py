@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,12 +53,14 @@ def ingest(
     store: PassageStore,
     settings: Settings,
     on_item: Callable[[str, str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> IngestSummary:
     """Ingest every article the sources hold; a bad item is recorded and the rest go on.
 
-    `on_item(origin, outcome)` is told about each item ("added", "failed: reason", ...).
+    `on_item(origin, outcome)` is told about each item ("added", "failed: reason", ...); once
+    `stop` is set, the run ends after the item in hand, as an interrupted one.
     """
-    return store_items(iter_articles(sources, settings), store, settings, on_item)
+    return store_items(iter_articles(sources, settings), store, settings, on_item, stop=stop)
 
 
 def store_items(
@@ -66,9 +69,11 @@ def store_items(
     settings: Settings,
     on_item: Callable[[str, str], None] | None = None,
     deadline: float | None = None,
+    stop: threading.Event | None = None,
 ) -> IngestSummary:
-    """Clean, chunk and store items (articles, or failures to record) until they run out or
-    the `time.monotonic()` deadline passes (the rest are left for another run).
+    """Clean, chunk and store items (articles, or failures to record) until they run out, the
+    `time.monotonic()` deadline passes (the rest are left for another run) or `stop` is set
+    (an interrupted run).
 
     Writes are published (committed) every COMMIT_EVERY stored articles (spaced by at least
     COMMIT_PAUSE_FACTOR times the last commit's duration, so a commit that must rebuild the
@@ -96,6 +101,9 @@ def store_items(
                     pending = 0
             if deadline is not None and time.monotonic() > deadline:
                 summary.out_of_time = True
+                break
+            if stop is not None and stop.is_set():
+                summary.interrupted = True
                 break
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM, or the bot's /add running out of time
         summary.interrupted = True

@@ -76,7 +76,8 @@ def test_interrupted_ingest_leaves_a_consistent_store_and_reingest_completes_it(
     wait_for_stored(ingest, after)
     ingest.send_signal(how)
     code = ingest.wait(timeout=60)
-    assert code == (130 if how == signal.SIGINT else -signal.SIGKILL)
+    said = ingest.stdout.read() + ingest.stderr.read()[-1000:]
+    assert code == (130 if how == signal.SIGINT else -signal.SIGKILL), said
 
     store, ids = assert_consistent(settings)
     assert len(ids) >= after
