@@ -250,15 +250,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl-C or SIGTERM sets the event (the ingest stops after the article in hand and commits
-    what it stored) instead of raising inside whatever library runs at that moment; a second
-    one interrupts at once."""
+    """Ctrl-C or SIGTERM interrupts the ingest (a fetch in progress included) and also sets the
+    event, which the pipeline checks after each article: a library that swallows the
+    KeyboardInterrupt cannot keep the run going. What is stored is committed either way."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
         stop.set()
+        raise KeyboardInterrupt
 
     previous = {number: signal.signal(number, request_stop) for number in _STOP_SIGNALS}
     try:
