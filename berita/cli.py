@@ -236,21 +236,18 @@ def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.watch import watch
 
     store = open_store(settings)
-    signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: what is stored is committed
     try:
-        watch(store, settings, say=lambda line: print(line, flush=True))
+        with _stop_on_signals() as stop:
+            watch(store, settings, say=lambda line: print(line, flush=True), stop=stop)
     except KeyboardInterrupt:
-        print("berita: watch stopped", file=sys.stderr)
+        pass
+    print("berita: watch stopped", file=sys.stderr)
     return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl-C or SIGTERM interrupts the ingest (a fetch in progress included) and also sets the
+    """Ctrl-C or SIGTERM interrupts the run (a fetch in progress included) and also sets the
     event, which the pipeline checks after each article: a library that swallows the
     KeyboardInterrupt cannot keep the run going. What is stored is committed either way."""
     stop = threading.Event()

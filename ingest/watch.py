@@ -40,6 +40,7 @@ def poll_feed(
     settings: Settings,
     fetcher: Fetcher,
     clock: Callable[[], float] = time.time,
+    stop: threading.Event | None = None,
 ) -> tuple[FeedState, str]:
     """Poll one feed if it is due; returns its new state and one line saying what happened.
 
@@ -73,6 +74,7 @@ def poll_feed(
         store,
         settings,
         deadline=time.monotonic() + settings.feed_poll_timeout_s,
+        stop=stop,
     )
     complete = not (summary.failures or summary.out_of_time or summary.interrupted)
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
@@ -134,7 +136,7 @@ def watch(
                 say("no feeds to watch: set FEEDS or FEEDS_FILE, or /feeds add URL in the bot")
             for state in feeds:
                 try:
-                    polled, line = poll_feed(state, store, settings, fetcher)
+                    polled, line = poll_feed(state, store, settings, fetcher, stop=stop)
                 except WatchInterrupted as interrupted:
                     states.put(interrupted.state)
                     raise
