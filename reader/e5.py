@@ -68,12 +68,11 @@ class E5Tensors:
         """A matrix's Q4_0 blocks, shaped (rows, blocks a row), as the file holds them."""
         return self._raw[name]
 
-    def tensor(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """A tensor as float32, matrices as (rows, columns); `rows` picks some rows only."""
-        raw = self._raw[name]
-        if raw.dtype != _Q4_BLOCK:
-            return raw.copy()
-        blocks = raw if rows is None else raw[rows]
+    def tensor(self, name: str) -> np.ndarray:
+        """A tensor as float32, matrices as (rows, columns)."""
+        blocks = self._raw[name]
+        if blocks.dtype != _Q4_BLOCK:
+            return blocks.copy()
         low = (blocks["nibbles"] & 0x0F).astype(np.float32) - 8
         high = (blocks["nibbles"] >> 4).astype(np.float32) - 8
         scale = blocks["scale"].astype(np.float32)[..., None]

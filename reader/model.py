@@ -81,7 +81,7 @@ def save_weights(net: ReaderNet, folder: Path, card: dict) -> dict[str, str]:
 
 
 def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """The layers and head saved in `folder` (every shard), and the model card."""
+    """The layers and head saved in `folder` (every shard) in float32, and the model card."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -90,7 +90,8 @@ def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise FileNotFoundError(f"no reader weights (reader-*.safetensors) in {folder}")
     with safe_open(str(paths[0]), framework="pt") as handle:
         card = json.loads((handle.metadata() or {}).get("card", "{}"))
-    return {name: value for path in paths for name, value in load_file(str(path)).items()}, card
+    state = {name: value for path in paths for name, value in load_file(str(path)).items()}
+    return {name: value.float() for name, value in state.items()}, card
 
 
 class Reader:
@@ -103,7 +104,7 @@ class Reader:
         self.e5 = e5 or E5File()
         self.tokenizer: E5Tokenizer = self.e5.tokenizer
         self.net = ReaderNet(self.e5, layers)
-        self.net.load_state_dict({name: value.float() for name, value in state.items()})
+        self.net.load_state_dict(state)
         self.net.eval()
 
     def probabilities(self, question: str, passages: list[str]) -> np.ndarray:

@@ -289,7 +289,7 @@ def fit(
     start: dict | str = "multilingual-e5-small"
     if init is not None:  # go on from a trained reader (a new learning-rate cycle)
         state, earlier = load_weights(init)
-        net.load_state_dict({name: value.float() for name, value in state.items()})
+        net.load_state_dict(state)
         start = {key: earlier.get(key) for key in ("steps", "epochs", "pairs", "seconds", "device")}
     net = net.to(device)
     trainable = list(net.parameters())  # the word table is a 4-bit buffer: frozen
