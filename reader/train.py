@@ -237,6 +237,18 @@ def fit(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.startswith("cuda")
     bundle = Bundle(data)
+    start: dict | str = "multilingual-e5-small"
+    if init is not None:  # go on from a trained reader (a new learning-rate cycle)
+        try:
+            state, earlier = load_weights(init)
+        except FileNotFoundError as error:
+            raise SystemExit(f"--init: {error}") from None
+        if earlier.get("layers") != layers:
+            raise SystemExit(
+                f"--init: the reader in {init} has {earlier.get('layers')} layers, "
+                f"not --layers {layers}"
+            )
+        start = {key: earlier.get(key) for key in ("steps", "epochs", "pairs", "seconds", "device")}
 
     # 1. Dense vectors of every passage and question, with the full e5 encoder.
     encoder = load_bert(bundle.tensors).to(device)
@@ -286,11 +298,8 @@ def fit(
 
     # 3. Training.
     net = ReaderNet(bundle.tensors, layers)
-    start: dict | str = "multilingual-e5-small"
-    if init is not None:  # go on from a trained reader (a new learning-rate cycle)
-        state, earlier = load_weights(init)
+    if init is not None:
         net.load_state_dict(state)
-        start = {key: earlier.get(key) for key in ("steps", "epochs", "pairs", "seconds", "device")}
     net = net.to(device)
     trainable = list(net.parameters())  # the word table is a 4-bit buffer: frozen
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)

@@ -81,6 +81,11 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     # Going on from it: the same layers, a new cycle, the card says where it started.
     more = fit(bundle, tmp_path / "more", layers=1, max_steps=2, batch_size=4, init=model)
     assert more["initialised_from"]["steps"] == 3 and more["steps"] == 2
+    # ...and a wrong one stops at once, in one line, before any mining.
+    with pytest.raises(SystemExit, match="has 1 layers, not --layers 2"):
+        fit(bundle, tmp_path / "wrong", layers=2, init=model)
+    with pytest.raises(SystemExit, match="no reader weights"):
+        fit(bundle, tmp_path / "wrong", layers=1, init=tmp_path / "nothing")
 
 
 def test_prepare_without_training_files_is_one_clear_line(tmp_path):
