@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from berita.components import open_answerer  # noqa: E402
 from berita.evaluate import (  # noqa: E402
     Question,
+    asked_without_gold,
     held_out,
     load_questions,
     retrieval_metrics,
@@ -104,34 +104,11 @@ def baselines(store: PassageStore, questions: list[Question]) -> dict[str, dict[
 
 
 def gold_removed_abstention(
-    settings: Settings, store: PassageStore, suite: Path, questions: list[Question], batch: int
+    settings: Settings, store: PassageStore, suite: Path, questions: list[Question]
 ) -> float:
     """Share of questions abstained when their gold article is not in the store."""
-    corpus = {
-        json.loads(line)["id"]: line
-        for line in (suite / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    }
-    by_doc: dict[str, list[Question]] = defaultdict(list)
-    for question in questions:
-        if question.doc_id:
-            by_doc[question.doc_id].append(question)
-    docs = sorted(by_doc)
-    abstained = asked = 0
-    for start in range(0, len(docs), batch):
-        group = docs[start : start + batch]
-        store.remove(group)
-        store.commit()
-        answerer = open_answerer(settings, store)
-        for doc in group:
-            for question in by_doc[doc]:
-                abstained += answerer.ask(question.question).abstained
-                asked += 1
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
-            handle.write("\n".join(corpus[doc] for doc in group) + "\n")
-        ingest([handle.name], store, settings)
-        Path(handle.name).unlink()
-    return abstained / asked
+    answers = [answer for _, answer in asked_without_gold(settings, store, suite, questions)]
+    return sum(answer.abstained for answer in answers) / len(answers)
 
 
 def reader_variants(settings: Settings, choice: str) -> dict[str, bool]:
@@ -183,7 +160,7 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
                     [name, f"**berita ({method})**", *[metrics.get(m, "–") for m in METRICS[:4]]]
                 )
                 if name == "facqa-dev":
-                    removed = gold_removed_abstention(answering, store, suite, questions, 150)
+                    removed = gold_removed_abstention(answering, store, suite, questions)
                     removed_rows.append([name, method, len(questions), removed])
     scope = "subset" if limit else "full suites"
     print(f"\n### Answer quality ({dt.date.today()}, {scope})\n")

@@ -317,6 +317,7 @@ def answer_json(answer: Any) -> dict[str, Any]:
             for p in answer.passages
         ],
         "citations": answer.citations,
+        "evidence": {name: round(value, 4) for name, value in answer.evidence.items()},
         "timings_ms": answer.timings_ms,
     }
 

@@ -40,11 +40,12 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
         )
     reading = None
     if settings.reader:
-        from reader.loading import load_reader, thresholds
+        from reader.loading import load_reader, refusal_rules
 
         reader = load_reader(settings.reader_path, settings.embedding_threads)
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
-        reading = ReaderTuning(reader, settings.reader_candidates, thresholds(reader, by_language))
+        rules = refusal_rules(reader, settings.reader_path, by_language)
+        reading = ReaderTuning(reader, settings.reader_candidates, rules)
     return Answerer(
         retriever,
         max_chars=settings.answer_max_chars,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,6 +117,43 @@ def temporary_store(corpus: Path, settings: Settings) -> Iterator[tuple[Settings
         if summary.failures:
             raise RuntimeError(f"{summary.failed} corpus items failed: {summary.failures[0]}")
         yield local, store
+
+
+def asked_without_gold(
+    settings: Settings,
+    store: PassageStore,
+    suite: Path,
+    questions: list[Question],
+    batch: int = 150,
+    k: int = 10,
+) -> Iterator[tuple[Question, Answer]]:
+    """Each answerable question asked while its gold article is out of the store (removed
+    `batch` articles at a time, then ingested again from `suite/corpus.jsonl`)."""
+    from berita.components import open_answerer
+    from ingest.pipeline import ingest
+
+    corpus = {
+        json.loads(line)["id"]: line
+        for line in (suite / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    by_doc: dict[str, list[Question]] = defaultdict(list)
+    for question in questions:
+        if question.doc_id:
+            by_doc[question.doc_id].append(question)
+    docs = sorted(by_doc)
+    for start in range(0, len(docs), batch):
+        group = docs[start : start + batch]
+        store.remove(group)
+        store.commit()
+        answerer = open_answerer(settings, store)
+        for doc in group:
+            for question in by_doc[doc]:
+                yield question, answerer.ask(question.question, k=k)
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
+            handle.write("\n".join(corpus[doc] for doc in group) + "\n")
+        ingest([handle.name], store, settings)
+        Path(handle.name).unlink()
 
 
 def evaluate(

@@ -85,6 +85,7 @@ class Answer:
     passages: list[RetrievedPassage]
     citations: list[str]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,13 +123,31 @@ class PassageReader(Protocol):
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """When a read question is refused: the probability that the passages answer it,
+    sigmoid(reader_weight x the best reader logit + support_weight x `Answerer.support` + bias),
+    below `threshold` (`python -m reader.calibrate` fits them)."""
+
+    reader_weight: float
+    support_weight: float
+    bias: float
+    threshold: float
+
+    def confidence(self, reader_logit: float, support: float) -> float:
+        """The probability that the passages answer the question."""
+        return _sigmoid(
+            self.reader_weight * reader_logit + self.support_weight * support + self.bias
+        )
+
+
+@dataclass(frozen=True)
 class ReaderTuning:
-    """How the reader is used: how many candidates it reads, and the least probability (by
-    question language) of the best one for an answer rather than a refusal."""
+    """How the reader is used: how many candidates it reads, and the refusal rule by question
+    language ("id" stands in for any language without its own)."""
 
     reader: PassageReader
     candidates: int
-    thresholds: dict[str, float]
+    refusal: dict[str, Refusal]
 
 
 class Answerer:
@@ -164,16 +183,17 @@ class Answerer:
             depth = max(depth, self.reading.candidates)
         passages = self.retriever.retrieve(question, depth, language, query_vector)
         retrieved = time.perf_counter()
+        evidence: dict[str, float] = {}
         if not passages:
             text, abstained, cited = NO_ARTICLES[language], True, []
         else:
+            reader_logit = None
             if self.reading:
-                passages, supported = read(self.reading, question, language, passages)
-                spans = self._score_spans(question, query_vector, passages)
-            else:
-                spans = self._score_spans(question, query_vector, passages)
-                support = self.support(question, language, passages, spans)
-                supported = support >= self.tuning.abstain_threshold
+                passages, reader_logit = read(self.reading, question, passages)
+            spans = self._score_spans(question, query_vector, passages)
+            if spans:
+                evidence = self._evidence(question, language, passages, spans, reader_logit)
+            supported = bool(spans) and evidence["confidence"] >= evidence["threshold"]
             if supported:
                 chosen = self._compose(spans)
                 text = _shorten(" ".join(s.text for s in chosen), self.max_chars)
@@ -195,6 +215,7 @@ class Answerer:
                 "answer": round((done - retrieved) * 1000, 1),
                 "total": round((done - started) * 1000, 1),
             },
+            evidence=evidence,
         )
 
     def generate(self, answer: Answer) -> Answer:
@@ -256,12 +277,32 @@ class Answerer:
         scored.sort(key=lambda span: span.score, reverse=True)
         return scored
 
+    def _evidence(
+        self,
+        question: str,
+        language: str,
+        passages: list[RetrievedPassage],
+        spans: list[_Span],
+        reader_logit: float | None,
+    ) -> dict[str, float]:
+        """Whether the passages answer: the support log-odds, the reader's best logit when read,
+        and the refusal rule's confidence beside the threshold it must reach (without a reader
+        the rule is the support alone, against `AnswerTuning.abstain_threshold`)."""
+        support = self.support(question, language, passages, spans)
+        evidence = {"support": support}
+        if self.reading is None or reader_logit is None:
+            rule = Refusal(0.0, 1.0, 0.0, _sigmoid(self.tuning.abstain_threshold))
+        else:
+            rule = self.reading.refusal.get(language, self.reading.refusal["id"])
+            evidence["reader"] = reader_logit
+        confidence = rule.confidence(reader_logit or 0.0, support)
+        return evidence | {"confidence": confidence, "threshold": rule.threshold}
+
     def support(
         self, question: str, language: str, passages: list[RetrievedPassage], spans: list[_Span]
     ) -> float:
-        """Log-odds that the passages hold the answer (SUPPORT_WEIGHTS over three signals)."""
-        if not spans:
-            return -math.inf
+        """Log-odds that the passages hold the answer (SUPPORT_WEIGHTS over three signals of
+        the passages and their scored `spans`, which must not be empty)."""
         index = self.retriever.store.lexical()
         terms = set(tokenize(question))
         found = set(tokenize(passages[0].document.page_content))
@@ -291,18 +332,21 @@ class Answerer:
 
 
 def read(
-    reading: ReaderTuning, question: str, language: str, passages: list[RetrievedPassage]
-) -> tuple[list[RetrievedPassage], bool]:
+    reading: ReaderTuning, question: str, passages: list[RetrievedPassage]
+) -> tuple[list[RetrievedPassage], float]:
     """The candidates (with the reader's probabilities) re-ranked by the reader's and retrieval's
-    scores (each standardised, then summed), and whether the best one is likely enough to answer."""
+    scores (each standardised, then summed), and the reader's best logit."""
     candidates = passages[: reading.candidates]
     texts = [passage.document.page_content for passage in candidates]
     probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
     logit = np.log(probability / (1 - probability))
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
-    threshold = reading.thresholds.get(language, reading.thresholds["id"])
     ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
-    return ranked + passages[len(candidates) :], bool(probability.max() >= threshold)
+    return ranked + passages[len(candidates) :], float(logit.max())
+
+
+def _sigmoid(log_odds: float) -> float:
+    return 1 / (1 + math.exp(-min(max(log_odds, -50.0), 50.0)))
 
 
 def key_terms(question: str) -> set[str]:

@@ -46,12 +46,16 @@ def test_ask_json_and_batch(cli_env, tmp_path):
         "language",
         "passages",
         "citations",
+        "evidence",
         "timings_ms",
     }
     assert one["language"] == "id" and not one["abstained"]
     assert "Peskov" in one["answer"] and one["citations"] == ["seed-csto-armenia"]
     assert len(one["passages"]) == 3 and set(one["passages"][0]) == PASSAGE_FIELDS
     assert one["timings_ms"]["total"] > 0
+    evidence = one["evidence"]  # why it answered: its confidence reached the threshold
+    assert set(evidence) == {"support", "confidence", "threshold"}
+    assert not one["abstained"] and evidence["confidence"] >= evidence["threshold"]
 
     batch = tmp_path / "q.jsonl"
     batch.write_text(

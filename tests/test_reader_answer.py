@@ -2,13 +2,17 @@
 pipeline without it. The reader here comes from a CPU smoke run of the training command: these
 tests pin the mechanics, not a trained reader's judgement."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
 from berita.components import open_answerer, open_store
-from bot.answer import NOT_FOUND
+from bot.answer import NOT_FOUND, Refusal
 from ingest.pipeline import ingest
-from reader.loading import ReaderError, load_reader, thresholds
+from reader.calibrate import main as calibrate
+from reader.loading import RULE_FIELDS, ReaderError, load_reader, refusal_rules
 from reader.train import fit, prepare
 from tests.conftest import SEED, run_berita
 from tests.reader_data import write_training_data
@@ -64,12 +68,43 @@ def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, w
     assert refused.abstained and refused.answer == NOT_FOUND["en"]
 
 
-def test_thresholds_come_from_the_settings_or_the_card(weights):
+def test_without_calibration_the_rule_is_the_readers_probability_at_the_cards_threshold(weights):
     reader = load_reader(weights, 1)
     measured = reader.card["dev"]["idkmrc-dev"]["threshold_at_0.90_answered"]
-    assert thresholds(reader, {"id": None, "en": 0.3}) == {"id": measured, "en": 0.3}
+    rules = refusal_rules(reader, weights, {"id": None, "en": 0.3})
+    assert rules == {"id": Refusal(1.0, 0.0, 0.0, measured), "en": Refusal(1.0, 0.0, 0.0, 0.3)}
+    assert rules["id"].confidence(reader_logit=0.0, support=5.0) == pytest.approx(0.5)
     with pytest.raises(ReaderError, match="READER_THRESHOLD_EN"):
-        thresholds(reader, {"id": 0.5, "en": None})  # the smoke card measured no English suite
+        refusal_rules(reader, weights, {"id": 0.5, "en": None})  # no English suite in the card
+
+
+def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, tmp_path):
+    calibrated = tmp_path / "reader"
+    shutil.copytree(weights, calibrated)
+    suites = weights.parent / "eval"
+    calibrate([f"--eval={suites}", f"--reader={calibrated}", "--least=1"])
+    written = json.loads((calibrated / "refusal.json").read_text())
+    assert written["suites"] == ["idkmrc-dev"] and written["answered"] == 0.9
+    fitted = written["rules"]["id"]
+    assert fitted["measured"]["idkmrc-dev answered"] >= 0.5  # 1 of the 2 answerable at least
+    assert set(fitted["measured"]) == {
+        "idkmrc-dev answered",
+        "idkmrc-dev unanswerable refused",
+        "idkmrc-dev removed refused",
+    }
+    rule = refusal_rules(load_reader(calibrated, 1), calibrated, {"id": None, "en": 0.4})["id"]
+    assert rule == Refusal(*(fitted[f] for f in RULE_FIELDS))
+
+    ingest([str(SEED)], open_store(settings), settings)
+    with_en = {"reader": True, "reader_path": calibrated, "reader_threshold_en": 0.4}
+    answerer = open_answerer(settings.model_copy(update=with_en))
+    for question in (QUESTION, "Negara mana yang keluar dari CSTO?"):
+        answer = answerer.ask(question)
+        evidence = answer.evidence
+        rule = answerer.reading.refusal[answer.language]
+        assert evidence["confidence"] == rule.confidence(evidence["reader"], evidence["support"])
+        assert evidence["threshold"] == rule.threshold
+        assert answer.abstained == (evidence["confidence"] < rule.threshold)
 
 
 def test_reader_on_without_weights_is_one_clear_line(cli_env, tmp_path):

@@ -1,0 +1,150 @@
+"""Fit a trained reader's refusal rule on dev suites: `python -m reader.calibrate`.
+
+berita answers each dev question with the reader (answerable questions; unanswerable ones; and
+answerable ones again with their gold article out of the store) and records the evidence of each
+answer: the reader's best logit and the support log-odds. A logistic regression per question
+language weighs the two, and the threshold is the highest probability that still answers
+`--answered` of each suite's answerable questions. The rules go to `refusal.json` beside the
+weights, with what they measured; `reader.loading.refusal_rules` reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from berita.components import open_answerer
+from berita.evaluate import asked_without_gold, held_out, load_questions, temporary_store
+from berita.settings import load_settings
+from reader.loading import REFUSAL_FILE
+
+SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
+
+
+def collect(eval_dir: Path, folder: Path, limit: int | None = None) -> list[dict]:
+    """The evidence of berita's answer to every dev question, with the reader in `folder`:
+    suite, detected language, kind (answerable, unanswerable, removed), reader logit, support."""
+    settings = load_settings(
+        reader=True, reader_path=folder, reader_threshold_id=0.5, reader_threshold_en=0.5
+    )
+    rows = []
+    for name in SUITES:
+        suite = eval_dir / name
+        if not (suite / "questions.jsonl").is_file():
+            print(f"skipped {name}: no suite at {suite}")
+            continue
+        questions = [q for q in load_questions(suite / "questions.jsonl") if held_out(q.id)]
+        questions = questions[:limit]
+        with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
+            answerer = open_answerer(local, store)
+            pairs = [(q, answerer.ask(q.question, k=10)) for q in questions]
+            asked = [("answerable" if q.doc_id else "unanswerable", a) for q, a in pairs]
+            asked += [("removed", a) for _, a in asked_without_gold(local, store, suite, questions)]
+        for kind, answer in asked:
+            if "reader" in answer.evidence:  # not when nothing was retrieved or quotable
+                rows.append(
+                    {
+                        "suite": name,
+                        "lang": answer.language,
+                        "kind": kind,
+                        "reader": answer.evidence["reader"],
+                        "support": answer.evidence["support"],
+                    }
+                )
+        print(f"{name}: {len(questions)} questions, {len(asked)} answers", flush=True)
+    return rows
+
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> np.ndarray:
+    """Weights and bias (last) of an L2-regularised logistic regression (Newton's method)."""
+    x = np.hstack([features, np.ones((len(features), 1))])
+    weights = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(x @ weights)))
+        gradient = x.T @ (p - labels) / len(labels) + l2 * weights
+        hessian = (x.T * (p * (1 - p))) @ x / len(labels) + l2 * np.eye(len(weights))
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return weights
+
+
+def fit_rules(rows: list[dict], answered: float, least: int = 20) -> dict[str, dict]:
+    """Per language: the rule's weights, its threshold (set by the suites with at least `least`
+    answerable questions in that language) and the shares it answers and refuses."""
+    rules = {}
+    for lang in sorted({row["lang"] for row in rows}):
+        mine = [row for row in rows if row["lang"] == lang]
+        features = np.array([[row["reader"], row["support"]] for row in mine])
+        labels = np.array([row["kind"] == "answerable" for row in mine], dtype=float)
+        if labels.all() or not labels.any():
+            continue
+        reader_weight, support_weight, bias = fit_logistic(features, labels)
+        scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for row, log_odds in zip(
+            mine, features @ [reader_weight, support_weight] + bias, strict=True
+        ):
+            scores[row["suite"], row["kind"]].append(float(log_odds))
+        limits = [
+            sorted(values)[math.floor((1 - answered) * len(values))]
+            for (_, kind), values in scores.items()
+            if kind == "answerable" and len(values) >= least
+        ]
+        if not limits:
+            continue
+        threshold = min(limits)
+        measured = {}
+        for (suite, kind), values in sorted(scores.items()):
+            kept = float(np.mean(np.array(values) >= threshold))
+            if kind == "answerable":
+                measured[f"{suite} answered"] = round(kept, 3)
+            else:
+                measured[f"{suite} {kind} refused"] = round(1 - kept, 3)
+        rules[lang] = {
+            "reader_weight": round(float(reader_weight), 4),
+            "support_weight": round(float(support_weight), 4),
+            "bias": round(float(bias), 4),
+            "threshold": math.floor(1e4 / (1 + math.exp(-threshold))) / 1e4,
+            "questions": len(mine),
+            "measured": measured,
+        }
+    return rules
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Collect the evidence, fit the rules, write refusal.json beside the weights."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reader.calibrate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--eval", type=Path, required=True, help="the evaluation suites' folder")
+    parser.add_argument("--reader", type=Path, required=True, help="the reader's weights folder")
+    parser.add_argument("--answered", type=float, default=0.90)
+    parser.add_argument("--limit", type=int, help="at most this many questions a suite")
+    parser.add_argument(
+        "--least",
+        type=int,
+        default=20,
+        help="answerable questions a suite needs to set a threshold",
+    )
+    args = parser.parse_args(argv)
+    rows = collect(args.eval, args.reader, args.limit)
+    rules = fit_rules(rows, args.answered, args.least)
+    written = {
+        "fitted": dt.date.today().isoformat(),
+        "suites": sorted({row["suite"] for row in rows}),
+        "answered": args.answered,
+        "rules": rules,
+    }
+    (args.reader / REFUSAL_FILE).write_text(json.dumps(written, indent=1) + "\n", "utf-8")
+    print(json.dumps(rules, indent=1))
+
+
+if __name__ == "__main__":
+    main()
