@@ -555,6 +555,7 @@ def model_card(card: dict) -> str:
         f"batch {card['batch_size']}, learning rate {card['learning_rate']}, "
         f"seed {card['seed']}, on {card['device']} "
         f"({card['seconds']['training']} s).",
+        *_continued(card["initialised_from"]),
         "",
         "## Files",
         *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
@@ -566,6 +567,16 @@ def model_card(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _continued(start: dict | str) -> list[str]:
+    """The card's line on the reader this one went on from (none when it began from e5)."""
+    if isinstance(start, str):
+        return []
+    return [
+        f"Continued from a reader trained {start['steps']:,} steps ({start['epochs']} epochs) "
+        f"of {start['pairs']:,} pairs on {start['device']} ({start['seconds']['training']} s)."
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -81,6 +81,11 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     # Going on from it: the same layers, a new cycle, the card says where it started.
     more = fit(bundle, tmp_path / "more", layers=1, max_steps=2, batch_size=4, init=model)
     assert more["initialised_from"]["steps"] == 3 and more["steps"] == 2
+    assert (
+        "Continued from a reader trained 3 steps"
+        in (tmp_path / "more" / "MODEL_CARD.md").read_text()
+    )
+    assert "Continued" not in (model / "MODEL_CARD.md").read_text()
     # ...and a wrong one stops at once, in one line, before any mining.
     with pytest.raises(SystemExit, match="has 1 layers, not --layers 2"):
         fit(bundle, tmp_path / "wrong", layers=2, init=model)
