@@ -2,10 +2,12 @@
 
 berita answers each dev question with the reader (answerable questions; unanswerable ones; and
 answerable ones again with their gold article out of the store) and records the evidence of each
-answer: the reader's best logit and the support log-odds. A logistic regression per question
-language weighs the two, and the threshold is the highest probability that still answers
-`--answered` of each suite's answerable questions. The rules go to `refusal.json` beside the
-weights, with what they measured; `reader.loading.refusal_rules` reads them.
+answer: the reader's best logit and the support log-odds. Per question language, the rule mixes
+the two as refuses the most unanswerable and gold-removed questions while still answering
+`--answered` of each suite's answerable ones; a logistic regression turns the mix into a
+probability, and the threshold is that of the last answered question. The rules go to
+`refusal.json` beside the weights, with what they measured; `reader.loading.refusal_rules` reads
+them.
 """
 
 from __future__ import annotations
@@ -76,46 +78,69 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3) -> 
     return weights
 
 
+Evidence = dict[tuple[str, str], np.ndarray]  # (suite, kind) -> rows of (reader, support)
+
+
 def fit_rules(rows: list[dict], answered: float, least: int = 20) -> dict[str, dict]:
-    """Per language: the rule's weights, its threshold (set by the suites with at least `least`
-    answerable questions in that language) and the shares it answers and refuses."""
+    """Per language, the rule: the mix of reader logit and support that refuses the most
+    (the mean over its suites' unanswerable and gold-removed groups) while answering `answered`
+    of each suite's answerable questions, scaled into a probability by a logistic regression;
+    and the shares it answers and refuses. Groups of fewer than `least` questions in a language
+    (those whose language is detected otherwise than their suite's) are left out."""
     rules = {}
     for lang in sorted({row["lang"] for row in rows}):
-        mine = [row for row in rows if row["lang"] == lang]
-        features = np.array([[row["reader"], row["support"]] for row in mine])
-        labels = np.array([row["kind"] == "answerable" for row in mine], dtype=float)
-        if labels.all() or not labels.any():
-            continue
-        reader_weight, support_weight, bias = fit_logistic(features, labels)
-        scores: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for row, log_odds in zip(
-            mine, features @ [reader_weight, support_weight] + bias, strict=True
-        ):
-            scores[row["suite"], row["kind"]].append(float(log_odds))
-        limits = [
-            sorted(values)[math.floor((1 - answered) * len(values))]
-            for (_, kind), values in scores.items()
-            if kind == "answerable" and len(values) >= least
-        ]
-        if not limits:
-            continue
-        threshold = min(limits)
-        measured = {}
-        for (suite, kind), values in sorted(scores.items()):
-            kept = float(np.mean(np.array(values) >= threshold))
-            if kind == "answerable":
-                measured[f"{suite} answered"] = round(kept, 3)
-            else:
-                measured[f"{suite} {kind} refused"] = round(1 - kept, 3)
+        groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        for row in rows:
+            if row["lang"] == lang:
+                groups[row["suite"], row["kind"]].append((row["reader"], row["support"]))
+        evidence = {key: np.array(v) for key, v in groups.items() if len(v) >= least}
+        if len({kind == "answerable" for _, kind in evidence}) < 2:
+            continue  # it takes questions to answer and questions to refuse
+        mix = max(
+            np.linspace(0.0, 1.0, 41),
+            key=lambda mix: _refused(_measure(evidence, mix, answered)[1]),
+        )
+        limit, shares = _measure(evidence, mix, answered)
+        labels = np.concatenate(
+            [np.full(len(x), kind == "answerable", float) for (_, kind), x in evidence.items()]
+        )
+        mixed = np.concatenate([_mixed(x, mix) for x in evidence.values()])
+        scale, bias = fit_logistic(mixed[:, None], labels)
         rules[lang] = {
-            "reader_weight": round(float(reader_weight), 4),
-            "support_weight": round(float(support_weight), 4),
+            "reader_weight": round(float(scale * mix), 4),
+            "support_weight": round(float(scale * (1 - mix)), 4),
             "bias": round(float(bias), 4),
-            "threshold": math.floor(1e4 / (1 + math.exp(-threshold))) / 1e4,
-            "questions": len(mine),
-            "measured": measured,
+            "threshold": math.floor(1e4 / (1 + math.exp(-(scale * limit + bias)))) / 1e4,
+            "questions": int(labels.size),
+            "measured": shares,
         }
     return rules
+
+
+def _mixed(x: np.ndarray, mix: float) -> np.ndarray:
+    return mix * x[:, 0] + (1 - mix) * x[:, 1]
+
+
+def _measure(evidence: Evidence, mix: float, answered: float) -> tuple[float, dict[str, float]]:
+    """The highest mixed score that still answers `answered` of each suite's answerable
+    questions, and each group's share answered or refused."""
+    limit = min(
+        np.sort(_mixed(x, mix))[math.floor((1 - answered) * len(x))]
+        for (_, kind), x in evidence.items()
+        if kind == "answerable"
+    )
+    shares = {}
+    for (suite, kind), x in sorted(evidence.items()):
+        kept = float(np.mean(_mixed(x, mix) >= limit))
+        if kind == "answerable":
+            shares[f"{suite} answered"] = round(kept, 3)
+        else:
+            shares[f"{suite} {kind} refused"] = round(1 - kept, 3)
+    return float(limit), shares
+
+
+def _refused(shares: dict[str, float]) -> float:
+    return float(np.mean([v for name, v in shares.items() if name.endswith("refused")]))
 
 
 def main(argv: list[str] | None = None) -> None:
