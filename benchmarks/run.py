@@ -30,8 +30,8 @@ from berita.components import open_answerer  # noqa: E402
 from berita.evaluate import (  # noqa: E402
     Question,
     asked_without_gold,
-    held_out,
-    load_questions,
+    held_out_questions,
+    present_suites,
     retrieval_metrics,
     score,
     temporary_store,
@@ -129,14 +129,8 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
     rows, baseline_rows, removed_rows = [], [], []
     latencies: dict[str, list[float]] = defaultdict(list)
     variants = reader_variants(settings, reader)
-    for name in SUITES:
-        suite = eval_dir / name
-        if not (suite / "questions.jsonl").is_file():
-            print(f"skipped {name}: no suite at {suite} (pass --eval DIR)")
-            continue
-        # only questions the reader never trained on (FacQA's valid split, not its train split)
-        questions = [q for q in load_questions(suite / "questions.jsonl") if held_out(q.id)]
-        questions = questions[:limit]
+    for name, suite in present_suites(eval_dir, SUITES):
+        questions = held_out_questions(suite, limit)
         with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
             for base, values in baselines(store, questions).items():
                 baseline_rows.append([name, base, *[values[m] for m in METRICS[:4]]])

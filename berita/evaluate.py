@@ -38,6 +38,22 @@ def held_out(question_id: str) -> bool:
     return not question_id.startswith(TRAINED_SPLITS)
 
 
+def present_suites(eval_dir: Path, names: Iterable[str]) -> Iterator[tuple[str, Path]]:
+    """(name, folder) of each named suite under `eval_dir`; one line printed for each missing."""
+    for name in names:
+        suite = eval_dir / name
+        if (suite / "questions.jsonl").is_file():
+            yield name, suite
+        else:
+            print(f"skipped {name}: no suite at {suite} (pass --eval DIR)")
+
+
+def held_out_questions(suite: Path, limit: int | None = None) -> list[Question]:
+    """The first `limit` of a suite's questions the reader never trained on (FacQA's valid
+    split, not its train split)."""
+    return [q for q in load_questions(suite / "questions.jsonl") if held_out(q.id)][:limit]
+
+
 def load_questions(path: Path) -> list[Question]:
     """Read a suite's questions.jsonl."""
     questions = []

@@ -15,7 +15,7 @@ from bot.llm import AnswerWriter
 from vectorstore.fusion import reader_order
 from vectorstore.lexical import tokenize
 from vectorstore.passages import quotable_spans, span_text
-from vectorstore.retrieve import HybridRetriever, RetrievedPassage
+from vectorstore.retrieve import HybridRetriever, RetrievedPassage, wants_latest
 
 NOT_FOUND = {
     "id": "Maaf, artikel yang saya punya tidak memuat jawaban untuk pertanyaan itu.",
@@ -335,11 +335,14 @@ def read(
     reading: ReaderTuning, question: str, passages: list[RetrievedPassage]
 ) -> tuple[list[RetrievedPassage], float]:
     """The candidates (with the reader's probabilities) re-ranked by the reader's and retrieval's
-    scores (each standardised, then summed), and the reader's best logit."""
+    scores (each standardised, then summed), and the reader's best logit. A question asking for
+    the latest news keeps retrieval's order and scores, which weighed the publication dates."""
     candidates = passages[: reading.candidates]
     texts = [passage.document.page_content for passage in candidates]
     probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
     logit = np.log(probability / (1 - probability))
+    if wants_latest(question):  # the reader cannot see dates: retrieval's scores weighed them
+        return passages, float(logit.max())
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
     ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
     return ranked + passages[len(candidates) :], float(logit.max())

@@ -22,7 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from berita.components import open_answerer
-from berita.evaluate import asked_without_gold, held_out, load_questions, temporary_store
+from berita.evaluate import (
+    asked_without_gold,
+    held_out_questions,
+    present_suites,
+    temporary_store,
+)
 from berita.settings import load_settings
 from reader.loading import REFUSAL_FILE
 
@@ -36,13 +41,8 @@ def collect(eval_dir: Path, folder: Path, limit: int | None = None) -> list[dict
         reader=True, reader_path=folder, reader_threshold_id=0.5, reader_threshold_en=0.5
     )
     rows = []
-    for name in SUITES:
-        suite = eval_dir / name
-        if not (suite / "questions.jsonl").is_file():
-            print(f"skipped {name}: no suite at {suite}")
-            continue
-        questions = [q for q in load_questions(suite / "questions.jsonl") if held_out(q.id)]
-        questions = questions[:limit]
+    for name, suite in present_suites(eval_dir, SUITES):
+        questions = held_out_questions(suite, limit)
         with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
             answerer = open_answerer(local, store)
             pairs = [(q, answerer.ask(q.question, k=10)) for q in questions]

@@ -27,7 +27,7 @@ def load_reader(folder: Path, threads: int) -> Reader:
     if not any(folder.glob("reader-*.safetensors")):
         raise ReaderError(
             f"READER is on but {folder} holds no reader weights (reader-*.safetensors): train "
-            "one (README, 'Train the reader'), set READER_PATH, or set READER=off"
+            "one (README, 'Retrain it'), set READER_PATH, or set READER=off"
         )
     from vectorstore.embeddings import limit_threads
 

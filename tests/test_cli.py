@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BERITA, SEED, SEED_SUITE, run_berita
 
-PASSAGE_FIELDS = {"doc_id", "chunk", "title", "url", "published", "score", "text"}
+PASSAGE_FIELDS = {"doc_id", "chunk", "title", "url", "published", "score", "reader", "text"}
 
 
 def test_ingest_ask_sources_remove(cli_env):
@@ -54,7 +54,7 @@ def test_ask_json_and_batch(cli_env, tmp_path):
     assert len(one["passages"]) == 3 and set(one["passages"][0]) == PASSAGE_FIELDS
     assert one["timings_ms"]["total"] > 0
     evidence = one["evidence"]  # why it answered: its confidence reached the threshold
-    assert set(evidence) == {"support", "confidence", "threshold"}
+    assert set(evidence) == {"support", "reader", "confidence", "threshold"}
     assert not one["abstained"] and evidence["confidence"] >= evidence["threshold"]
 
     batch = tmp_path / "q.jsonl"
@@ -221,7 +221,7 @@ def test_env_example_parses_and_names_every_setting():
     example = REPO / ".env.example"
     parsed = Settings(_env_file=example)
     assert (parsed.reader, parsed.reader_threshold_id, parsed.embedding_device) == (
-        False,
+        True,
         None,
         "cpu",
     )

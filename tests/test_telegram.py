@@ -456,7 +456,8 @@ def test_feeds_are_managed_by_admins_and_watched_articles_answered_live(api, cli
             while not answered and time.monotonic() < deadline:
                 count = len(api.replies_to(40))
                 api.user_says("Berapa pekerja untuk perbaikan jalan nomor 2? kabar002", user_id=40)
-                answered = "22 pekerja" in nth_reply(api, 40, count + 1).text
+                reply = nth_reply(api, 40, count + 1).text  # quotes and cites the new article
+                answered = "kabar002" in reply and '1. <a href="' + news.url("/artikel/2") in reply
                 time.sleep(0.5)
             assert answered, "an article the watcher stored was not answered within 60 s"
 

@@ -81,7 +81,7 @@ class HybridRetriever:
 
         weight = self.weights.lexical_en if lang == "en" else self.weights.lexical_id
         fused = fuse(dense, lexical, weight)
-        recency = _recency(documents) if _WANTS_LATEST.search(question) else {}
+        recency = _recency(documents) if wants_latest(question) else {}
         ranked = [
             RetrievedPassage(
                 document=documents[pid],
@@ -93,6 +93,11 @@ class HybridRetriever:
         ]
         ranked.sort(key=lambda passage: passage.score, reverse=True)
         return ranked[:k]
+
+
+def wants_latest(question: str) -> bool:
+    """Whether the question asks for the newest news (then publication dates count)."""
+    return bool(_WANTS_LATEST.search(question))
 
 
 def _recency(documents: dict[str, Document]) -> dict[str, float]:
