@@ -133,6 +133,11 @@ class Refusal:
     bias: float
     threshold: float
 
+    @classmethod
+    def reader_alone(cls, threshold: float) -> Refusal:
+        """The rule without calibration: the reader's probability against `threshold`."""
+        return cls(1.0, 0.0, 0.0, threshold)
+
     def confidence(self, reader_logit: float, support: float) -> float:
         """The probability that the passages answer the question."""
         return _sigmoid(
@@ -290,12 +295,13 @@ class Answerer:
         the rule is the support alone, against `AnswerTuning.abstain_threshold`)."""
         support = self.support(question, language, passages, spans)
         evidence = {"support": support}
-        if self.reading is None or reader_logit is None:
+        if self.reading is None or reader_logit is None:  # the support alone
             rule = Refusal(0.0, 1.0, 0.0, _sigmoid(self.tuning.abstain_threshold))
+            reader_logit = 0.0
         else:
             rule = self.reading.refusal.get(language, self.reading.refusal["id"])
             evidence["reader"] = reader_logit
-        confidence = rule.confidence(reader_logit or 0.0, support)
+        confidence = rule.confidence(reader_logit, support)
         return evidence | {"confidence": confidence, "threshold": rule.threshold}
 
     def support(

@@ -59,13 +59,13 @@ def refusal_rules(
             "en": dev.get("facqa-dev-en", {}).get("threshold_at_0.90_answered"),
         }
         rules = {
-            lang: Refusal(1.0, 0.0, 0.0, float(value))
+            lang: Refusal.reader_alone(float(value))
             for lang, value in measured.items()
             if value is not None
         }
     for lang, value in thresholds.items():
         if value is not None:
-            rules[lang] = replace(rules.get(lang, Refusal(1.0, 0.0, 0.0, value)), threshold=value)
+            rules[lang] = replace(rules.get(lang, Refusal.reader_alone(value)), threshold=value)
     missing = [lang for lang in thresholds if lang not in rules]
     if missing:
         names = ", ".join(f"READER_THRESHOLD_{lang.upper()}" for lang in missing)
