@@ -29,7 +29,7 @@ from berita.evaluate import (
     temporary_store,
 )
 from berita.settings import load_settings
-from reader.loading import REFUSAL_FILE
+from reader.loading import REFUSAL_FILE, ReaderError, load_reader
 
 SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
 
@@ -40,6 +40,7 @@ def collect(eval_dir: Path, folder: Path, limit: int | None = None) -> list[dict
     settings = load_settings(
         reader=True, reader_path=folder, reader_threshold_id=0.5, reader_threshold_en=0.5
     )
+    load_reader(folder, settings.embedding_threads)  # once, and a missing one before any ingest
     rows = []
     for name, suite in present_suites(eval_dir, SUITES):
         questions = held_out_questions(suite, limit)
@@ -159,7 +160,10 @@ def main(argv: list[str] | None = None) -> None:
         help="answerable questions a suite needs to set a threshold",
     )
     args = parser.parse_args(argv)
-    rows = collect(args.eval, args.reader, args.limit)
+    try:
+        rows = collect(args.eval, args.reader, args.limit)
+    except ReaderError as error:  # one line, as berita says it
+        raise SystemExit(f"--reader: {error}") from None
     rules = fit_rules(rows, args.answered, args.least)
     written = {
         "fitted": dt.date.today().isoformat(),

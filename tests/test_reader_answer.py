@@ -84,6 +84,8 @@ def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, t
     shutil.copytree(weights, calibrated)
     suites = weights.parent / "eval"
     calibrate([f"--eval={suites}", f"--reader={calibrated}", "--least=1"])
+    with pytest.raises(SystemExit, match="holds no reader weights"):  # one line, before ingesting
+        calibrate([f"--eval={suites}", f"--reader={tmp_path / 'none'}"])
     written = json.loads((calibrated / "refusal.json").read_text())
     assert written["suites"] == ["idkmrc-dev"] and written["answered"] == 0.9
     fitted = written["rules"]["id"]
