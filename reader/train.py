@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -223,8 +224,12 @@ def fit(
     max_steps: int | None = None,
     device: str | None = None,
     init: Path | None = None,
+    skip_batches: int = 0,
 ) -> dict:
-    """Train and measure a reader from a bundle; returns the model card's facts."""
+    """Train and measure a reader from a bundle; returns the model card's facts.
+
+    `skip_batches` starts that many batches into the seed's order of batches: with the seed of an
+    `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
 
     from reader.e5 import batch_tensors, load_bert
@@ -248,7 +253,19 @@ def fit(
                 f"--init: the reader in {init} has {earlier.get('layers')} layers, "
                 f"not --layers {layers}"
             )
-        start = {key: earlier.get(key) for key in ("steps", "epochs", "pairs", "seconds", "device")}
+        start = {
+            key: earlier.get(key)
+            for key in (
+                "steps",
+                "epochs",
+                "pairs",
+                "seed",
+                "skipped_batches",
+                "seconds",
+                "device",
+                "initialised_from",
+            )
+        }
 
     # 1. Dense vectors of every passage and question, with the full e5 encoder.
     encoder = load_bert(bundle.tensors).to(device)
@@ -289,7 +306,6 @@ def fit(
         min(len(bundle.question_ids(q)) + len(bundle.passage_ids(p)) + 4, MAX_TOKENS)
         for q, p, _ in pairs
     ]
-    rng = random.Random(seed)  # noqa: S311 (reproducible batches, not secrets)
     dev_pairs = sum(
         min(DEV_CANDIDATES, len(ranked[n]))
         for n, q in enumerate(bundle.questions)
@@ -310,12 +326,11 @@ def fit(
     reserve_s = 90.0  # measuring and saving after training, until the pace is known
     loss_fn = torch.nn.BCEWithLogitsLoss()
     step, losses, train_started = 0, [], time.monotonic()
-    batches: list[list[int]] = []
+    batches = batch_order(lengths, batch_size, seed)
+    next(itertools.islice(batches, skip_batches, skip_batches), None)
     net.train()
     while step < planned and time.monotonic() - started < deadline_s - reserve_s:
-        if not batches:
-            batches = _length_batches(lengths, batch_size, rng)
-        chunk = [pairs[i] for i in batches.pop()]
+        chunk = [pairs[i] for i in next(batches)]
         inputs = [
             pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
         ]
@@ -362,6 +377,7 @@ def fit(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "seed": seed,
+        "skipped_batches": skip_batches,
         "initialised_from": start,
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
         "seconds": {"mining": round(mined_s), "training": round(train_s)},
@@ -373,6 +389,13 @@ def fit(
     card["files"] = shards
     (out / "MODEL_CARD.md").write_text(model_card(card), "utf-8")
     return card
+
+
+def batch_order(lengths: list[int], size: int, seed: int) -> Iterator[list[int]]:
+    """The training batches (lists of pair numbers), epoch after epoch, in the seed's order."""
+    rng = random.Random(seed)  # noqa: S311 (reproducible batches, not secrets)
+    while True:
+        yield from reversed(_length_batches(lengths, size, rng))
 
 
 def _length_batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
@@ -556,6 +579,11 @@ def model_card(card: dict) -> str:
         f"seed {card['seed']}, on {card['device']} "
         f"({card['seconds']['training']} s).",
         *_continued(card["initialised_from"]),
+        *(
+            [f"Began {card['skipped_batches']:,} batches into seed {card['seed']}'s batch order."]
+            if card.get("skipped_batches")
+            else []
+        ),
         "",
         "## Files",
         *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
@@ -602,6 +630,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--max-steps", type=int)
     run.add_argument("--device")
     run.add_argument("--init", type=Path, help="start from the reader in this folder")
+    run.add_argument(
+        "--skip-batches",
+        type=int,
+        default=0,
+        help="start this many batches into the seed's order (with --init: its steps and seed)",
+    )
     args = parser.parse_args(argv)
     if args.command == "prepare":
         prepare(args.train, args.eval, args.out, args.limit)
@@ -618,6 +652,7 @@ def main(argv: list[str] | None = None) -> None:
             max_steps=args.max_steps,
             device=args.device,
             init=args.init,
+            skip_batches=args.skip_batches,
         )
         print(json.dumps(card["dev"], indent=1))
 

