@@ -49,6 +49,11 @@ class AnswerService:
 
     # -- called on the event loop ---------------------------------------------------------
 
+    async def start(self) -> None:
+        """Open the store and load the models now, so the first question is not kept waiting
+        (and a misconfigured reader or embedder stops the bot before it polls)."""
+        await self._run(self._open)
+
     async def ask(self, question: str) -> Answer:
         """Answer a question without blocking the event loop."""
         return await self._run(self._ask, question)
@@ -126,6 +131,10 @@ class AnswerService:
                     raise StoreUnavailableError(f"{type(error).__name__}: {error}") from None
                 raise
         return self._answerer
+
+    def _open(self) -> None:
+        with self._lock:
+            self._ready()
 
     def _ask(self, question: str) -> Answer:
         with self._lock:

@@ -483,8 +483,13 @@ async def on_error(update: object, context: Context) -> None:
 
 
 async def _post_init(application: Application) -> None:
-    """Commands registered (best effort), group handlers that know the bot's name, and the
-    store watcher scheduled."""
+    """Models loaded and the store opened (one that is down is answered for, not fatal),
+    commands registered (best effort), group handlers that know the bot's name, and the store
+    watcher scheduled."""
+    try:
+        await application.bot_data.service.start()
+    except StoreUnavailableError as error:
+        log.warning("the article store is unavailable (%s); answering once it is back", error)
     for language, commands in COMMANDS.items():
         try:
             await application.bot.set_my_commands(

@@ -316,6 +316,30 @@ def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
     assert "Traceback" not in done.stderr.split("<token>")[-1]  # nothing uncaught after logging
 
 
+def test_a_reader_without_weights_stops_the_bot_before_it_polls(api, seeded, tmp_path):
+    empty = tmp_path / "no-reader"
+    empty.mkdir()
+    done = subprocess.run(
+        [BERITA, "bot"],
+        env={
+            **seeded,
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_BASE_URL": f"{api.base}/bot",
+            "READER_PATH": str(empty),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"berita: READER is on but {empty} holds no reader weights (reader-*.safetensors): "
+        "train one (README, 'Retrain it'), set READER_PATH, or set READER=off"
+    )
+    assert "Traceback" not in done.stderr and api.token not in done.stdout + done.stderr
+    assert "getUpdates" not in api.calls
+
+
 def test_webhook_mode_needs_a_secret_and_refuses_forged_updates(api, seeded):
     env = {
         **seeded,
