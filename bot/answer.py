@@ -140,7 +140,7 @@ class Refusal:
 
     def confidence(self, reader_logit: float, support: float) -> float:
         """The probability that the passages answer the question."""
-        return _sigmoid(
+        return sigmoid(
             self.reader_weight * reader_logit + self.support_weight * support + self.bias
         )
 
@@ -296,7 +296,7 @@ class Answerer:
         support = self.support(question, language, passages, spans)
         evidence = {"support": support}
         if self.reading is None or reader_logit is None:  # the support alone
-            rule = Refusal(0.0, 1.0, 0.0, _sigmoid(self.tuning.abstain_threshold))
+            rule = Refusal(0.0, 1.0, 0.0, sigmoid(self.tuning.abstain_threshold))
             reader_logit = 0.0
         else:
             rule = self.reading.refusal.get(language, self.reading.refusal["id"])
@@ -354,7 +354,8 @@ def read(
     return ranked + passages[len(candidates) :], float(logit.max())
 
 
-def _sigmoid(log_odds: float) -> float:
+def sigmoid(log_odds: float) -> float:
+    """The probability for these log-odds (clipped, so it never overflows)."""
     return 1 / (1 + math.exp(-min(max(log_odds, -50.0), 50.0)))
 
 

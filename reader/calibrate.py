@@ -29,6 +29,7 @@ from berita.evaluate import (
     temporary_store,
 )
 from berita.settings import load_settings
+from bot.answer import sigmoid
 from reader.loading import REFUSAL_FILE, ReaderError, load_reader
 
 SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
@@ -111,7 +112,7 @@ def fit_rules(rows: list[dict], answered: float, least: int = 20) -> dict[str, d
             "reader_weight": round(float(scale * mix), 4),
             "support_weight": round(float(scale * (1 - mix)), 4),
             "bias": round(float(bias), 4),
-            "threshold": math.floor(1e4 / (1 + math.exp(-(scale * limit + bias)))) / 1e4,
+            "threshold": math.floor(1e4 * sigmoid(scale * limit + bias)) / 1e4,
             "questions": int(labels.size),
             "measured": shares,
         }
