@@ -21,7 +21,16 @@ def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore
 
 
 def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answerer:
-    """An answerer over the configured store."""
+    """An answerer over the configured store (the reader first: a reader that cannot load is
+    reported as such even when the store is down too)."""
+    reading = None
+    if settings.reader:
+        from reader.loading import load_reader, refusal_rules
+
+        reader = load_reader(settings.reader_path, settings.embedding_threads)
+        by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
+        rules = refusal_rules(reader, settings.reader_path, by_language)
+        reading = ReaderTuning(reader, settings.reader_candidates, rules)
     weights = FusionWeights(
         lexical_id=settings.lexical_weight_id,
         lexical_en=settings.lexical_weight_en,
@@ -38,14 +47,6 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
         writer = AnswerWriter(
             settings.llm_model, settings.llm_base_url, key, settings.llm_timeout_s
         )
-    reading = None
-    if settings.reader:
-        from reader.loading import load_reader, refusal_rules
-
-        reader = load_reader(settings.reader_path, settings.embedding_threads)
-        by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
-        rules = refusal_rules(reader, settings.reader_path, by_language)
-        reading = ReaderTuning(reader, settings.reader_candidates, rules)
     return Answerer(
         retriever,
         max_chars=settings.answer_max_chars,

@@ -316,13 +316,16 @@ def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
     assert "Traceback" not in done.stderr.split("<token>")[-1]  # nothing uncaught after logging
 
 
-def test_a_reader_without_weights_stops_the_bot_before_it_polls(api, seeded, tmp_path):
+@pytest.mark.parametrize("store", ["embedded", "a server that is down"])
+def test_a_reader_without_weights_stops_the_bot_before_it_polls(api, seeded, tmp_path, store):
     empty = tmp_path / "no-reader"
     empty.mkdir()
+    server = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(free_port())}
     done = subprocess.run(
         [BERITA, "bot"],
         env={
             **seeded,
+            **(server if store != "embedded" else {}),
             "TELEGRAM_BOT_TOKEN": api.token,
             "TELEGRAM_BASE_URL": f"{api.base}/bot",
             "READER_PATH": str(empty),
