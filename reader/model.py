@@ -101,9 +101,10 @@ class Reader:
         torch.set_num_threads(threads)
         state, self.card = load_weights(folder)
         layers = 1 + max(int(name.split(".")[3]) for name in state if ".layer." in name)
-        self.e5 = e5 or E5File()
-        self.tokenizer: E5Tokenizer = self.e5.tokenizer
-        self.net = ReaderNet(self.e5, layers)
+        e5 = e5 or E5File()  # not kept: the file's bytes (~70 MB) go once the net holds a copy
+        self.tokenizer: E5Tokenizer = e5.tokenizer
+        self.pad = e5.pad
+        self.net = ReaderNet(e5, layers)
         self.net.load_state_dict(state)
         self.net.eval()
 
@@ -114,6 +115,6 @@ class Reader:
         [asked] = self.tokenizer.e5_ids([question], is_query=True)
         read = self.tokenizer.e5_ids(passages, is_query=False)
         inputs = [pair_ids(asked, ids, self.tokenizer.bos, self.tokenizer.eos) for ids in read]
-        ids, mask = batch_tensors(inputs, self.e5.pad)
+        ids, mask = batch_tensors(inputs, self.pad)
         with torch.inference_mode(), autocast("cpu"):
             return torch.sigmoid(self.net(ids, mask).float()).numpy()
