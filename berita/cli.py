@@ -49,12 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from bot.llm import LLMSettingError
-    from reader.loading import ReaderError
-    from vectorstore.embeddings import EmbeddingModelError
+    from berita.components import setting_errors
     from vectorstore.store import StoreError
 
-    return (StoreError, EmbeddingModelError, CommandError, LLMSettingError, ReaderError)
+    return (StoreError, CommandError, *setting_errors())
 
 
 class CommandError(Exception):

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from berita.settings import Settings
 from bot.answer import Answerer, AnswerTuning, ReaderTuning
-from vectorstore.embeddings import load_embeddings
+from bot.llm import AnswerWriter, LLMSettingError
+from reader.loading import ReaderError, load_reader, refusal_rules
+from vectorstore.embeddings import EmbeddingModelError, load_embeddings
 from vectorstore.retrieve import FusionWeights, HybridRetriever
 from vectorstore.store import PassageStore
+
+
+def setting_errors() -> tuple[type[Exception], ...]:
+    """What opening the answerer raises when a setting must change (reader weights, embedding
+    model, LLM): reported as itself in one line, never as a store outage."""
+    return (ReaderError, EmbeddingModelError, LLMSettingError)
 
 
 def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore:
@@ -21,16 +29,20 @@ def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore
 
 
 def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answerer:
-    """An answerer over the configured store (the reader first: a reader that cannot load is
-    reported as such even when the store is down too)."""
+    """An answerer over the configured store (the reader and the LLM first: a setting that
+    cannot work is reported as such even when the store is down too)."""
     reading = None
     if settings.reader:
-        from reader.loading import load_reader, refusal_rules
-
         reader = load_reader(settings.reader_path, settings.embedding_threads)
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
         rules = refusal_rules(reader, settings.reader_path, by_language)
         reading = ReaderTuning(reader, settings.reader_candidates, rules)
+    writer = None
+    if settings.llm_model:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        writer = AnswerWriter(
+            settings.llm_model, settings.llm_base_url, key, settings.llm_timeout_s
+        )
     weights = FusionWeights(
         lexical_id=settings.lexical_weight_id,
         lexical_en=settings.lexical_weight_en,
@@ -39,14 +51,6 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
     )
     retriever = HybridRetriever(store or open_store(settings), weights)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)
-    writer = None
-    if settings.llm_model:
-        from bot.llm import AnswerWriter
-
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        writer = AnswerWriter(
-            settings.llm_model, settings.llm_base_url, key, settings.llm_timeout_s
-        )
     return Answerer(
         retriever,
         max_chars=settings.answer_max_chars,

@@ -120,13 +120,11 @@ class AnswerService:
 
     def _ready(self) -> Answerer:
         if self._answerer is None:
-            from berita.components import open_answerer
-            from reader.loading import ReaderError
-            from vectorstore.embeddings import EmbeddingModelError
+            from berita.components import open_answerer, setting_errors
 
             try:
                 self._answerer = open_answerer(self.settings)
-            except (ReaderError, EmbeddingModelError):
+            except setting_errors():
                 raise  # a setting to fix, whether or not the store is up
             except StoreError as error:
                 raise StoreUnavailableError(str(error)) from None

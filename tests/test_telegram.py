@@ -317,10 +317,14 @@ def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
 
 
 @pytest.mark.parametrize("store", ["embedded", "a server that is down"])
-def test_a_reader_without_weights_stops_the_bot_before_it_polls(api, seeded, tmp_path, store):
+@pytest.mark.parametrize("setting", ["reader", "llm"])
+def test_a_setting_that_cannot_work_stops_the_bot_before_it_polls(
+    api, seeded, tmp_path, store, setting
+):
     empty = tmp_path / "no-reader"
     empty.mkdir()
     server = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(free_port())}
+    wrong = {"READER_PATH": str(empty)} if setting == "reader" else {"LLM_MODEL": "anthropic:x"}
     done = subprocess.run(
         [BERITA, "bot"],
         env={
@@ -328,17 +332,22 @@ def test_a_reader_without_weights_stops_the_bot_before_it_polls(api, seeded, tmp
             **(server if store != "embedded" else {}),
             "TELEGRAM_BOT_TOKEN": api.token,
             "TELEGRAM_BASE_URL": f"{api.base}/bot",
-            "READER_PATH": str(empty),
+            **wrong,
         },
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"berita: READER is on but {empty} holds no reader weights (reader-*.safetensors): "
-        "train one (README, 'Retrain it'), set READER_PATH, or set READER=off"
-    )
+    expected = {
+        "reader": f"berita: READER is on but {empty} holds no reader weights "
+        "(reader-*.safetensors): train one (README, 'Retrain it'), set READER_PATH, or set "
+        "READER=off",
+        "llm": "berita: LLM_MODEL 'anthropic:x' needs a LangChain provider package",
+    }[setting]
+    assert done.stderr.strip().splitlines()[-1].startswith(expected)
+    if setting == "reader":
+        assert done.stderr.strip().splitlines()[-1] == expected
     assert "Traceback" not in done.stderr and api.token not in done.stdout + done.stderr
     assert "getUpdates" not in api.calls
 
