@@ -305,7 +305,8 @@ def main() -> None:
                 shutil.rmtree(root, ignore_errors=True)
             print(f"done: {mode} {size}", file=sys.stderr, flush=True)
 
-    print(f"\n### Scale ({dt.date.today()}, 2 cores)\n")
+    reader = f"READER on ({base.reader_path.name})" if base.reader else "READER off"
+    print(f"\n### Scale ({dt.date.today()}, 2 cores, {reader})\n")
     print(
         table(
             [
