@@ -230,9 +230,8 @@ def fit(
 
     Pairs come from the training questions of the files `negatives` names (TRAIN_FILES names;
     all, 2 each, by default), each with its own paragraph and that many hard negatives.
-    `skip_batches` starts that many batches into the
-    seed's order of batches: with the seed of an `init` run and its steps, training goes on with
-    the pairs that run did not see yet."""
+    `skip_batches` starts that many batches into the seed's order of batches: with the seed of an
+    `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
 
     from reader.e5 import batch_tensors, load_bert
