@@ -245,6 +245,9 @@ def fit(
     on_gpu = device.startswith("cuda")
     bundle = Bundle(data)
     negatives = negatives or dict.fromkeys(TRAIN_FILES, 2)
+    used = {q["suite"] for q in bundle.questions if q["pool"] == "train"} & negatives.keys()
+    if not used:  # before any mining: each question gives at least its own paragraph's pair
+        raise SystemExit(f"the bundle {data} holds no training questions of {', '.join(negatives)}")
     start: dict | str = "multilingual-e5-small"
     if init is not None:  # go on from a trained reader (a new learning-rate cycle)
         try:
@@ -304,9 +307,6 @@ def fit(
             if candidate != question["gold"] and not any(a and a in text for a in answers):
                 pairs.append((number, candidate, 0.0))
                 taken += 1
-    if not pairs:
-        raise SystemExit(f"the bundle {data} holds no training questions of {', '.join(negatives)}")
-    used = {bundle.questions[q]["suite"] for q, _, _ in pairs}
     lengths = [
         min(len(bundle.question_ids(q)) + len(bundle.passage_ids(p)) + 4, MAX_TOKENS)
         for q, p, _ in pairs
