@@ -42,6 +42,7 @@ LICENCES = {
     "facqa-train": "Apache-2.0 (IndoNLU FacQA)",
 }
 CANDIDATES = 30  # per question and side (dense, BM25) when mining
+NEGATIVES = 2  # hard negatives a training question, unless said otherwise
 DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
 MAX_QUESTION_TOKENS = 64
 LEXICAL_WEIGHT = {"id": 1.0, "en": 0.4}  # berita's defaults (FusionWeights)
@@ -229,7 +230,7 @@ def fit(
     """Train and measure a reader from a bundle; returns the model card's facts.
 
     Pairs come from the training questions of the files `negatives` names (TRAIN_FILES names;
-    all, 2 each, by default), each with its own paragraph and that many hard negatives.
+    all, NEGATIVES each, by default), each with its own paragraph and that many hard negatives.
     `skip_batches` starts that many batches into the seed's order of batches: with the seed of an
     `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
@@ -244,7 +245,7 @@ def fit(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.startswith("cuda")
     bundle = Bundle(data)
-    negatives = negatives or dict.fromkeys(TRAIN_FILES, 2)
+    negatives = negatives or dict.fromkeys(TRAIN_FILES, NEGATIVES)
     used = {q["suite"] for q in bundle.questions if q["pool"] == "train"} & negatives.keys()
     if not used:  # before any mining: each question gives at least its own paragraph's pair
         raise SystemExit(f"the bundle {data} holds no training questions of {', '.join(negatives)}")
@@ -644,7 +645,10 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--learning-rate", type=float, default=3e-5)
     run.add_argument(
-        "--negatives", type=int, default=2, help="hard negatives a question (default: 2)"
+        "--negatives",
+        type=int,
+        default=NEGATIVES,
+        help=f"hard negatives a question (default: {NEGATIVES})",
     )
     run.add_argument(
         "--files",
