@@ -5,7 +5,8 @@ from __future__ import annotations
 from berita.settings import Settings
 from bot.answer import Answerer, AnswerTuning, ReaderTuning
 from bot.llm import AnswerWriter, LLMSettingError
-from reader.loading import ReaderError, load_reader, refusal_rules
+from reader.loading import ReaderError, load_reader
+from reader.refusal import refusal_rules
 from vectorstore.embeddings import EmbeddingModelError, load_embeddings
 from vectorstore.retrieve import FusionWeights, HybridRetriever
 from vectorstore.store import PassageStore
@@ -35,7 +36,7 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
     if settings.reader:
         reader = load_reader(settings.reader_path, settings.embedding_threads)
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
-        rules = refusal_rules(reader, settings.reader_path, by_language)
+        rules = refusal_rules(reader.card, settings.reader_path, by_language)
         reading = ReaderTuning(reader, settings.reader_candidates, rules)
     writer = None
     if settings.llm_model:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -12,6 +11,7 @@ import numpy as np
 
 from berita.text import detect_language
 from bot.llm import AnswerWriter
+from reader.refusal import Refusal
 from vectorstore.fusion import reader_order
 from vectorstore.lexical import tokenize
 from vectorstore.passages import quotable_spans, span_text
@@ -120,29 +120,6 @@ class PassageReader(Protocol):
     """What reads a question with passages: the probability that each answers it."""
 
     def probabilities(self, question: str, passages: list[str]) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """When a read question is refused: the probability that the passages answer it,
-    sigmoid(reader_weight x the best reader logit + support_weight x `Answerer.support` + bias),
-    below `threshold` (`python -m reader.calibrate` fits them)."""
-
-    reader_weight: float
-    support_weight: float
-    bias: float
-    threshold: float
-
-    @classmethod
-    def reader_alone(cls, threshold: float) -> Refusal:
-        """The rule without calibration: the reader's probability against `threshold`."""
-        return cls(1.0, 0.0, 0.0, threshold)
-
-    def confidence(self, reader_logit: float, support: float) -> float:
-        """The probability that the passages answer the question."""
-        return sigmoid(
-            self.reader_weight * reader_logit + self.support_weight * support + self.bias
-        )
 
 
 @dataclass(frozen=True)
@@ -296,7 +273,7 @@ class Answerer:
         support = self.support(question, language, passages, spans)
         evidence = {"support": support}
         if self.reading is None or reader_logit is None:  # the support alone
-            rule = Refusal(0.0, 1.0, 0.0, sigmoid(self.tuning.abstain_threshold))
+            rule = Refusal.support_alone(self.tuning.abstain_threshold)
             reader_logit = 0.0
         else:
             rule = self.reading.refusal.get(language, self.reading.refusal["id"])
@@ -352,11 +329,6 @@ def read(
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
     ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
     return ranked + passages[len(candidates) :], float(logit.max())
-
-
-def sigmoid(log_odds: float) -> float:
-    """The probability for these log-odds (clipped, so it never overflows)."""
-    return 1 / (1 + math.exp(-min(max(log_odds, -50.0), 50.0)))
 
 
 def key_terms(question: str) -> set[str]:

@@ -6,7 +6,7 @@ answer: the reader's best logit and the support log-odds. Per question language,
 the two as refuses the most unanswerable and gold-removed questions while still answering
 `--answered` of each suite's answerable ones; a logistic regression turns the mix into a
 probability, and the threshold is that of the last answered question. The rules go to
-`refusal.json` beside the weights, with what they measured; `reader.loading.refusal_rules` reads
+`refusal.json` beside the weights, with what they measured; `reader.refusal.refusal_rules` reads
 them.
 """
 
@@ -29,8 +29,8 @@ from berita.evaluate import (
     temporary_store,
 )
 from berita.settings import load_settings
-from bot.answer import sigmoid
-from reader.loading import REFUSAL_FILE, ReaderError, load_reader
+from reader.loading import ReaderError, load_reader
+from reader.refusal import REFUSAL_FILE, sigmoid
 
 SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
 

@@ -10,10 +10,11 @@ import pytest
 
 from berita.components import open_answerer, open_store
 from berita.evaluate import answer_hit, load_questions
-from bot.answer import NOT_FOUND, Refusal
+from bot.answer import NOT_FOUND
 from ingest.pipeline import ingest
 from reader.calibrate import main as calibrate
-from reader.loading import RULE_FIELDS, ReaderError, load_reader, refusal_rules
+from reader.loading import ReaderError, load_reader
+from reader.refusal import RULE_FIELDS, Refusal, refusal_rules
 from reader.train import fit, prepare
 from tests.conftest import SEED, SEED_SUITE, run_berita
 from tests.reader_data import write_training_data
@@ -72,11 +73,11 @@ def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, w
 def test_without_calibration_the_rule_is_the_readers_probability_at_the_cards_threshold(weights):
     reader = load_reader(weights, 1)
     measured = reader.card["dev"]["idkmrc-dev"]["threshold_at_0.90_answered"]
-    rules = refusal_rules(reader, weights, {"id": None, "en": 0.3})
+    rules = refusal_rules(reader.card, weights, {"id": None, "en": 0.3})
     assert rules == {"id": Refusal(1.0, 0.0, 0.0, measured), "en": Refusal(1.0, 0.0, 0.0, 0.3)}
     assert rules["id"].confidence(reader_logit=0.0, support=5.0) == pytest.approx(0.5)
     with pytest.raises(ReaderError, match="READER_THRESHOLD_EN"):
-        refusal_rules(reader, weights, {"id": 0.5, "en": None})  # no English suite in the card
+        refusal_rules(reader.card, weights, {"id": 0.5, "en": None})  # no English suite in the card
 
 
 def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, tmp_path):
@@ -95,7 +96,7 @@ def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, t
         "idkmrc-dev unanswerable refused",
         "idkmrc-dev removed refused",
     }
-    rule = refusal_rules(load_reader(calibrated, 1), calibrated, {"id": None, "en": 0.4})["id"]
+    rule = refusal_rules(load_reader(calibrated, 1).card, calibrated, {"id": None, "en": 0.4})["id"]
     assert rule == Refusal(*(fitted[f] for f in RULE_FIELDS))
 
     ingest([str(SEED)], open_store(settings), settings)
