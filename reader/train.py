@@ -58,6 +58,7 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
     from berita.evaluate import held_out
     from reader.e5 import E5File
     from reader.model import MAX_TOKENS
+    from vectorstore.crosslingual import query_terms
     from vectorstore.lexical import LexicalIndex
 
     passages: list[dict] = []
@@ -138,7 +139,8 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
         )
         for number, question in enumerate(questions):
             if question["pool"] == pool:
-                hits = index.search(question["question"], CANDIDATES)
+                terms = query_terms(question["question"], question["lang"])
+                hits = index.search_terms(terms, CANDIDATES)
                 for rank, (pid, score) in enumerate(hits):
                     bm25_ids[number, rank] = int(pid)
                     bm25_scores[number, rank] = score / hits[0][1]

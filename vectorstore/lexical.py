@@ -12,7 +12,8 @@ import math
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -59,10 +60,15 @@ def stem(word: str) -> str:
     return _stemmer().stem(word) or word
 
 
+def words(text: str) -> list[str]:
+    """The lower-cased words and numbers of a text, as written (no stop word dropped)."""
+    return _TOKEN.findall(text.casefold())
+
+
 def tokenize(text: str) -> list[str]:
     """Content tokens of a text: lower-cased, stop words dropped, Indonesian stems."""
     tokens = []
-    for raw in _TOKEN.findall(text.casefold()):
+    for raw in words(text):
         for part in [raw, *raw.split("-")] if "-" in raw else [raw]:
             if part not in STOPWORDS:
                 tokens.append(stem(part))
@@ -245,10 +251,16 @@ class LexicalIndex:
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
         """The `n` passages with the best BM25 scores for the query (above 0), best first."""
-        tokens = tokenize(query)
-        frequencies = {token: self.document_frequency(token) for token in set(tokens)}
-        # Repeated query tokens count each time, as in bm25s; unseen ones match nothing.
-        weights = [(t, self._idf(frequencies[t])) for t in tokens if frequencies[t]]
+        # Repeated query tokens count each time, as in bm25s.
+        return self.search_terms(Counter(tokenize(query)), n)
+
+    def search_terms(self, terms: Mapping[str, float], n: int) -> list[tuple[str, float]]:
+        """`search` for weighted query tokens: each token's BM25 term scaled by its weight."""
+        weights = [
+            (token, weight * self._idf(frequency))
+            for token, weight in terms.items()
+            if (frequency := self.document_frequency(token)) and weight > 0
+        ]  # unseen tokens match nothing
         if not weights:
             return []
         average_length = self._total_length / len(self._where)

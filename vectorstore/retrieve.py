@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 from langchain_core.documents import Document
 
+from vectorstore.crosslingual import query_terms
 from vectorstore.fusion import fuse
 from vectorstore.store import PassageStore
 
@@ -69,7 +70,7 @@ class HybridRetriever:
         documents = {doc.id: doc for doc, _ in dense_hits}
         dense = {doc.id: score for doc, score in dense_hits}
 
-        bm25 = self.store.lexical().search(question, n)
+        bm25 = self.store.lexical().search_terms(query_terms(question, lang), n)
         lexical = {pid: score / bm25[0][1] for pid, score in bm25}
         if lexical:
             missing = [pid for pid in lexical if pid not in documents]
