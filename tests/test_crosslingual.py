@@ -11,6 +11,7 @@ from vectorstore.crosslingual import (
     load_lexicon,
     main,
     query_terms,
+    question_terms,
 )
 from vectorstore.lexical import LexicalIndex
 
@@ -32,6 +33,14 @@ def test_an_english_question_finds_the_indonesian_passage_through_the_shipped_ta
 def test_indonesian_questions_keep_their_own_tokens_only():
     question = "Berapa desa yang terendam banjir?"
     assert query_terms(question, "id") == {"desa": 1, "rendam": 1, "banjir": 1}
+
+
+def test_a_question_word_is_found_by_its_own_token_or_a_translation():
+    english = question_terms("Which villages were flooded in 2020?", "en")
+    assert {"villages", "desa"} <= next(word for word in english if "desa" in word)
+    assert frozenset({"2020"}) in english
+    indonesian = question_terms("Berapa desa yang terendam banjir?", "id")
+    assert indonesian == [frozenset({"desa"}), frozenset({"rendam"}), frozenset({"banjir"})]
 
 
 def test_weighted_search_is_search_for_token_counts():

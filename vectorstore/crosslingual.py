@@ -49,6 +49,20 @@ def query_terms(question: str, lang: str) -> Counter[str]:
     return terms
 
 
+def question_terms(question: str, lang: str) -> list[frozenset[str]]:
+    """The question's content words, each as the tokens that count as finding it in a passage:
+    its own token and, for an English question, the Indonesian tokens it translates to."""
+    if lang != "en":
+        return [frozenset([token]) for token in dict.fromkeys(tokenize(question))]
+    lexicon = load_lexicon(LEXICON)
+    found = [
+        frozenset(tokenize(word)) | {token for token, _ in lexicon.get(_singular(word), ())}
+        for word in words(question)
+        if word not in STOPWORDS
+    ]
+    return list(dict.fromkeys(options for options in found if options))
+
+
 @lru_cache(maxsize=2)
 def load_lexicon(path: Path) -> dict[str, tuple[tuple[str, float], ...]]:
     """English word -> its Indonesian tokens and probabilities, most likely first."""
