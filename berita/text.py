@@ -164,9 +164,27 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+# Words a question opens with, by language: they outweigh the function words of a title or
+# a name inside it ("Kapan Fly to the Sky mulai debut?" is Indonesian).
+_ID_OPENERS = {
+    *("apa", "apakah", "siapa", "siapakah", "kapan", "kapankah", "berapa", "berapakah"),
+    *("mana", "manakah", "di", "dimana", "dimanakah", "kemana", "kemanakah", "darimana"),
+    *("bagaimana", "mengapa", "kenapa", "sebutkan"),
+}
+_EN_OPENERS = {
+    *("what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "name"),
+    *("is", "are", "was", "were", "did", "does", "do"),
+}
+OPENER_WEIGHT = 3
+
+
 def detect_language(text: str) -> str:
-    """Return "id" for Indonesian or "en" for English (Indonesian when unsure)."""
+    """Return "id" for Indonesian or "en" for English (Indonesian when unsure): the language
+    with more of its marker words, a question word it opens with counting OPENER_WEIGHT more."""
     tokens = words(text)
     english = sum(token in _EN_MARKERS for token in tokens)
     indonesian = sum(token in _ID_MARKERS for token in tokens)
+    if tokens:
+        english += OPENER_WEIGHT * (tokens[0] in _EN_OPENERS)
+        indonesian += OPENER_WEIGHT * (tokens[0] in _ID_OPENERS)
     return "en" if english > indonesian else "id"

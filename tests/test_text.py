@@ -29,6 +29,14 @@ def test_detect_language():
     assert detect_language("Who is the Prime Minister of Armenia?") == "en"
 
 
+def test_a_title_or_name_in_english_leaves_an_indonesian_question_indonesian():
+    assert detect_language("Kapan Fly to the Sky mulai debut?") == "id"
+    assert detect_language("Siapa penulis novel The Chronicles of Narnia?") == "id"
+    assert detect_language("Dimanakah lokasi Commanding and General Staff College?") == "id"
+    assert detect_language("Whose ideas became radical during his imprisonment?") == "en"
+    assert detect_language("In what year was the film Ibunda made?") == "en"
+
+
 def test_canonical_urls_drop_tracking_fragments_and_trailing_slashes():
     from ingest.article import canonical_url
 
