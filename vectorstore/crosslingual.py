@@ -41,10 +41,9 @@ def query_terms(question: str, lang: str) -> Counter[str]:
     Indonesian tokens its words translate to, each weighted by its translation probability."""
     terms: Counter[str] = Counter(tokenize(question))
     if lang == "en":
-        lexicon = load_lexicon(LEXICON)
-        for word in english_words(question):
-            for token, probability in lexicon.get(word, ()):
-                if token != stem(word):  # a name or cognate is already among its own tokens
+        for word in words(question):
+            for token, probability in translations(word):
+                if token != stem(_singular(word)):  # a name or cognate: among its own tokens
                     terms[token] += probability
     return terms
 
@@ -54,13 +53,20 @@ def question_terms(question: str, lang: str) -> list[frozenset[str]]:
     its own token and, for an English question, the Indonesian tokens it translates to."""
     if lang != "en":
         return [frozenset([token]) for token in dict.fromkeys(tokenize(question))]
-    lexicon = load_lexicon(LEXICON)
     found = [
-        frozenset(tokenize(word)) | {token for token, _ in lexicon.get(_singular(word), ())}
+        frozenset(tokenize(word)) | {token for token, _ in translations(word)}
         for word in words(question)
         if word not in STOPWORDS
     ]
     return list(dict.fromkeys(options for options in found if options))
+
+
+def translations(word: str) -> tuple[tuple[str, float], ...]:
+    """The Indonesian tokens an English word (lower-case, as written) translates to, with their
+    probabilities, most likely first; none for a stop word or a word the table lacks."""
+    if word in STOPWORDS:
+        return ()
+    return load_lexicon(LEXICON).get(_singular(word), ())
 
 
 @lru_cache(maxsize=2)
