@@ -197,7 +197,7 @@ class E5Tokenizer:
     ) -> None:
         import sentencepiece
 
-        model = unigram_model(pieces, scores.tolist(), unk)
+        model = unigram_model(pieces, scores, unk)
         self._model = sentencepiece.SentencePieceProcessor(model_proto=model)
         self._table = normalization
         self.bos, self.eos, self.unk = bos, eos, unk
@@ -227,7 +227,7 @@ class E5Tokenizer:
         return self.content_ids([prefix + text for text in texts])
 
 
-def unigram_model(pieces: list[str], scores: list[float], unk: int) -> bytes:
+def unigram_model(pieces: list[str], scores: np.ndarray, unk: int) -> bytes:
     """A serialised SentencePiece ModelProto (sentencepiece_model.proto's field numbers) of a
     Unigram model over these pieces that does nothing to its input but segment it: no
     normalisation, dummy prefix or whitespace handling (`E5Tokenizer.normalize` did those), no
@@ -242,20 +242,23 @@ def unigram_model(pieces: list[str], scores: list[float], unk: int) -> bytes:
             value >>= 7
         return bytes([*out, value])
 
-    def field(number: int, value: bytes | int | float) -> bytes:
+    def field(number: int, value: bytes | int) -> bytes:
         if isinstance(value, bytes):  # length-delimited
             return varint(number << 3 | 2) + varint(len(value)) + value
-        if isinstance(value, float):  # fixed32
-            return varint(number << 3 | 5) + struct.pack("<f", value)
         return varint(number << 3) + varint(value)
 
-    normal, unknown, unigram = 1, 2, 1
+    score_key = varint(2 << 3 | 5)  # a piece's score: field 2, a little-endian float32
+    packed = np.asarray(scores, "<f4").tobytes()
+    normal, unknown, unigram = field(3, 1), field(3, 2), 1  # a piece's type: field 3
     entries = b"".join(
         field(
             1,
-            field(1, piece.encode()) + field(2, score) + field(3, unknown if n == unk else normal),
+            field(1, piece.encode())
+            + score_key
+            + packed[4 * n : 4 * n + 4]
+            + (unknown if n == unk else normal),
         )
-        for n, (piece, score) in enumerate(zip(pieces, scores, strict=True))
+        for n, piece in enumerate(pieces)
     )
     trainer = field(3, unigram) + field(40, unk) + b"".join(field(f, -1) for f in (41, 42, 43))
     normalizer = field(1, b"identity") + field(3, 0) + field(4, 0) + field(5, 0)
