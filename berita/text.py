@@ -152,6 +152,16 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in (s.strip() for s in sentences) if s]
 
 
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """The text without lone surrogates: halves of characters that a JSON escape or a command
+    line that is not UTF-8 can put in a str, and that no UTF-8 encoder (the models', the
+    hashes') accepts."""
+    return _LONE_SURROGATES.sub("", text)
+
+
 def normalize(text: str) -> str:
     """Casefold, turn punctuation into spaces and collapse whitespace (the eval's normalisation)."""
     text = unicodedata.normalize("NFKC", text).casefold()

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from berita.text import detect_language
+from berita.text import detect_language, without_lone_surrogates
 from bot.llm import AnswerWriter
 from reader.refusal import Refusal
 from vectorstore.crosslingual import question_terms
@@ -159,7 +159,7 @@ class Answerer:
     def extract(self, question: str, k: int = 5) -> Answer:
         """The extractive answer: the passages' best sentences, or a refusal."""
         started = time.perf_counter()
-        question = " ".join(question.split())
+        question = " ".join(without_lone_surrogates(question).split())
         language = detect_language(question)
         query_vector = self.retriever.embed_question(question)
         embedded = time.perf_counter()

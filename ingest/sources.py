@@ -16,6 +16,7 @@ import httpx
 
 from berita import __version__
 from berita.settings import Settings
+from berita.text import without_lone_surrogates
 from ingest.article import Article, IngestFailure, canonical_url, derive_doc_id
 from ingest.extract import ExtractionError, extract_html
 
@@ -166,14 +167,17 @@ def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
             yield IngestFailure(where, "expected a JSON object")
             continue
         body = record.get("text")
-        if not isinstance(body, str) or not body.strip():
+        if not isinstance(body, str) or not without_lone_surrogates(body).strip():
             yield IngestFailure(where, 'missing or empty "text"')
             continue
         fields = {key: record.get(key) or "" for key in ("title", "url", "published", "source")}
         if not all(isinstance(value, str) for value in fields.values()):
             yield IngestFailure(where, "title, url, published and source must be strings")
             continue
-        doc_id = str(record.get("id") or "").strip()
+        # JSON escapes can spell half a character ("\ud83d"): dropped, the rest is kept
+        body = without_lone_surrogates(body)
+        fields = {key: without_lone_surrogates(value) for key, value in fields.items()}
+        doc_id = without_lone_surrogates(str(record.get("id") or "")).strip()
         if not doc_id:
             key = canonical_url(fields["url"]) if fields["url"] else body
             doc_id = derive_doc_id(key)

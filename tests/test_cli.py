@@ -187,6 +187,15 @@ def test_batch_questions_must_be_text_and_rejected_lines_fail_the_run(cli_env, t
     assert row["id"] == 5 and "Peskov" in row["answer"]
 
 
+def test_a_question_with_half_a_character_is_answered(cli_env):
+    # A command line that is not UTF-8 (or a JSON escape of half an emoji) puts a lone surrogate
+    # in the question, which no UTF-8 encoder takes: it is dropped, no traceback.
+    run_berita(cli_env, "ingest", str(SEED))
+    asked = run_berita(cli_env, "ask", "Siapa juru bicara Kremlin\udcff?")
+    assert asked.returncode == 0 and not asked.stderr, asked.stderr
+    assert "Peskov" in asked.stdout
+
+
 @pytest.mark.parametrize("k", ["0", "-3", "many"])
 def test_k_must_be_a_positive_number(cli_env, k):
     done = run_berita(cli_env, "ask", "--k", k, "apa?")

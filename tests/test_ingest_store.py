@@ -226,6 +226,21 @@ def test_jsonl_bad_lines_fail_alone_with_their_numbers(settings, tmp_path):
     assert texts["a#0"] == "Harga cabai naik di pasar Bandung."
 
 
+def test_jsonl_escapes_of_half_a_character_are_dropped(settings, tmp_path):
+    # "\ud83d" alone is half an emoji: json.loads gives a str no UTF-8 encoder takes
+    path = tmp_path / "dump.jsonl"
+    path.write_text(
+        '{"id": "h\\udcff", "title": "Banjir \\ud83d di Bandung", '
+        '"text": "Banjir merendam \\ude00 rumah warga di Bandung."}\n',
+        "utf-8",
+    )
+    summary = ingest([str(path)], open_store(settings), settings)
+    assert (summary.added, summary.failures) == (1, [])
+    [(pid, text)] = _texts(open_store(settings)).items()
+    assert pid == "h#0" and "Banjir di Bandung" in text
+    assert "Banjir merendam rumah warga di Bandung." in text
+
+
 def test_an_article_from_one_site_is_never_replaced_by_another_site(settings, tmp_path):
     first = {"id": "x", "url": "https://news.example/a", "text": "Berita asli tentang pemilu."}
     fake = {"id": "x", "url": "https://evil.example/a", "text": "Berita palsu tentang pemilu."}
