@@ -27,10 +27,13 @@ def test_ingest_ask_sources_remove(cli_env):
     listed = run_berita(cli_env, "sources")
     assert listed.stdout.startswith("seed-csto-armenia\t2023-05-23\t4 passages\tSekutu Rusia")
 
-    removed = run_berita(cli_env, "remove", "seed-csto-armenia", "nope")
+    removed = run_berita(cli_env, "remove", "seed-csto-armenia", "nope", "caf\udcff")
     assert removed.returncode == 1
     assert removed.stdout.strip() == "removed seed-csto-armenia (4 passages)"
-    assert removed.stderr.strip() == "berita: no article 'nope'"
+    assert removed.stderr.splitlines() == [  # the last one's byte is not UTF-8
+        "berita: no article 'nope'",
+        "berita: no article 'caf\\udcff'",
+    ]
     assert run_berita(cli_env, "sources").stdout.strip() == "no articles stored"
 
 

@@ -22,6 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
+from berita.text import without_lone_surrogates
 from vectorstore.embeddings import prune_cache
 from vectorstore.feeds import FeedStates
 from vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
@@ -269,8 +270,10 @@ class PassageStore:
         """Delete articles and their passages; returns how many passages each id had."""
         with self._write_lock:
             self.refresh()
-            found = {
+            found = {  # an id holding half a character (a lone surrogate) is never stored
                 doc_id: self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+                if doc_id == without_lone_surrogates(doc_id)
+                else []
                 for doc_id in doc_ids
             }
             ids = [pid for passage_ids in found.values() for pid in passage_ids]
