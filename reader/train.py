@@ -44,7 +44,6 @@ LICENCES = {
 CANDIDATES = 30  # per question and side (dense, BM25) when mining
 NEGATIVES = 2  # hard negatives a training question, unless said otherwise
 DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
-MAX_QUESTION_TOKENS = 64
 LEXICAL_WEIGHT = {"id": 1.0, "en": 0.4}  # berita's defaults (FusionWeights)
 _NORMAL = re.compile(r"[\W_]+")
 BOS, PAD, EOS = 0, 1, 2  # `prepare` keeps the first word rows where they are
@@ -57,7 +56,7 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
     """Write the training bundle into `out`."""
     from berita.evaluate import held_out
     from reader.e5 import E5File
-    from reader.model import MAX_TOKENS
+    from reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS
     from vectorstore.crosslingual import query_terms
     from vectorstore.lexical import LexicalIndex
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from reader.model import Reader
+from reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader, pair_ids
 from reader.train import TRAIN_FILES, batch_order, fit
 from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
@@ -118,6 +118,15 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
         fit(bundle, tmp_path / "wrong", layers=1, negatives={"facqa-train": 2})
     with pytest.raises(SystemExit, match="no reader weights"):
         fit(bundle, tmp_path / "wrong", layers=1, init=tmp_path / "nothing")
+
+
+def test_a_long_question_is_cut_as_in_training_and_the_passage_keeps_its_room():
+    question, passage = list(range(100, 200)), list(range(1000, 1400))
+    ids = pair_ids(question, passage, bos=0, eos=2)
+    assert len(ids) == MAX_TOKENS
+    assert ids[: MAX_QUESTION_TOKENS + 3] == [0, *question[:MAX_QUESTION_TOKENS], 2, 2]
+    assert ids[MAX_QUESTION_TOKENS + 3 : -1] == passage[: MAX_TOKENS - MAX_QUESTION_TOKENS - 4]
+    assert pair_ids([5, 6], [7, 8], bos=0, eos=2) == [0, 5, 6, 2, 2, 7, 8, 2]
 
 
 def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
