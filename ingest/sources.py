@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -45,6 +47,7 @@ class Fetched:
     url: str
     content_type: str
     body: bytes
+    charset: str = ""  # as the Content-Type header declares it
     not_modified: bool = False  # 304: the validators sent still hold
     etag: str = ""
     last_modified: str = ""
@@ -93,7 +96,7 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
             _check_text(data)  # decoded line by line, so one bad line fails alone
             yield from _from_jsonl(data, str(path))
             return
-        text = _decode(data)
+        text = _decode(data, _html_charset(data) if suffix in HTML_SUFFIXES else "")
     except SourceError as error:
         yield IngestFailure(str(path), str(error))
         return
@@ -126,12 +129,31 @@ def _check_text(data: bytes) -> None:
         raise SourceError("binary content, not text")
 
 
-def _decode(data: bytes) -> str:
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+# What browsers read for these labels (the WHATWG Encoding standard), where Python reads less
+_BROWSER_CODECS = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254"}
+
+
+def _html_charset(data: bytes) -> str:
+    """The charset an HTML document's <meta> declares in its first 4 KB, if any."""
+    found = _META_CHARSET.search(data[:4096])
+    return found.group(1).decode("ascii") if found else ""
+
+
+def _decode(data: bytes, charset: str = "") -> str:
+    """The body as text, in `charset` (a Content-Type's or a <meta>'s; an unknown one is
+    ignored), else UTF-8."""
     _check_text(data)
     try:
-        text = data.decode("utf-8-sig")
+        codec = codecs.lookup(charset).name if charset else "utf-8"
+    except LookupError:
+        codec = "utf-8"
+    codec = _BROWSER_CODECS.get(codec, codec)
+    try:
+        text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError:
-        raise SourceError("binary content or not UTF-8 text") from None
+        named = "UTF-8" if codec == "utf-8" else f"{charset} (as declared)"
+        raise SourceError(f"binary content or not {named} text") from None
     if not text.strip():
         raise SourceError("empty file")
     return text
@@ -260,6 +282,7 @@ class Fetcher:
                 str(response.url),
                 content_type,
                 b"".join(chunks),
+                charset=response.charset_encoding or "",
                 etag=response.headers.get("etag", ""),
                 last_modified=response.headers.get("last-modified", ""),
             )
@@ -360,8 +383,11 @@ def _feed_date(entry: Any) -> str:
 
 def _article_from_response(fetched: Fetched, origin: str) -> Item:
     try:
-        text = _decode(fetched.body)
-        if fetched.content_type == "text/plain":
+        html = fetched.content_type != "text/plain"
+        text = _decode(
+            fetched.body, fetched.charset or (_html_charset(fetched.body) if html else "")
+        )
+        if not html:
             title, body = _title_and_body(text, "")
             key = canonical_url(fetched.url)
             return Article(derive_doc_id(key), body, title, key, origin=origin, web_page=True)

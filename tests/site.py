@@ -58,6 +58,14 @@ PAGES = {
 }
 
 
+OLD_CAFE = [
+    "Café tertua di Jalan Braga, Bandung, dibuka kembali pada Selasa setelah direnovasi selama "
+    "dua tahun oleh pemilik barunya, kata pengelola kepada wartawan.",
+    "Menu klasik seperti roti bakar, kopi tubruk dan crème brûlée kembali disajikan dengan harga "
+    "yang tidak jauh berbeda dari masa lalu, menurut para pelanggan lama.",
+]
+
+
 REDIRECTS = {"/go/metadata": "http://169.254.169.254/latest/meta-data/"}
 LOGIN_WALL = (
     "<html><head><title>Masuk</title></head><body><article><h1>Artikel premium</h1>"
@@ -164,6 +172,15 @@ class LocalSite(ServedSite):
             return html.encode(), "text/html; charset=utf-8", 200
         if path == "/login":
             return LOGIN_WALL.encode(), "text/html; charset=utf-8", 200
+        if path == "/lama/kafe":  # an older site: ISO-8859-1, said in the header only
+            html = ARTICLE.format(
+                title="Café tua di Braga dibuka kembali",
+                date="2024-04-02",
+                base=self.base,
+                path=path,
+                paragraphs="\n".join(f"<p>{p}</p>" for p in OLD_CAFE),
+            ).replace('<meta charset="utf-8">\n', "")
+            return html.encode("latin-1"), "text/html; charset=ISO-8859-1", 200
         if path == "/metadata-feed.xml":
             return (
                 (

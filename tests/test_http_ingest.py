@@ -4,6 +4,7 @@ import time
 
 from berita.components import open_answerer, open_store
 from ingest.pipeline import ingest
+from tests.site import OLD_CAFE
 
 
 def test_pages_and_feed_are_extracted_cleaned_and_deduplicated(settings, site):
@@ -50,6 +51,23 @@ def test_broken_urls_fail_with_one_line_each(settings, site):
     assert reasons[1] == "HTTP 404 Not Found"
     assert reasons[2].startswith("cannot fetch (ConnectError")
     assert all("\n" not in r for r in reasons) and summary.added == 0
+
+
+def test_pages_in_other_charsets_are_read_as_declared(settings, site, tmp_path):
+    saved = tmp_path / "kafe.html"  # a page saved as windows-1252, said in its <meta>
+    saved.write_bytes(
+        b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+        b"<title>Caf\xe9 di Braga</title></head><body><article><h1>Caf\xe9 di Braga</h1>"
+        + "".join(f"<p>{p}</p>" for p in OLD_CAFE).encode("cp1252")
+        + b"<p>Pemilik menyebutnya \x93rumah kedua\x94 bagi seniman kota.</p>"
+        + b"</article></body></html>"
+    )
+    summary = ingest([site.url("/lama/kafe"), str(saved)], open_store(settings), settings)
+    assert (summary.added, summary.failures) == (2, [])
+    pages = open_store(settings).iter_passages(include=("documents",))
+    texts = " ".join(text for page in pages for text in page["documents"])
+    assert "crème brûlée" in texts and "Café tertua di Jalan Braga" in texts
+    assert "“rumah kedua”" in texts
 
 
 def test_private_addresses_are_refused_by_default_and_metadata_always(settings, site):
