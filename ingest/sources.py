@@ -152,8 +152,8 @@ def _decode(data: bytes, charset: str = "") -> str:
     try:
         text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError:
-        named = "UTF-8" if codec == "utf-8" else f"{charset} (as declared)"
-        raise SourceError(f"binary content or not {named} text") from None
+        named = "UTF-8 text" if codec == "utf-8" else f"{charset} text, as declared"
+        raise SourceError(f"binary content or not {named}") from None
     if not text.strip():
         raise SourceError("empty file")
     return text

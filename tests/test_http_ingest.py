@@ -62,8 +62,14 @@ def test_pages_in_other_charsets_are_read_as_declared(settings, site, tmp_path):
         + b"<p>Pemilik menyebutnya \x93rumah kedua\x94 bagi seniman kota.</p>"
         + b"</article></body></html>"
     )
-    summary = ingest([site.url("/lama/kafe"), str(saved)], open_store(settings), settings)
-    assert (summary.added, summary.failures) == (2, [])
+    wrong = tmp_path / "salah.html"  # bytes windows-1252 has no character for
+    wrong.write_bytes(b'<meta charset="windows-1252"><p>Harga \x81\x8d naik.</p>')
+    sources = [site.url("/lama/kafe"), str(saved), str(wrong)]
+    summary = ingest(sources, open_store(settings), settings)
+    assert summary.added == 2
+    assert [(f.origin, f.reason) for f in summary.failures] == [
+        (str(wrong), "binary content or not windows-1252 text, as declared")
+    ]
     pages = open_store(settings).iter_passages(include=("documents",))
     texts = " ".join(text for page in pages for text in page["documents"])
     assert "crème brûlée" in texts and "Café tertua di Jalan Braga" in texts
