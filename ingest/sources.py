@@ -188,18 +188,20 @@ def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
         if not isinstance(record, dict):
             yield IngestFailure(where, "expected a JSON object")
             continue
+        # JSON escapes can spell half a character ("\ud83d"): dropped, the rest is kept
+        record = {
+            key: without_lone_surrogates(value) if isinstance(value, str) else value
+            for key, value in record.items()
+        }
         body = record.get("text")
-        if not isinstance(body, str) or not without_lone_surrogates(body).strip():
+        if not isinstance(body, str) or not body.strip():
             yield IngestFailure(where, 'missing or empty "text"')
             continue
         fields = {key: record.get(key) or "" for key in ("title", "url", "published", "source")}
         if not all(isinstance(value, str) for value in fields.values()):
             yield IngestFailure(where, "title, url, published and source must be strings")
             continue
-        # JSON escapes can spell half a character ("\ud83d"): dropped, the rest is kept
-        body = without_lone_surrogates(body)
-        fields = {key: without_lone_surrogates(value) for key, value in fields.items()}
-        doc_id = without_lone_surrogates(str(record.get("id") or "")).strip()
+        doc_id = str(record.get("id") or "").strip()
         if not doc_id:
             key = canonical_url(fields["url"]) if fields["url"] else body
             doc_id = derive_doc_id(key)
