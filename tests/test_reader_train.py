@@ -70,6 +70,8 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     card = json.loads(text.rsplit("```json", 1)[1].split("```")[0])
     assert (card["steps"], card["seed"], card["layers"]) == (3, 5, 1)
     assert card["pairs"] >= 5 and "CC BY-SA 4.0" in card["data"]["idkmrc-train"]
+    assert card["licence"].startswith("CC BY-SA 4.0")  # share-alike data went in
+    assert f"Licence of these weights: {card['licence']}." in text
     assert card["negatives"] == {"idkmrc-train": 1}
     for name, digest in card["files"].items():  # safetensors shards, digests as the card says
         assert name.endswith(".safetensors")
