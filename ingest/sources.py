@@ -94,6 +94,8 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
         data = _read_bytes(path, max_bytes)
         if suffix in JSONL_SUFFIXES:
             _check_text(data)  # decoded line by line, so one bad line fails alone
+            if _bom_codec(data) in ("utf-16", "utf-32"):  # Notepad's "Unicode", say
+                data = _decode(data).encode("utf-8")
             yield from _from_jsonl(data, str(path))
             return
         text = _decode(data, _html_charset(data) if suffix in HTML_SUFFIXES else "")
@@ -122,11 +124,27 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 def _check_text(data: bytes) -> None:
-    """SourceError for an empty or binary body."""
+    """SourceError for an empty or binary body (UTF-16 and UTF-32 are told apart by their BOM)."""
     if not data.strip():
         raise SourceError("empty file")
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data[:8192] and not _bom_codec(data):
         raise SourceError("binary content, not text")
+
+
+# A byte-order mark says the encoding whatever a header or <meta> declares (as browsers read it);
+# UTF-32's marks go first, as UTF-16 LE's is the start of UTF-32 LE's
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _bom_codec(data: bytes) -> str:
+    """The codec a byte-order mark at the start of `data` names (it reads the mark too), or ""."""
+    return next((codec for bom, codec in _BOMS if data.startswith(bom)), "")
 
 
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
@@ -141,19 +159,26 @@ def _html_charset(data: bytes) -> str:
 
 
 def _decode(data: bytes, charset: str = "") -> str:
-    """The body as text, in `charset` (a Content-Type's or a <meta>'s; an unknown one is
-    ignored), else UTF-8."""
+    """The body as text: in the encoding its byte-order mark names, else in `charset` (a
+    Content-Type's or a <meta>'s; an unknown one is ignored), else UTF-8."""
     _check_text(data)
     try:
         codec = codecs.lookup(charset).name if charset else "utf-8"
     except LookupError:
         codec = "utf-8"
-    codec = _BROWSER_CODECS.get(codec, codec)
+    codec = _bom_codec(data) or _BROWSER_CODECS.get(codec, codec)
     try:
         text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError:
-        named = "UTF-8 text" if codec == "utf-8" else f"{charset} text, as declared"
+        named = {
+            "utf-8": "UTF-8 text",
+            "utf-8-sig": "UTF-8 text, as its byte-order mark says",
+            "utf-16": "UTF-16 text, as its byte-order mark says",
+            "utf-32": "UTF-32 text, as its byte-order mark says",
+        }.get(codec, f"{charset} text, as declared")
         raise SourceError(f"binary content or not {named}") from None
+    if "\x00" in text:
+        raise SourceError("binary content, not text")
     if not text.strip():
         raise SourceError("empty file")
     return text

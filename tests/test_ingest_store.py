@@ -226,6 +226,35 @@ def test_jsonl_bad_lines_fail_alone_with_their_numbers(settings, tmp_path):
     assert texts["a#0"] == "Harga cabai naik di pasar Bandung."
 
 
+def test_files_are_read_in_the_encoding_their_byte_order_mark_names(settings, tmp_path):
+    # Notepad's "Unicode" is UTF-16 LE with a mark; the mark wins over an HTML <meta> charset
+    body = "Jembatan baru di Samarinda diresmikan Senin; warga menyambut gembira. " * 6
+    (tmp_path / "notepad.txt").write_bytes(("Jembatan Mahakam\n" + body).encode("utf-16"))
+    (tmp_path / "dump.jsonl").write_bytes(
+        (json.dumps({"id": "u16", "title": "Kereta", "text": "Kereta cepat jalan."}) + "\n").encode(
+            "utf-16"
+        )
+    )
+    (tmp_path / "wide.md").write_bytes(("# Pasar Baru\nHarga cabai naik.").encode("utf-32"))
+    page = f"<html><head><meta charset='iso-8859-1'><title>Banjir</title></head><body>\
+<article><h1>Banjir</h1><p>{body} Kafe “Kopi Kita” tutup.</p></article></body></html>"
+    (tmp_path / "page.html").write_bytes(b"\xfe\xff" + page.encode("utf-16-be"))
+    (tmp_path / "broken.txt").write_bytes(b"\xff\xfe" + "Banjir".encode("utf-16-le")[:-1])
+    summary = ingest([str(tmp_path)], open_store(settings), settings)
+    assert [(f.origin, f.reason) for f in summary.failures] == [
+        (
+            str(tmp_path / "broken.txt"),
+            "binary content or not UTF-16 text, as its byte-order mark says",
+        )
+    ]
+    assert summary.added == 4
+    titles = {s.title for s in open_store(settings).sources()}
+    assert titles == {"Jembatan Mahakam", "Kereta", "Pasar Baru", "Banjir"}
+    texts = " ".join(_texts(open_store(settings)).values())
+    assert "Kafe “Kopi Kita” tutup" in texts and "Harga cabai naik." in texts
+    assert "\x00" not in texts and "\ufeff" not in texts
+
+
 def test_jsonl_escapes_of_half_a_character_are_dropped(settings, tmp_path):
     # "\ud83d" alone is half an emoji: json.loads gives a str no UTF-8 encoder takes
     path = tmp_path / "dump.jsonl"
