@@ -43,6 +43,9 @@ log = logging.getLogger("berita.bot")
 
 SOURCES_PAGE = 10
 TYPING_EVERY_S = 4.0
+# "typing…" only for an answer that takes a while: most take ~0.1 s, and each chat action is a
+# request that counts against Telegram's ~30 a second (AIORateLimiter), as replies do
+TYPING_AFTER_S = 0.5
 COMMANDS = {
     "en": [
         ("ask", "Ask about the articles"),
@@ -148,9 +151,11 @@ def _user_language(update: Update) -> str:
 
 @contextlib.asynccontextmanager
 async def _typing(message: Message) -> AsyncIterator[None]:
-    """Show "typing…" in the chat, re-sent every few seconds, while the block runs."""
+    """Show "typing…" in the chat while the block runs, once it has taken TYPING_AFTER_S,
+    re-sent every few seconds."""
 
     async def keep_typing() -> None:
+        await asyncio.sleep(TYPING_AFTER_S)
         while True:
             with contextlib.suppress(Exception):
                 await message.chat.send_action(ChatAction.TYPING)

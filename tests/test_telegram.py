@@ -85,7 +85,6 @@ def test_start_commands_and_questions_in_both_languages(api, seeded):
             assert country in english
         assert f"Sources\n1. {SEED_TITLE} — 2023-05-23" in english
         assert "http" not in english
-        assert (1, "typing") in api.actions
 
         api.user_says("Siapa juru bicara Kremlin?", user_id=2, language_code="id")
         indonesian = parse_html(nth_reply(api, 2).text)
@@ -279,6 +278,7 @@ def test_answers_written_by_a_configured_model_are_escaped_and_cited(api, seeded
 
     with ChatServer() as chat:
         chat.reply = "Juru bicara Kremlin: Dmitry Peskov & timnya <3 [1] https://evil.example/x"
+        chat.delay_s = 1.5  # a slow model: the chat shows "typing…" while it writes
         bot = start_bot(api, seeded, LLM_MODEL="test-model", LLM_BASE_URL=chat.base_url)
         try:
             api.user_says("Siapa juru bicara Kremlin?", user_id=1, language_code="id")
@@ -291,6 +291,7 @@ def test_answers_written_by_a_configured_model_are_escaped_and_cited(api, seeded
     assert reply.startswith("Juru bicara Kremlin: Dmitry Peskov & timnya <3 [1]\n")
     assert f"Sumber\n1. {SEED_TITLE} — 2023-05-23" in reply
     assert "evil" not in reply and len(chat.requests) == 1
+    assert (1, "typing") in api.actions
 
 
 def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
