@@ -377,9 +377,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = command(
         "ingest",
         _cmd_ingest,
-        "ingest articles: .jsonl/.txt/.md/.html files, folders, URLs, RSS/Atom feeds",
+        "ingest articles: .jsonl(.gz)/.txt/.md/.html files, folders, URLs, RSS/Atom feeds",
     )
-    sub.add_argument("sources", nargs="+", metavar="SOURCE")
+    sub.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help='a file, folder or URL; "-": JSONL on stdin'
+    )
 
     sub = command("ask", _cmd_ask, "answer a question from the stored articles")
     sub.add_argument("question", nargs="?", metavar="QUESTION")

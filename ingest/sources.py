@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import gzip
+import io
 import ipaddress
 import json
 import re
 import socket
+import sys
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,8 +28,9 @@ from ingest.extract import ExtractionError, extract_html
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+STDIN = "-"  # a SOURCE that reads JSON Lines from standard input
 USER_AGENT = f"berita/{__version__} (+news question answering)"
 MAX_REDIRECTS = 5
 METADATA_ADDRESSES = {
@@ -59,6 +64,8 @@ def iter_articles(sources: list[str], settings: Settings) -> Iterator[Item]:
         for source in sources:
             if source.startswith(("http://", "https://")):
                 yield from _from_url(source, fetcher)
+            elif source == STDIN:
+                yield from _from_stdin(settings.max_source_bytes)
             else:
                 yield from _from_path(Path(source), settings.max_source_bytes)
 
@@ -72,7 +79,7 @@ def _from_path(path: Path, max_bytes: int) -> Iterator[Item]:
             p
             for p in path.rglob("*")
             if p.is_file()
-            and p.suffix.lower() in SUPPORTED_SUFFIXES
+            and _suffix(p) in SUPPORTED_SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         if not files:
@@ -85,8 +92,14 @@ def _from_path(path: Path, max_bytes: int) -> Iterator[Item]:
         yield IngestFailure(str(path), "no such file, folder or URL")
 
 
+def _suffix(path: Path) -> str:
+    """The file's type as its name ends: `.jsonl.gz` for a gzipped dump, else the last suffix."""
+    last = path.suffix.lower()
+    return "".join(path.suffixes[-2:]).lower() if last == ".gz" else last
+
+
 def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         yield IngestFailure(str(path), f"unsupported file type {suffix or '(none)'}")
         return
@@ -114,13 +127,46 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes (unpacked, for a .gz file), at most `max_bytes` of them."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise SourceError(f"file too large ({size:,} bytes; MAX_SOURCE_BYTES is {max_bytes:,})")
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as error:
         raise SourceError(f"cannot read ({error.strerror})") from None
+    return _gunzipped(data, max_bytes) if path.suffix.lower() == ".gz" else data
+
+
+def _gunzipped(data: bytes, max_bytes: int) -> bytes:
+    """A gzip file's content, refused past `max_bytes` as it unpacks (no gzip bomb fills memory)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacking:
+            content = unpacking.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error):
+        raise SourceError("not a readable gzip file") from None
+    if len(content) > max_bytes:
+        raise SourceError(f"file too large unpacked (MAX_SOURCE_BYTES is {max_bytes:,})")
+    return content
+
+
+def _from_stdin(max_bytes: int) -> Iterator[Item]:
+    """Articles from JSON Lines on standard input (`berita ingest -`), at most `max_bytes`."""
+    data = sys.stdin.buffer.read(max_bytes + 1)
+    origin = "stdin"
+    if len(data) > max_bytes:
+        yield IngestFailure(origin, f"input too large (MAX_SOURCE_BYTES is {max_bytes:,})")
+        return
+    try:
+        if not data.strip():
+            raise SourceError("no input")
+        _check_text(data)
+        if not data.lstrip(codecs.BOM_UTF8 + b" \t\r\n").startswith(b"{"):
+            raise SourceError("expected JSON Lines (one article object a line)")
+    except SourceError as error:
+        yield IngestFailure(origin, str(error))
+        return
+    yield from _from_jsonl(data, origin)
 
 
 def _check_text(data: bytes) -> None:

@@ -90,6 +90,31 @@ def test_failed_items_give_a_nonzero_exit_and_one_line_each(cli_env, tmp_path):
     assert done.stdout.strip() == "1 added, 0 updated, 0 unchanged, 2 failed (1 passages written)"
 
 
+def test_ingest_reads_json_lines_from_standard_input(cli_env):
+    dump = "\n".join(
+        [
+            json.dumps({"id": "s1", "title": "Kereta", "text": "Kereta cepat mulai beroperasi."}),
+            "{oops",
+            json.dumps({"id": "s2", "title": "Cabai", "text": "Harga cabai naik di Bandung."}),
+        ]
+    )
+    done = run_berita(cli_env, "ingest", "-", input_text=dump + "\n")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error stdin:2: malformed JSON (")
+    assert done.stdout.strip() == "2 added, 0 updated, 0 unchanged, 1 failed (2 passages written)"
+    again = run_berita(cli_env, "ingest", "-", input_text=dump.replace("{oops", ""))
+    assert again.stdout.strip() == "0 added, 0 updated, 2 unchanged, 0 failed (0 passages written)"
+
+    for text, reason in (
+        ("Bukan JSON.\n", "expected JSON Lines (one article object a line)"),
+        ("", "no input"),
+    ):
+        done = run_berita(cli_env, "ingest", "-", input_text=text)
+        assert (done.returncode, done.stderr) == (1, f"error stdin: {reason}\n")
+    listed = run_berita(cli_env, "sources").stdout
+    assert {line.split("\t")[3] for line in listed.splitlines()} == {"Kereta", "Cabai"}
+
+
 def test_invalid_setting_is_one_line_naming_it(cli_env):
     done = run_berita({**cli_env, "CHROMA_PORT": "eighty"}, "sources")
     assert done.returncode == 2

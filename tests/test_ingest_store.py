@@ -255,6 +255,28 @@ def test_files_are_read_in_the_encoding_their_byte_order_mark_names(settings, tm
     assert "\x00" not in texts and "\ufeff" not in texts
 
 
+def test_gzipped_dumps_are_read_and_bombs_refused(settings, tmp_path):
+    import gzip
+
+    records = [{"id": f"g{i}", "text": f"Berita ke-{i} tentang pasar di Medan."} for i in range(3)]
+    dump = "\n".join(json.dumps(r) for r in records) + "\n"
+    (tmp_path / "dumps").mkdir()
+    (tmp_path / "dumps" / "day.jsonl.gz").write_bytes(gzip.compress(dump.encode()))
+    (tmp_path / "dumps" / "notes.txt.gz").write_bytes(gzip.compress(b"Bukan dump."))
+    (tmp_path / "broken.jsonl.gz").write_bytes(b"\x1f\x8b\x08 not gzip at all")
+    # 900 bytes packed, 2 MB unpacked: refused as it unpacks, past MAX_SOURCE_BYTES
+    (tmp_path / "bomb.jsonl.gz").write_bytes(gzip.compress(b" " * 2_000_000))
+    small = settings.model_copy(update={"max_source_bytes": 100_000})
+    sources = [str(tmp_path / name) for name in ("dumps", "broken.jsonl.gz", "bomb.jsonl.gz")]
+    summary = ingest(sources, open_store(small), small)
+    assert [(f.origin, f.reason) for f in summary.failures] == [
+        (sources[1], "not a readable gzip file"),
+        (sources[2], "file too large unpacked (MAX_SOURCE_BYTES is 100,000)"),
+    ]
+    assert summary.added == 3  # the folder's dump; a gzipped .txt is not a dump
+    assert set(_texts(open_store(small))) == {"g0#0", "g1#0", "g2#0"}
+
+
 def test_jsonl_escapes_of_half_a_character_are_dropped(settings, tmp_path):
     # "\ud83d" alone is half an emoji: json.loads gives a str no UTF-8 encoder takes
     path = tmp_path / "dump.jsonl"
