@@ -45,6 +45,7 @@ SHARE_ALIKE = "CC BY-SA 4.0"
 CANDIDATES = 30  # per question and side (dense, BM25) when mining
 NEGATIVES = 2  # hard negatives a training question, unless said otherwise
 DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
+WARM_UP_STEPS = 10  # left out of the pace: a GPU's first steps are slow (kernels, memory)
 LEXICAL_WEIGHT = {"id": 1.0, "en": 0.4}  # berita's defaults (FusionWeights)
 _NORMAL = re.compile(r"[\W_]+")
 BOS, PAD, EOS = 0, 1, 2  # `prepare` keeps the first word rows where they are
@@ -330,22 +331,22 @@ def fit(
     budget = max(1, math.ceil(epochs * len(pairs) / batch_size))
     if max_steps is not None:
         budget = min(budget, max_steps)
-    planned = budget
-    reserve_s = 90.0  # measuring and saving after training, until the pace is known
+    # a dev pair is a forward pass only: about a third of a training pair
+    plan = Plan(budget, started + deadline_s, dev_pairs / batch_size / 3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     step, losses, train_started = 0, [], time.monotonic()
     batches = batch_order(lengths, batch_size, seed)
     next(itertools.islice(batches, skip_batches, skip_batches), None)
     net.train()
-    while step < planned and time.monotonic() - started < deadline_s - reserve_s:
+    while step < plan.steps and time.monotonic() < plan.stop_at:
         chunk = [pairs[i] for i in next(batches)]
         inputs = [
             pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
         ]
         ids, mask = batch_tensors(inputs, PAD)
         labels = torch.tensor([label for _, _, label in chunk], device=device)
-        warmup = max(1, planned // 20)
-        scale = step / warmup if step < warmup else (planned - step) / max(planned - warmup, 1)
+        steps, warmup = plan.steps, max(1, plan.steps // 20)
+        scale = step / warmup if step < warmup else (steps - step) / max(steps - warmup, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * max(scale, 0.0)
         with autocast(device):
@@ -357,14 +358,9 @@ def fit(
         optimizer.step()
         losses.append(float(loss.detach()))
         step += 1
-        if step == 20 or step % 200 == 0:  # fit the plan to the deadline at the pace so far
-            per_step = (time.monotonic() - train_started) / step
-            # a dev pair is a forward pass only: about a third of a training pair
-            reserve_s = 30.0 + 1.5 * dev_pairs * per_step / batch_size / 3
-            left = deadline_s - reserve_s - (time.monotonic() - started)
-            planned = max(step, min(budget, step + int(left / per_step)))
+        plan.done(step, time.monotonic())
         if step % 200 == 0:
-            print(f"step {step}/{planned} loss {np.mean(losses[-200:]):.4f}", file=sys.stderr)
+            print(f"step {step}/{plan.steps} loss {np.mean(losses[-200:]):.4f}", file=sys.stderr)
     train_s = time.monotonic() - train_started
 
     # 4. Dev metrics, then the weights and the card.
@@ -399,6 +395,29 @@ def fit(
     card["files"] = shards
     (out / "MODEL_CARD.md").write_text(model_card(card), "utf-8")
     return card
+
+
+class Plan:
+    """How many training steps fit before a deadline, re-planned as the pace becomes known.
+
+    The pace is timed from step WARM_UP_STEPS on (a GPU's first steps are slow: kernels are
+    picked, memory is taken) and re-planned at twice that and every 200 steps; training leaves
+    room for measuring `measure_steps` forward batches' worth of dev pairs and saving."""
+
+    def __init__(self, budget: int, deadline: float, measure_steps: float) -> None:
+        self.budget, self.deadline, self.measure_steps = budget, deadline, measure_steps
+        self.steps = budget
+        self.stop_at = deadline - 90.0  # until the pace is known
+        self._steady_from = 0.0
+
+    def done(self, step: int, now: float) -> None:
+        """Step `step` ended at `now` (time.monotonic())."""
+        if step == WARM_UP_STEPS:
+            self._steady_from = now
+        if step > WARM_UP_STEPS and (step == 2 * WARM_UP_STEPS or step % 200 == 0):
+            per_step = (now - self._steady_from) / (step - WARM_UP_STEPS)
+            self.stop_at = self.deadline - 30.0 - 1.5 * self.measure_steps * per_step
+            self.steps = max(step, min(self.budget, step + int((self.stop_at - now) / per_step)))
 
 
 def batch_order(lengths: list[int], size: int, seed: int) -> Iterator[list[int]]:

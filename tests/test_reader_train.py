@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader, pair_ids
-from reader.train import TRAIN_FILES, batch_order, fit
+from reader.train import TRAIN_FILES, WARM_UP_STEPS, Plan, batch_order, fit
 from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
 
@@ -217,3 +217,29 @@ def test_batch_order_goes_on_where_a_run_with_the_same_seed_stopped():
     assert sorted(i for batch in epoch for i in batch) == list(range(50))
     assert first[13:26] != epoch  # each epoch in a new order
     assert list(itertools.islice(batch_order(lengths, 4, seed=14), 13)) != epoch
+
+
+def test_the_plan_times_the_pace_after_a_gpus_slow_first_steps():
+    """Ten slow warm-up steps (1.5 s each, as a GPU picks its kernels) then 0.06 s a step:
+    the plan made at step 20 fits the deadline at the steady pace, not at the warm-up's."""
+    deadline = 262.0
+    plan = Plan(budget=5000, deadline=deadline, measure_steps=150.0)
+    now = 34.0  # mining took 34 s
+    for step in range(1, 21):
+        now += 1.5 if step <= WARM_UP_STEPS else 0.06
+        plan.done(step, now)
+    # measuring 150 batches at 0.06 s, 1.5 times over, and 30 s to save
+    assert plan.stop_at == pytest.approx(deadline - 30.0 - 13.5)
+    assert plan.steps == 20 + int((plan.stop_at - now) / 0.06)
+    assert 2500 < plan.steps < 5000
+    for step in range(21, plan.steps + 1):  # at the steady pace the plan ends before its stop
+        now += 0.06
+        plan.done(step, now)
+    assert now <= plan.stop_at + 0.06
+
+
+def test_the_plan_never_goes_past_its_budget_of_steps():
+    plan = Plan(budget=30, deadline=1000.0, measure_steps=1.0)
+    for step in range(1, 21):
+        plan.done(step, float(step))
+    assert plan.steps == 30
