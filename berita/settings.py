@@ -65,7 +65,7 @@ class Settings(BaseSettings):
 
     # Reader: a trained cross-encoder re-ranks the top candidates and decides refusals
     reader: bool = Field(True, description="on: answer with the reader at READER_PATH.")
-    reader_path: Path = Field(Path(__file__).resolve().parents[1] / "reader" / "weights" / "v1")
+    reader_path: Path = Field(Path(__file__).resolve().parents[1] / "reader" / "weights" / "v2")
     reader_candidates: int = Field(5, ge=1, le=50)
     reader_threshold_id: float | None = Field(None, ge=0, le=1)
     reader_threshold_en: float | None = Field(None, ge=0, le=1)

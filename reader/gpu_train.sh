@@ -10,7 +10,7 @@ DATA=${DATA:-build/reader-data}
 FILES=${FILES:-"idkmrc-train:8 facqa-train:8 transsquad-id:2 transsquad-en:2"}
 # shellcheck disable=SC2086 # FILES is a list of words
 "${PYTHON:-python3}" -m reader.train fit --data "$DATA" --out "$OUT/reader12" --layers 12 \
-    --files $FILES --deadline-s "${DEADLINE_12:-270}"
+    --files $FILES --deadline-s "${DEADLINE_12:-320}"
 # shellcheck disable=SC2086
 "${PYTHON:-python3}" -m reader.train fit --data "$DATA" --out "$OUT/reader6" --layers 6 \
-    --files $FILES --deadline-s "${DEADLINE_6:-200}"
+    --files $FILES --deadline-s "${DEADLINE_6:-180}"
