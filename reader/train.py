@@ -331,24 +331,22 @@ def fit(
     budget = max(1, math.ceil(epochs * len(pairs) / batch_size))
     if max_steps is not None:
         budget = min(budget, max_steps)
-    # a dev pair is a forward pass only: about a third of a training pair
-    plan = Plan(budget, started + deadline_s, dev_pairs / batch_size / 3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     step, losses, train_started = 0, [], time.monotonic()
+    # a dev pair is a forward pass only: about a third of a training pair
+    plan = Plan(budget, train_started, started + deadline_s, dev_pairs / batch_size / 3)
     batches = batch_order(lengths, batch_size, seed)
     next(itertools.islice(batches, skip_batches, skip_batches), None)
     net.train()
-    while step < plan.steps and time.monotonic() < plan.stop_at:
+    while (progress := plan.progress(step, time.monotonic())) < 1.0:
         chunk = [pairs[i] for i in next(batches)]
         inputs = [
             pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
         ]
         ids, mask = batch_tensors(inputs, PAD)
         labels = torch.tensor([label for _, _, label in chunk], device=device)
-        steps, warmup = plan.steps, max(1, plan.steps // 20)
-        scale = step / warmup if step < warmup else (steps - step) / max(steps - warmup, 1)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate * max(scale, 0.0)
+            group["lr"] = learning_rate * learning_rate_scale(progress)
         with autocast(device):
             logits = net(ids.to(device), mask.to(device))
         loss = loss_fn(logits.float(), labels)
@@ -360,7 +358,8 @@ def fit(
         step += 1
         plan.done(step, time.monotonic())
         if step % 200 == 0:
-            print(f"step {step}/{plan.steps} loss {np.mean(losses[-200:]):.4f}", file=sys.stderr)
+            loss_so_far = np.mean(losses[-200:])
+            print(f"step {step} ({progress:.0%}) loss {loss_so_far:.4f}", file=sys.stderr)
     train_s = time.monotonic() - train_started
 
     # 4. Dev metrics, then the weights and the card.
@@ -398,26 +397,40 @@ def fit(
 
 
 class Plan:
-    """How many training steps fit before a deadline, re-planned as the pace becomes known.
+    """How far training has gone: by steps of the budget, or by time before the deadline, whichever
+    is further (0 at the start, 1 to stop), with room kept for measuring and saving after it.
 
-    The pace is timed from step WARM_UP_STEPS on (a GPU's first steps are slow: kernels are
-    picked, memory is taken) and re-planned at twice that and every 200 steps; training leaves
-    room for measuring `measure_steps` forward batches' worth of dev pairs and saving."""
+    The room is re-estimated every 50 steps from the pace of the last 50 (from step WARM_UP_STEPS
+    at first: a GPU's first steps are slow while kernels are picked and memory is taken). Progress
+    by time, not a step count planned early, is what keeps a slow start from cutting a run
+    short."""
 
-    def __init__(self, budget: int, deadline: float, measure_steps: float) -> None:
-        self.budget, self.deadline, self.measure_steps = budget, deadline, measure_steps
-        self.steps = budget
+    def __init__(self, budget: int, started: float, deadline: float, measure_steps: float) -> None:
+        self.budget, self.started, self.deadline = budget, started, deadline
+        self.measure_steps = measure_steps  # measuring's cost, in training steps
         self.stop_at = deadline - 90.0  # until the pace is known
-        self._steady_from = 0.0
+        self._mark = (0, started)  # the step and time the pace is timed from
+
+    def progress(self, step: int, now: float) -> float:
+        """The fraction done after `step` steps at `now` (time.monotonic())."""
+        by_time = (now - self.started) / max(self.stop_at - self.started, 1e-9)
+        return max(step / self.budget, by_time)
 
     def done(self, step: int, now: float) -> None:
-        """Step `step` ended at `now` (time.monotonic())."""
+        """Step `step` ended at `now`."""
         if step == WARM_UP_STEPS:
-            self._steady_from = now
-        if step > WARM_UP_STEPS and (step == 2 * WARM_UP_STEPS or step % 200 == 0):
-            per_step = (now - self._steady_from) / (step - WARM_UP_STEPS)
+            self._mark = (step, now)
+        elif step > WARM_UP_STEPS and (step == 2 * WARM_UP_STEPS or step % 50 == 0):
+            per_step = (now - self._mark[1]) / (step - self._mark[0])
             self.stop_at = self.deadline - 30.0 - 1.5 * self.measure_steps * per_step
-            self.steps = max(step, min(self.budget, step + int((self.stop_at - now) / per_step)))
+            self._mark = (step, now)
+
+
+def learning_rate_scale(progress: float) -> float:
+    """Linear warm-up over the first 5% of training, then linear decay to 0 at its end."""
+    if progress < 0.05:
+        return progress / 0.05
+    return max(0.0, (1.0 - progress) / 0.95)
 
 
 def batch_order(lengths: list[int], size: int, seed: int) -> Iterator[list[int]]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader, pair_ids
-from reader.train import TRAIN_FILES, WARM_UP_STEPS, Plan, batch_order, fit
+from reader.train import TRAIN_FILES, Plan, batch_order, fit, learning_rate_scale
 from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
 
@@ -219,27 +219,37 @@ def test_batch_order_goes_on_where_a_run_with_the_same_seed_stopped():
     assert list(itertools.islice(batch_order(lengths, 4, seed=14), 13)) != epoch
 
 
-def test_the_plan_times_the_pace_after_a_gpus_slow_first_steps():
-    """Ten slow warm-up steps (1.5 s each, as a GPU picks its kernels) then 0.06 s a step:
-    the plan made at step 20 fits the deadline at the steady pace, not at the warm-up's."""
-    deadline = 262.0
-    plan = Plan(budget=5000, deadline=deadline, measure_steps=150.0)
-    now = 34.0  # mining took 34 s
-    for step in range(1, 21):
-        now += 1.5 if step <= WARM_UP_STEPS else 0.06
+def _train(plan: Plan, pace) -> tuple[int, float]:
+    """Steps as `fit` takes them, `pace(step)` seconds each; the steps and the end time."""
+    step, now = 0, plan.started
+    while plan.progress(step, now) < 1.0:
+        step += 1
+        now += pace(step)
         plan.done(step, now)
-    # measuring 150 batches at 0.06 s, 1.5 times over, and 30 s to save
-    assert plan.stop_at == pytest.approx(deadline - 30.0 - 13.5)
-    assert plan.steps == 20 + int((plan.stop_at - now) / 0.06)
-    assert 2500 < plan.steps < 5000
-    for step in range(21, plan.steps + 1):  # at the steady pace the plan ends before its stop
-        now += 0.06
-        plan.done(step, now)
-    assert now <= plan.stop_at + 0.06
+    return step, now
 
 
-def test_the_plan_never_goes_past_its_budget_of_steps():
-    plan = Plan(budget=30, deadline=1000.0, measure_steps=1.0)
-    for step in range(1, 21):
-        plan.done(step, float(step))
-    assert plan.steps == 30
+def test_a_slow_start_does_not_cut_training_short():
+    """As on an H200: 10 steps of 1.5 s (kernels picked), 190 more at 0.4 s (each new batch length
+    is slow once), then 0.06 s. Training runs until the time left for measuring (1.5 times 150
+    batches at the steady pace, and 30 s), not to a step count planned from the slow start."""
+    deadline, mined = 262.0, 34.0
+    plan = Plan(budget=50_000, started=mined, deadline=deadline, measure_steps=150.0)
+    steps, end = _train(plan, lambda step: 1.5 if step <= 10 else 0.4 if step <= 200 else 0.06)
+    assert plan.stop_at == pytest.approx(deadline - 30.0 - 1.5 * 150 * 0.06)
+    assert plan.stop_at - 0.06 <= end <= plan.stop_at + 0.06
+    assert steps == pytest.approx(200 + (218.5 - 34 - 15 - 76) / 0.06, abs=2)  # 1,758
+
+
+def test_training_stops_at_its_budget_of_steps_when_time_is_left():
+    plan = Plan(budget=30, started=0.0, deadline=1000.0, measure_steps=1.0)
+    steps, end = _train(plan, lambda step: 1.0)
+    assert steps == 30 and end == 30.0
+
+
+def test_the_learning_rate_warms_up_then_decays_to_zero():
+    assert learning_rate_scale(0.0) == 0.0
+    assert learning_rate_scale(0.025) == pytest.approx(0.5)
+    assert learning_rate_scale(0.05) == pytest.approx(1.0)
+    assert learning_rate_scale(0.525) == pytest.approx(0.5)
+    assert learning_rate_scale(1.0) == 0.0
