@@ -106,10 +106,7 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
     try:
         data = _read_bytes(path, max_bytes)
         if suffix in JSONL_SUFFIXES:
-            _check_text(data)  # decoded line by line, so one bad line fails alone
-            if _bom_codec(data) in ("utf-16", "utf-32"):  # Notepad's "Unicode", say
-                data = _decode(data).encode("utf-8")
-            yield from _from_jsonl(data, str(path))
+            yield from _from_jsonl(_jsonl_bytes(data), str(path))
             return
         text = _decode(data, _html_charset(data) if suffix in HTML_SUFFIXES else "")
     except SourceError as error:
@@ -160,13 +157,22 @@ def _from_stdin(max_bytes: int) -> Iterator[Item]:
     try:
         if not data.strip():
             raise SourceError("no input")
-        _check_text(data)
+        data = _jsonl_bytes(data)
         if not data.lstrip(codecs.BOM_UTF8 + b" \t\r\n").startswith(b"{"):
             raise SourceError("expected JSON Lines (one article object a line)")
     except SourceError as error:
         yield IngestFailure(origin, str(error))
         return
     yield from _from_jsonl(data, origin)
+
+
+def _jsonl_bytes(data: bytes) -> bytes:
+    """A JSON Lines body as UTF-8 (UTF-16 and UTF-32 re-encoded, as their byte-order mark says),
+    to be decoded line by line, so one bad line fails alone; SourceError if empty or binary."""
+    if _bom_codec(data) in ("utf-16", "utf-32"):  # Notepad's "Unicode", say
+        return _decode(data).encode("utf-8")
+    _check_text(data)
+    return data
 
 
 def _check_text(data: bytes) -> None:

@@ -115,6 +115,24 @@ def test_ingest_reads_json_lines_from_standard_input(cli_env):
     assert {line.split("\t")[3] for line in listed.splitlines()} == {"Kereta", "Cabai"}
 
 
+def test_ingest_reads_utf16_json_lines_from_standard_input(cli_env, tmp_path):
+    """Piped as Windows tools write it (UTF-16 with its mark), as a .jsonl file of it is read."""
+    line = json.dumps({"id": "w1", "title": "Banjir", "text": "Banjir di Kafe “Kopi Kita”."})
+    for piped, expected in (
+        ((line + "\r\n").encode("utf-16"), "1 added, 0 updated"),
+        (b"\xff\xfe" + "{".encode("utf-16-le")[:-1], "0 added, 0 updated"),
+    ):
+        done = subprocess.run(
+            [BERITA, "ingest", "-"], env=cli_env, cwd=tmp_path, input=piped, capture_output=True
+        )
+        assert done.stdout.decode().startswith(expected), done.stderr
+    assert done.stderr.decode() == (
+        "error stdin: binary content or not UTF-16 text, as its byte-order mark says\n"
+    )
+    listed = run_berita(cli_env, "sources").stdout
+    assert [line.split("\t")[3] for line in listed.splitlines()] == ["Banjir"]
+
+
 def test_invalid_setting_is_one_line_naming_it(cli_env):
     done = run_berita({**cli_env, "CHROMA_PORT": "eighty"}, "sources")
     assert done.returncode == 2
