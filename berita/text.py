@@ -50,6 +50,8 @@ ABBREVIATIONS = {
     "ph.d",
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9À-Ý])")
+# "23.312. 794 balita": a number whose thousands were cut apart by a stray space, not two sentences
+_SPLIT_NUMBER = re.compile(r"\d\.\s\d{3}(?!\d)")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 _ID_MARKERS = {
@@ -143,6 +145,8 @@ def split_sentences(text: str) -> list[str]:
             before = block[start : match.start()].rstrip("\"”’')]")
             last_word = before.rsplit(None, 1)[-1].rstrip(".").lower() if before.strip() else ""
             if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                continue
+            if _SPLIT_NUMBER.match(block, match.start() - 2):
                 continue
             sentences.append(block[start : match.start()].strip() + match.group(0).strip())
             start = match.end()

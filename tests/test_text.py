@@ -54,3 +54,12 @@ def test_canonical_urls_drop_tracking_fragments_and_trailing_slashes():
     assert canonical_url("https://news.example.com/a?id=3&page=2") != canonical_url(
         "https://news.example.com/a?id=4&page=2"
     )
+
+
+def test_split_sentences_keeps_a_number_cut_by_a_stray_space():
+    text = "Cakupannya 22.091. 039 anak dari 23.312. 794 balita. Tahun 2005. 10 orang hadir."
+    assert split_sentences(text) == [
+        "Cakupannya 22.091. 039 anak dari 23.312. 794 balita.",
+        "Tahun 2005.",
+        "10 orang hadir.",
+    ]
