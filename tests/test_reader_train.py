@@ -230,9 +230,10 @@ def _train(plan: Plan, pace) -> tuple[int, float]:
 
 
 def test_a_slow_start_does_not_cut_training_short():
-    """As on an H200: 10 steps of 1.5 s (kernels picked), 190 more at 0.4 s (each new batch length
-    is slow once), then 0.06 s. Training runs until the time left for measuring (1.5 times 150
-    batches at the steady pace, and 30 s), not to a step count planned from the slow start."""
+    """As on an H200: 10 steps of 1.5 s (kernels picked), 190 more at 0.4 s (still warming up,
+    as new batch lengths come), then 0.06 s. Training runs until the time left for measuring
+    (1.5 times 150 batches at the steady pace, and 30 s), not to a step count planned from the
+    slow start."""
     deadline, mined = 262.0, 34.0
     plan = Plan(budget=50_000, started=mined, deadline=deadline, measure_steps=150.0)
     steps, end = _train(plan, lambda step: 1.5 if step <= 10 else 0.4 if step <= 200 else 0.06)
