@@ -223,6 +223,7 @@ def fit(
     batch_size: int = 64,
     learning_rate: float = 3e-5,
     negatives: dict[str, int] | None = None,
+    unanswerable_repeats: int = 1,
     seed: int = 13,
     deadline_s: float = 420.0,
     max_steps: int | None = None,
@@ -233,7 +234,9 @@ def fit(
     """Train and measure a reader from a bundle; returns the model card's facts.
 
     Pairs come from the training questions of the files `negatives` names (TRAIN_FILES names;
-    all, NEGATIVES each, by default), each with its own paragraph and that many hard negatives.
+    all, NEGATIVES each, by default), each with its own paragraph and that many hard negatives;
+    an unanswerable question's own paragraph (on its topic, without its answer: the refusals
+    the reader is worst at) is paired `unanswerable_repeats` times.
     `skip_batches` starts that many batches into the seed's order of batches: with the seed of an
     `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
@@ -301,7 +304,8 @@ def fit(
     for number, question in enumerate(bundle.questions):
         if question["pool"] != "train" or question["suite"] not in negatives:
             continue
-        pairs.append((number, question["gold"], 1.0 if question["answerable"] else 0.0))
+        own = (number, question["gold"], 1.0 if question["answerable"] else 0.0)
+        pairs += [own] * (1 if question["answerable"] else unanswerable_repeats)
         answers = [_normal(a) for a in question["answers"]]
         taken = 0
         for candidate, _ in ranked[number]:
@@ -377,6 +381,7 @@ def fit(
         "data_sha256": bundle.sources,
         "pairs": len(pairs),
         "negatives": {name: negatives[name] for name in TRAIN_FILES if name in used},
+        "unanswerable_repeats": unanswerable_repeats,
         "steps": step,
         "epochs": round(step * batch_size / max(len(pairs), 1), 2),
         "batch_size": batch_size,
@@ -634,6 +639,14 @@ def model_card(card: dict) -> str:
         f"({card['seconds']['training']} s).",
         *_continued(card["initialised_from"]),
         *(
+            [
+                f"Unanswerable questions paired {card['unanswerable_repeats']} times with "
+                "their own paragraph."
+            ]
+            if card.get("unanswerable_repeats", 1) > 1
+            else []
+        ),
+        *(
             [f"Began {card['skipped_batches']:,} batches into seed {card['seed']}'s batch order."]
             if card.get("skipped_batches")
             else []
@@ -705,6 +718,12 @@ def main(argv: list[str] | None = None) -> None:
         help=f"the training files to take pairs from (of {', '.join(TRAIN_FILES)}; default: "
         "all), each with its own number of hard negatives a question if given",
     )
+    run.add_argument(
+        "--unanswerable-repeats",
+        type=int,
+        default=1,
+        help="times an unanswerable question is paired with its own paragraph (default: 1)",
+    )
     run.add_argument("--seed", type=int, default=13)
     run.add_argument("--deadline-s", type=float, default=420.0)
     run.add_argument("--max-steps", type=int)
@@ -731,6 +750,7 @@ def main(argv: list[str] | None = None) -> None:
                 name: args.negatives if count is None else count
                 for name, count in args.files or [(name, None) for name in TRAIN_FILES]
             },
+            unanswerable_repeats=args.unanswerable_repeats,
             seed=args.seed,
             deadline_s=args.deadline_s,
             max_steps=args.max_steps,

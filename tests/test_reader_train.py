@@ -113,6 +113,20 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
         in (tmp_path / "more" / "MODEL_CARD.md").read_text()
     )
     assert "Continued" not in (model / "MODEL_CARD.md").read_text()
+    # The unanswerable question (q4) paired with its own paragraph 3 times: 5 + 2 pairs.
+    repeated = fit(
+        bundle,
+        tmp_path / "repeated",
+        layers=1,
+        max_steps=1,
+        batch_size=4,
+        negatives={"idkmrc-train": 0},
+        unanswerable_repeats=3,
+    )
+    assert (repeated["pairs"], repeated["unanswerable_repeats"]) == (7, 3)
+    assert "Unanswerable questions paired 3 times" in (
+        tmp_path / "repeated" / "MODEL_CARD.md"
+    ).read_text("utf-8")
     # ...and a wrong one stops at once, in one line, before any mining.
     with pytest.raises(SystemExit, match="has 1 layers, not --layers 2"):
         fit(bundle, tmp_path / "wrong", layers=2, init=model)
@@ -144,17 +158,19 @@ def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
             "PYTHON": sys.executable,
             "OUT": str(out),
             "DATA": str(tmp_path / "bundle"),
-            "DEADLINE_12": "100",
-            "DEADLINE_6": "100",
+            "DEADLINE_A": "100",
+            "DEADLINE_B": "100",
+            "LAYERS_B": "6",
         },
         cwd=REPO,
         check=True,
         timeout=600,
     )
-    for layers in (12, 6):
-        card = Reader(out / f"reader{layers}", threads=1).card
-        assert (card["layers"], card["negatives"]) == (layers, {"idkmrc-train": 8})
-        assert len(list((out / f"reader{layers}").iterdir())) <= 4  # shards and the card
+    expected = {"a": (12, {"idkmrc-train": 8}, 3), "b": (6, {"idkmrc-train": 2}, 1)}
+    for name, facts in expected.items():
+        card = Reader(out / f"reader-{name}", threads=1).card
+        assert (card["layers"], card["negatives"], card["unanswerable_repeats"]) == facts
+        assert len(list((out / f"reader-{name}").iterdir())) <= 4  # shards and the card
 
 
 def test_fit_names_a_wrong_training_file_in_one_line(tmp_path):
