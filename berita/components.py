@@ -37,7 +37,13 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
         reader = load_reader(settings.reader_path, settings.embedding_threads)
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
         rules = refusal_rules(reader.card, settings.reader_path, by_language)
-        reading = ReaderTuning(reader, settings.reader_candidates, rules)
+        reading = ReaderTuning(
+            reader,
+            settings.reader_candidates,
+            rules,
+            more=settings.reader_more_candidates,
+            more_below=settings.reader_more_below,
+        )
     writer = None
     if settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     reader: bool = Field(True, description="on: answer with the reader at READER_PATH.")
     reader_path: Path = Field(Path(__file__).resolve().parents[1] / "reader" / "weights" / "v2")
     reader_candidates: int = Field(5, ge=1, le=50)
+    reader_more_candidates: int = Field(
+        5, ge=0, le=50, description="Read next if the first ones' best is below READER_MORE_BELOW."
+    )
+    reader_more_below: float = Field(0.27, ge=0, le=1)
     reader_threshold_id: float | None = Field(None, ge=0, le=1)
     reader_threshold_en: float | None = Field(None, ge=0, le=1)
 

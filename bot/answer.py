@@ -127,12 +127,15 @@ class PassageReader(Protocol):
 
 @dataclass(frozen=True)
 class ReaderTuning:
-    """How the reader is used: how many candidates it reads, and the refusal rule by question
+    """How the reader is used: how many candidates it reads (and `more` after them when the
+    best of those has a probability below `more_below`), and the refusal rule by question
     language ("id" stands in for any language without its own)."""
 
     reader: PassageReader
     candidates: int
     refusal: dict[str, Refusal]
+    more: int = 0
+    more_below: float = 0.0
 
 
 class Answerer:
@@ -165,7 +168,7 @@ class Answerer:
         embedded = time.perf_counter()
         depth = max(k, self.tuning.span_passages, 2)
         if self.reading:
-            depth = max(depth, self.reading.candidates)
+            depth = max(depth, self.reading.candidates + self.reading.more)
         passages = self.retriever.retrieve(question, depth, language, query_vector)
         retrieved = time.perf_counter()
         evidence: dict[str, float] = {}
@@ -322,17 +325,31 @@ def read(
     reading: ReaderTuning, question: str, passages: list[RetrievedPassage]
 ) -> tuple[list[RetrievedPassage], float]:
     """The candidates (with the reader's probabilities) re-ranked by the reader's and retrieval's
-    scores (each standardised, then summed), and the reader's best logit. A question asking for
-    the latest news keeps retrieval's order and scores, which weighed the publication dates."""
+    scores (each standardised, then summed), and the reader's best logit. When none of the first
+    candidates reaches `reading.more_below`, the next `reading.more` are read too and ranked with
+    them: the answer may be further down. A question asking for the latest news keeps
+    retrieval's order and scores, which weighed the publication dates."""
     candidates = passages[: reading.candidates]
-    texts = [passage.document.page_content for passage in candidates]
-    probability = np.clip(reading.reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
+    probability = _probabilities(reading.reader, question, candidates)
+    if probability.max() < reading.more_below:
+        more = passages[len(candidates) : len(candidates) + reading.more]
+        probability = np.concatenate([probability, _probabilities(reading.reader, question, more)])
+        candidates = candidates + more
     logit = np.log(probability / (1 - probability))
     if wants_latest(question):  # the reader cannot see dates: retrieval's scores weighed them
         return passages, float(logit.max())
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
     ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
     return ranked + passages[len(candidates) :], float(logit.max())
+
+
+def _probabilities(
+    reader: PassageReader, question: str, passages: list[RetrievedPassage]
+) -> np.ndarray:
+    if not passages:
+        return np.zeros(0)
+    texts = [passage.document.page_content for passage in passages]
+    return np.clip(reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
 
 
 def key_terms(question: str) -> set[str]:

@@ -32,15 +32,25 @@ def weights(tmp_path_factory):
     return root / "model"
 
 
-def _reader_settings(settings, weights, threshold):
+def _reader_settings(settings, weights, threshold, more_below=0.0):
     return settings.model_copy(
         update={
             "reader": True,
             "reader_path": weights,
             "reader_threshold_id": threshold,
             "reader_threshold_en": threshold,
+            "reader_more_below": more_below,
         }
     )
+
+
+def _reader_order(reader, candidates):
+    """The candidates' ids in the order the reader's and retrieval's scores give them."""
+    probability = reader.probabilities(QUESTION, [p.document.page_content for p in candidates])
+    logit = np.log(probability / (1 - probability))
+    fused = np.array([p.score for p in candidates])
+    combined = (logit - logit.mean()) / (logit.std() or 1) + (fused - fused.mean()) / fused.std()
+    return [candidates[i].document.id for i in np.argsort(-combined, kind="stable")], probability
 
 
 def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, weights):
@@ -55,11 +65,7 @@ def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, w
     answer = answerer.ask(QUESTION)
     assert not answer.abstained and answer.citations
     reader = load_reader(weights, settings.embedding_threads)
-    probability = reader.probabilities(QUESTION, [p.document.page_content for p in candidates])
-    logit = np.log(probability / (1 - probability))
-    fused = np.array([p.score for p in candidates])
-    combined = (logit - logit.mean()) / (logit.std() or 1) + (fused - fused.mean()) / fused.std()
-    expected = [candidates[i].document.id for i in np.argsort(-combined, kind="stable")]
+    expected, probability = _reader_order(reader, candidates)
     assert [p.document.id for p in answer.passages] == expected
     by_id = dict(zip([p.document.id for p in candidates], probability, strict=True))
     for passage in answer.passages:  # each read passage carries the reader's probability
@@ -68,6 +74,27 @@ def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, w
     refusing = open_answerer(_reader_settings(settings, weights, 1.0))
     refused = refusing.ask(QUESTION)
     assert refused.abstained and refused.answer == NOT_FOUND["en"]
+
+
+def test_when_no_first_candidate_reaches_more_below_the_next_ones_are_read_too(settings, weights):
+    ingest([str(SEED)], open_store(settings), settings)
+    plain = open_answerer(settings.model_copy(update={"reader": False}))
+    candidates = plain.retriever.retrieve(QUESTION, 4, "en")
+    assert len(candidates) == 4
+    reader = load_reader(weights, settings.embedding_threads)
+    first, probability = _reader_order(reader, candidates[:2])
+    everything, _ = _reader_order(reader, candidates)
+
+    # 2 candidates read, then 2 more unless one of the first reaches more_below.
+    for more_below, expected, read in (
+        (float(probability.max()), first + [c.document.id for c in candidates[2:]], 2),
+        (1.0, everything, 4),
+    ):
+        tuned = _reader_settings(settings, weights, 0.0, more_below)
+        tuned = tuned.model_copy(update={"reader_candidates": 2, "reader_more_candidates": 2})
+        passages = open_answerer(tuned).ask(QUESTION, k=4).passages
+        assert [p.document.id for p in passages] == expected
+        assert [p.reader is not None for p in passages] == [True] * read + [False] * (4 - read)
 
 
 def test_without_calibration_the_rule_is_the_readers_probability_at_the_cards_threshold(weights):
