@@ -331,8 +331,8 @@ def read(
     retrieval's order and scores, which weighed the publication dates."""
     candidates = passages[: reading.candidates]
     probability = _probabilities(reading.reader, question, candidates)
-    if probability.max() < reading.more_below:
-        more = passages[len(candidates) : len(candidates) + reading.more]
+    more = passages[len(candidates) : len(candidates) + reading.more]
+    if more and probability.max() < reading.more_below:
         probability = np.concatenate([probability, _probabilities(reading.reader, question, more)])
         candidates = candidates + more
     logit = np.log(probability / (1 - probability))
@@ -346,8 +346,6 @@ def read(
 def _probabilities(
     reader: PassageReader, question: str, passages: list[RetrievedPassage]
 ) -> np.ndarray:
-    if not passages:
-        return np.zeros(0)
     texts = [passage.document.page_content for passage in passages]
     return np.clip(reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
 
