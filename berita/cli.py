@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import json
 import logging
@@ -89,7 +90,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             progress.update(task, advance=1, description=escape(f"{origin}: {outcome}"[-80:]))
 
         with _stop_on_signals() as stop:
-            summary = ingest(args.sources, store, settings, on_item=report, stop=stop)
+            summary = ingest(
+                args.sources, store, settings, on_item=report, stop=stop, encoding=args.encoding
+            )
     print(summary.line())
     if summary.interrupted:
         return EXIT_INTERRUPTED
@@ -362,6 +365,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _text_encoding(name: str) -> str:
+    """An argparse type: a text encoding's name, as Python's codec for it names it."""
+    try:
+        codec = codecs.lookup(name).name
+        "".encode(codec)  # LookupError for a bytes-to-bytes codec (base64, hex, ...)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {name!r}") from None
+    return codec
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="berita", description="Ask questions about news articles; answers cite their sources."
@@ -381,6 +394,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "sources", nargs="+", metavar="SOURCE", help='a file, folder or URL; "-": JSONL on stdin'
+    )
+    sub.add_argument(
+        "--encoding",
+        type=_text_encoding,
+        default="utf-8",
+        help="read files and stdin in this encoding (e.g. cp1252) where a byte-order mark or an "
+        "HTML <meta> charset doesn't name theirs (default: utf-8)",
     )
 
     sub = command("ask", _cmd_ask, "answer a question from the stored articles")

@@ -54,13 +54,16 @@ def ingest(
     settings: Settings,
     on_item: Callable[[str, str], None] | None = None,
     stop: threading.Event | None = None,
+    encoding: str = "utf-8",
 ) -> IngestSummary:
     """Ingest every article the sources hold; a bad item is recorded and the rest go on.
 
     `on_item(origin, outcome)` is told about each item ("added", "failed: reason", ...); once
-    `stop` is set, the run ends after the item in hand, as an interrupted one.
+    `stop` is set, the run ends after the item in hand, as an interrupted one. Files and stdin
+    that don't name their encoding are read in `encoding`.
     """
-    return store_items(iter_articles(sources, settings), store, settings, on_item, stop=stop)
+    articles = iter_articles(sources, settings, encoding)
+    return store_items(articles, store, settings, on_item, stop=stop)
 
 
 def store_items(

@@ -58,22 +58,27 @@ class Fetched:
     last_modified: str = ""
 
 
-def iter_articles(sources: list[str], settings: Settings) -> Iterator[Item]:
-    """Yield an Article or an IngestFailure for every item the sources hold, in order."""
+def iter_articles(
+    sources: list[str], settings: Settings, encoding: str = "utf-8"
+) -> Iterator[Item]:
+    """Yield an Article or an IngestFailure for every item the sources hold, in order.
+
+    Files and standard input that don't say their encoding (by a byte-order mark, or an HTML
+    <meta> charset) are read in `encoding`; a web server's response says its own."""
     with Fetcher(settings) as fetcher:
         for source in sources:
             if source.startswith(("http://", "https://")):
                 yield from _from_url(source, fetcher)
             elif source == STDIN:
-                yield from _from_stdin(settings.max_source_bytes)
+                yield from _from_stdin(settings.max_source_bytes, encoding)
             else:
-                yield from _from_path(Path(source), settings.max_source_bytes)
+                yield from _from_path(Path(source), settings.max_source_bytes, encoding)
 
 
 # -- files ------------------------------------------------------------------------------------
 
 
-def _from_path(path: Path, max_bytes: int) -> Iterator[Item]:
+def _from_path(path: Path, max_bytes: int, encoding: str) -> Iterator[Item]:
     if path.is_dir():
         files = sorted(
             p
@@ -85,9 +90,9 @@ def _from_path(path: Path, max_bytes: int) -> Iterator[Item]:
         if not files:
             yield IngestFailure(str(path), "folder holds no .jsonl, .txt, .md or .html files")
         for file in files:
-            yield from _from_file(file, max_bytes)
+            yield from _from_file(file, max_bytes, encoding)
     elif path.is_file():
-        yield from _from_file(path, max_bytes)
+        yield from _from_file(path, max_bytes, encoding)
     else:
         yield IngestFailure(str(path), "no such file, folder or URL")
 
@@ -98,7 +103,7 @@ def _suffix(path: Path) -> str:
     return "".join(path.suffixes[-2:]).lower() if last == ".gz" else last
 
 
-def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
+def _from_file(path: Path, max_bytes: int, encoding: str) -> Iterator[Item]:
     suffix = _suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         yield IngestFailure(str(path), f"unsupported file type {suffix or '(none)'}")
@@ -106,9 +111,10 @@ def _from_file(path: Path, max_bytes: int) -> Iterator[Item]:
     try:
         data = _read_bytes(path, max_bytes)
         if suffix in JSONL_SUFFIXES:
-            yield from _from_jsonl(_jsonl_bytes(data), str(path))
+            yield from _from_jsonl(_jsonl_bytes(data, encoding), str(path))
             return
-        text = _decode(data, _html_charset(data) if suffix in HTML_SUFFIXES else "")
+        charset = _html_charset(data) if suffix in HTML_SUFFIXES else ""
+        text = _decode(data, charset, encoding)
     except SourceError as error:
         yield IngestFailure(str(path), str(error))
         return
@@ -147,7 +153,7 @@ def _gunzipped(data: bytes, max_bytes: int) -> bytes:
     return content
 
 
-def _from_stdin(max_bytes: int) -> Iterator[Item]:
+def _from_stdin(max_bytes: int, encoding: str) -> Iterator[Item]:
     """Articles from JSON Lines on standard input (`berita ingest -`), at most `max_bytes`."""
     data = sys.stdin.buffer.read(max_bytes + 1)
     origin = "stdin"
@@ -157,7 +163,7 @@ def _from_stdin(max_bytes: int) -> Iterator[Item]:
     try:
         if not data.strip():
             raise SourceError("no input")
-        data = _jsonl_bytes(data)
+        data = _jsonl_bytes(data, encoding)
         if not data.lstrip(codecs.BOM_UTF8 + b" \t\r\n").startswith(b"{"):
             raise SourceError("expected JSON Lines (one article object a line)")
     except SourceError as error:
@@ -166,20 +172,23 @@ def _from_stdin(max_bytes: int) -> Iterator[Item]:
     yield from _from_jsonl(data, origin)
 
 
-def _jsonl_bytes(data: bytes) -> bytes:
-    """A JSON Lines body as UTF-8 (UTF-16 and UTF-32 re-encoded, as their byte-order mark says),
-    to be decoded line by line, so one bad line fails alone; SourceError if empty or binary."""
-    if _bom_codec(data) in ("utf-16", "utf-32"):  # Notepad's "Unicode", say
-        return _decode(data).encode("utf-8")
+def _jsonl_bytes(data: bytes, encoding: str = "utf-8") -> bytes:
+    """A JSON Lines body as UTF-8, to be decoded line by line, so one bad line fails alone;
+    re-encoded whole from UTF-16 or UTF-32 (as a byte-order mark says) or from an `encoding`
+    other than UTF-8; SourceError if empty or binary."""
+    if _bom_codec(data) in ("utf-16", "utf-32") or (encoding != "utf-8" and not _bom_codec(data)):
+        return _decode(data, default=encoding).encode("utf-8")
     _check_text(data)
     return data
 
 
-def _check_text(data: bytes) -> None:
-    """SourceError for an empty or binary body (UTF-16 and UTF-32 are told apart by their BOM)."""
+def _check_text(data: bytes, codec: str = "utf-8") -> None:
+    """SourceError for an empty or binary body (UTF-16 and UTF-32, whose characters hold zero
+    bytes, are told apart by their BOM or by being the `codec` to read)."""
     if not data.strip():
         raise SourceError("empty file")
-    if b"\x00" in data[:8192] and not _bom_codec(data):
+    wide = _bom_codec(data) or codec.startswith(("utf-16", "utf-32"))
+    if b"\x00" in data[:8192] and not wide:
         raise SourceError("binary content, not text")
 
 
@@ -210,15 +219,15 @@ def _html_charset(data: bytes) -> str:
     return found.group(1).decode("ascii") if found else ""
 
 
-def _decode(data: bytes, charset: str = "") -> str:
+def _decode(data: bytes, charset: str = "", default: str = "utf-8") -> str:
     """The body as text: in the encoding its byte-order mark names, else in `charset` (a
-    Content-Type's or a <meta>'s; an unknown one is ignored), else UTF-8."""
-    _check_text(data)
+    Content-Type's or a <meta>'s; an unknown one is ignored), else in `default`."""
     try:
-        codec = codecs.lookup(charset).name if charset else "utf-8"
+        codec = codecs.lookup(charset).name if charset else default
     except LookupError:
-        codec = "utf-8"
+        codec, charset = default, ""
     codec = _bom_codec(data) or _BROWSER_CODECS.get(codec, codec)
+    _check_text(data, codec)
     try:
         text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError:
@@ -227,7 +236,7 @@ def _decode(data: bytes, charset: str = "") -> str:
             "utf-8-sig": "UTF-8 text, as its byte-order mark says",
             "utf-16": "UTF-16 text, as its byte-order mark says",
             "utf-32": "UTF-32 text, as its byte-order mark says",
-        }.get(codec, f"{charset} text, as declared")
+        }.get(codec, f"{charset} text, as declared" if charset else f"{default} text")
         raise SourceError(f"binary content or not {named}") from None
     if "\x00" in text:
         raise SourceError("binary content, not text")

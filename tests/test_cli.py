@@ -133,6 +133,25 @@ def test_ingest_reads_utf16_json_lines_from_standard_input(cli_env, tmp_path):
     assert [line.split("\t")[3] for line in listed.splitlines()] == ["Banjir"]
 
 
+def test_ingest_reads_a_legacy_encoding_when_told(cli_env, tmp_path):
+    old = tmp_path / "lama.txt"
+    old.write_bytes("Kafe baru\nKafe “Kopi Kita” dibuka di Medan.".encode("cp1252"))
+    done = run_berita(cli_env, "ingest", str(old))
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"error {old}: binary content or not UTF-8 text\n",
+    )
+    done = run_berita(cli_env, "ingest", "--encoding", "windows-1252", str(old))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 added")
+    for name in ("klingon", "base64"):
+        done = run_berita(cli_env, "ingest", "--encoding", name, str(old))
+        assert done.returncode == 2
+        assert done.stderr.splitlines()[-1] == (
+            f"berita ingest: error: argument --encoding: unknown text encoding '{name}'"
+        )
+
+
 def test_invalid_setting_is_one_line_naming_it(cli_env):
     done = run_berita({**cli_env, "CHROMA_PORT": "eighty"}, "sources")
     assert done.returncode == 2

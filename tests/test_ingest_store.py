@@ -255,6 +255,46 @@ def test_files_are_read_in_the_encoding_their_byte_order_mark_names(settings, tm
     assert "\x00" not in texts and "\ufeff" not in texts
 
 
+def test_files_that_do_not_name_their_encoding_are_read_in_the_one_given(settings, tmp_path):
+    body = "Kafe “Kopi Kita” di Medan dibuka lagi; harga kopi naik 10%. " * 6
+    (tmp_path / "old.txt").write_bytes(("Kafe Kopi Kita\n" + body).encode("cp1252"))
+    (tmp_path / "old.jsonl").write_bytes(
+        json.dumps(
+            {"id": "j", "title": "Cabai", "text": "Harga cabai naik · kata Pak Ré."},
+            ensure_ascii=False,
+        ).encode("cp1252")
+    )
+    page = f"<html><head><meta charset='utf-8'><title>Banjir</title></head><body>\
+<article><h1>Banjir</h1><p>{body} Warga “mengungsi”.</p></article></body></html>"
+    (tmp_path / "page.html").write_bytes(page.encode("utf-8"))  # its <meta> still says how
+    (tmp_path / "marked.md").write_bytes(("# Jembatan\n" + body).encode("utf-16"))  # and a BOM
+    store = open_store(settings)
+    as_utf8 = ingest([str(tmp_path)], store, settings)
+    assert [(f.origin, f.reason) for f in as_utf8.failures] == [
+        (f"{tmp_path / 'old.jsonl'}:1", "not UTF-8 text"),
+        (str(tmp_path / "old.txt"), "binary content or not UTF-8 text"),
+    ]
+    given = ingest([str(tmp_path)], store, settings, encoding="cp1252")
+    assert (given.added, given.unchanged, given.failures) == (2, 2, [])
+    texts = " ".join(_texts(open_store(settings)).values())
+    assert "Kafe “Kopi Kita” di Medan" in texts and "kata Pak Ré" in texts
+    assert "Warga “mengungsi”" in texts
+    titles = {s.title for s in open_store(settings).sources()}
+    assert titles == {"Kafe Kopi Kita", "Cabai", "Banjir", "Jembatan"}
+
+    wide = tmp_path / "wide"  # UTF-16 without its mark: zero bytes, yet text when said so
+    wide.mkdir()
+    (wide / "a.txt").write_bytes(("Pasar Baru\n" + body).encode("utf-16-le"))
+    refused = ingest([str(wide)], store, settings)
+    assert [f.reason for f in refused.failures] == ["binary content, not text"]
+    assert ingest([str(wide)], store, settings, encoding="utf-16-le").added == 1
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / "b.txt").write_bytes(bytes(range(256)) * 4)
+    summary = ingest([str(binary)], store, settings, encoding="cp1252")
+    assert [f.reason for f in summary.failures] == ["binary content, not text"]
+
+
 def test_gzipped_dumps_are_read_and_bombs_refused(settings, tmp_path):
     import gzip
 
