@@ -12,12 +12,15 @@ TELEGRAM_LIMIT = 4096
 TEXTS = {
     "en": {
         "start": (
-            "Hi! I answer questions about <b>{articles}</b> news articles{span}, quoting them "
+            "Hi! I answer questions about <b>{articles}</b> {noun}{span}, quoting them "
             "and citing my sources.\n\nJust ask, in English or Indonesian, e.g. <i>which "
             "countries left CSTO?</i>\nIn groups: <code>/ask question</code>, mention me, or "
             "reply to me. /help lists the commands."
         ),
+        "articles": "news articles",
+        "one_article": "news article",
         "span": " from {first} to {last}",
+        "one_day": " of {first}",
         "help": (
             "<b>Commands</b>\n/ask <i>question</i> — ask about the articles\n/sources — the "
             "latest articles (<code>/sources 2</code> for the next page)\n/about — version, "
@@ -62,13 +65,16 @@ TEXTS = {
     },
     "id": {
         "start": (
-            "Halo! Saya menjawab pertanyaan tentang <b>{articles}</b> artikel berita{span}, "
+            "Halo! Saya menjawab pertanyaan tentang <b>{articles}</b> {noun}{span}, "
             "dengan kutipan dan sumbernya.\n\nTanyakan saja, dalam bahasa Indonesia atau "
             "Inggris, misalnya <i>negara mana saja yang keluar dari CSTO?</i>\nDi grup: "
             "<code>/ask pertanyaan</code>, sebut saya, atau balas pesan saya. /help berisi "
             "daftar perintah."
         ),
+        "articles": "artikel berita",
+        "one_article": "artikel berita",
         "span": " dari {first} sampai {last}",
+        "one_day": " tanggal {first}",
         "help": (
             "<b>Perintah</b>\n/ask <i>pertanyaan</i> — tanya tentang artikel\n/sources — "
             "artikel terbaru (<code>/sources 2</code> untuk halaman berikutnya)\n/about — "

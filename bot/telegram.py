@@ -302,11 +302,13 @@ async def start_command(update: Update, context: Context) -> None:
     """/start: what the bot knows and how to ask."""
     language = _language(update)
     overview = await context.bot_data.service.overview()
-    span = (
-        text(language, "span", first=overview.first, last=overview.last) if overview.first else ""
-    )
+    noun = text(language, "one_article" if overview.articles == 1 else "articles")
+    span = ""
+    if overview.first:
+        days = "one_day" if overview.first == overview.last else "span"
+        span = text(language, days, first=overview.first, last=overview.last)
     await update.effective_message.reply_html(
-        text(language, "start", articles=overview.articles, span=Html(span))
+        text(language, "start", articles=overview.articles, noun=Html(noun), span=Html(span))
     )
 
 

@@ -77,7 +77,7 @@ def test_start_commands_and_questions_in_both_languages(api, seeded):
     try:
         assert {c["command"] for c in api.commands} >= {"ask", "sources", "about", "help", "start"}
         api.user_says("/start", user_id=1)
-        assert "<b>1</b> news articles from 2023-05-23 to 2023-05-23" in nth_reply(api, 1).text
+        assert "<b>1</b> news article of 2023-05-23, quoting" in nth_reply(api, 1).text
 
         api.user_says("which countries left CSTO?", user_id=1)
         english = parse_html(nth_reply(api, 1, 2).text)
@@ -251,6 +251,10 @@ def test_new_articles_are_answered_without_restart(api, cli_env, site):
         assert "Only admins" in nth_reply(api, 41, count + 1).text
         api.user_says("Berapa harga beras medium di pasar tradisional?", user_id=40)
         api.wait_for(lambda s: any("14.500" in m.text for m in s.replies_to(40)), timeout=30)
+        count = len(api.replies_to(40))
+        api.user_says("/start", user_id=40, language_code="id")
+        started = nth_reply(api, 40, count + 1).text
+        assert "<b>2</b> artikel berita dari 2023-05-23 sampai 2024-03-01," in started
 
         count = len(api.replies_to(40))
         api.user_says("/remove seed-csto-armenia nope", user_id=40)
