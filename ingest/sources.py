@@ -176,7 +176,8 @@ def _jsonl_bytes(data: bytes, encoding: str = "utf-8") -> bytes:
     """A JSON Lines body as UTF-8, to be decoded line by line, so one bad line fails alone;
     re-encoded whole from UTF-16 or UTF-32 (as a byte-order mark says) or from an `encoding`
     other than UTF-8; SourceError if empty or binary."""
-    if _bom_codec(data) in ("utf-16", "utf-32") or (encoding != "utf-8" and not _bom_codec(data)):
+    bom = _bom_codec(data)
+    if bom in ("utf-16", "utf-32") or (not bom and encoding != "utf-8"):
         return _decode(data, default=encoding).encode("utf-8")
     _check_text(data)
     return data
