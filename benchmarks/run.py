@@ -26,8 +26,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from berita.components import open_answerer  # noqa: E402
-from berita.evaluate import (  # noqa: E402
+from berita.answer.components import open_answerer  # noqa: E402
+from berita.app.evaluate import (  # noqa: E402
     Question,
     answer_hit,
     asked_without_gold,
@@ -37,9 +37,9 @@ from berita.evaluate import (  # noqa: E402
     score,
     temporary_store,
 )
+from berita.ingest.pipeline import ingest  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
-from ingest.pipeline import ingest  # noqa: E402
-from vectorstore.store import PassageStore  # noqa: E402
+from berita.vectorstore.store import PassageStore  # noqa: E402
 
 SUITES = ("seed", "facqa-dev", "facqa-dev-en", "idkmrc-dev")
 REMOVED_SUITES = ("facqa-dev", "facqa-dev-en")  # asked again without each gold article
@@ -217,7 +217,7 @@ def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
                     "embedding_device": device,
                 }
             )
-            from berita.components import open_store
+            from berita.answer.components import open_store
 
             store = open_store(local)
             started = time.perf_counter()

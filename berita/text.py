@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+from importlib.resources import files
 
 # Abbreviations after which a full stop does not end an Indonesian or English sentence.
 ABBREVIATIONS = {
@@ -52,7 +54,8 @@ ABBREVIATIONS = {
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9À-Ý])")
 # "23.312. 794 balita": a number whose thousands were cut apart by a stray space, not two sentences
 _SPLIT_NUMBER = re.compile(r"\d\.\s\d{3}(?!\d)")
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word: letters or digits, hyphenated parts joined ("kata-kata"); a number with its separators.
+_WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W_]+(?:-[^\W_]+)*")
 
 _ID_MARKERS = {
     "yang",
@@ -174,7 +177,7 @@ def normalize(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens."""
+    """The lower-cased words and numbers of a text, as written (no stop word dropped)."""
     return _WORD.findall(text.casefold())
 
 
@@ -202,3 +205,60 @@ def detect_language(text: str) -> str:
         english += OPENER_WEIGHT * (tokens[0] in _EN_OPENERS)
         indonesian += OPENER_WEIGHT * (tokens[0] in _ID_OPENERS)
     return "en" if english > indonesian else "id"
+
+
+# -- links: article text and written answers never carry one -------------------------------
+
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
+_URL_TAIL = r"[^\s<>\"'”“]*[^\s<>\"'”“.,;:!?)\]]"  # a link's rest, not its closing punctuation
+_URL = re.compile(rf"(?:https?://|ftp://|www\.){_URL_TAIL}", re.IGNORECASE)
+_IP_ADDRESS = re.compile(
+    rf"(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{1,5}})?(?:/{_URL_TAIL}|/)?(?![\w.])"
+)
+
+
+@lru_cache(maxsize=1)
+def _bare_domain() -> re.Pattern[str]:
+    """Any host name under a real top-level domain (the public suffix list that ships with
+    courlan's `tld`), with its path: `judi-online.ru`, `bola88.cn/promo`, `Kompas.com`."""
+    names = (files("tld") / "res" / "effective_tld_names_public_only.dat.txt").read_text("utf-8")
+    tlds = sorted(
+        {
+            line.strip().lower()
+            for line in names.splitlines()
+            if line.strip() and not line.startswith(("//", "*", "!")) and "." not in line
+        },
+        key=len,
+        reverse=True,
+    )
+    label = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+    return re.compile(
+        rf"(?<![\w@.-])((?:{label}\.)+(?:{'|'.join(map(re.escape, tlds))}))"
+        rf"(?::\d{{1,5}})?(?:/{_URL_TAIL}|/)?(?![\w-])(?!\.[^\W_])",
+        re.IGNORECASE,
+    )
+
+
+def strip_links(text: str) -> str:
+    """The text without links: markdown links keep their words; tags, URLs and bare domains go."""
+    text = _MARKDOWN_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _IP_ADDRESS.sub(" ", text)
+    return _bare_domain().sub(_drop_domain, text)
+
+
+def _drop_domain(match: re.Match[str]) -> str:
+    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir")."""
+    labels = match.group(1).casefold().split(".")
+    return match.group(0) if all(label in ABBREVIATIONS for label in labels) else " "
+
+
+def tidy(sentence: str) -> str:
+    """Spacing normalised: runs of blanks made one, none before punctuation, empty brackets
+    (left by a removed link) dropped."""
+    sentence = re.sub(r"[ \t\r\f\v]+", " ", sentence)
+    sentence = re.sub(r"\s+([,.;:!?])", r"\1", sentence)
+    sentence = re.sub(r"\(\s*\)|\[\s*\]", "", sentence)
+    return sentence.strip()

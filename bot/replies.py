@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from bot.answer import Answer
+from berita.answer.answerer import Answer
 
 TELEGRAM_LIMIT = 4096
 
@@ -39,7 +39,6 @@ TEXTS = {
         "text_only": "I read text only: ask your question in words.",
         "extractive": "quoted from the articles",
         "generated": "written by <code>{llm}</code> from the articles",
-        "sources_heading": "Sources",
         "ask_usage": "Ask like this: <code>/ask which countries left CSTO?</code>",
         "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
         "slow_down": "You are asking quickly — please wait {seconds} s and try again.",
@@ -93,7 +92,6 @@ TEXTS = {
         "text_only": "Saya hanya membaca teks: tuliskan pertanyaan Anda.",
         "extractive": "kutipan dari artikel",
         "generated": "ditulis oleh <code>{llm}</code> dari artikel",
-        "sources_heading": "Sumber",
         "ask_usage": "Tanyakan seperti ini: <code>/ask negara mana yang keluar dari CSTO?</code>",
         "not_allowed": "Maaf, bot ini privat. Minta akses kepada pemiliknya.",
         "slow_down": "Anda bertanya terlalu cepat — tunggu {seconds} detik lalu coba lagi.",
@@ -135,31 +133,16 @@ def text(language: str, key: str, **values: object) -> str:
     )
 
 
-def cited_metadata(answer: Answer) -> list[dict]:
-    """The metadata of each article the answer cites, in citation order."""
-    by_doc = {p.document.metadata["doc_id"]: p.document.metadata for p in answer.passages}
-    return [by_doc[doc_id] for doc_id in answer.citations if doc_id in by_doc]
-
-
-def cited_sources(answer: Answer) -> list[list[str]]:
-    """Title, date and URL (those known) of each article the answer cites, in citation order."""
-    return [
-        [part for part in (m.get("title") or m["doc_id"], m.get("published"), m.get("url")) if part]
-        for m in cited_metadata(answer)
-    ]
-
-
 def answer_html(answer: Answer) -> str:
     """The answer, escaped, then its sources; a link only to an article's own http(s) URL."""
     lines = [escape(answer.answer)]
     sources = []
-    for metadata in cited_metadata(answer):
+    for metadata in answer.cited():
         title = linked_title(metadata.get("title") or metadata["doc_id"], metadata.get("url", ""))
         date = metadata.get("published")
         sources.append(f"{len(sources) + 1}. {title}" + (f" — {escape(date)}" if date else ""))
     if sources:
-        heading = TEXTS.get(answer.language, TEXTS["en"])["sources_heading"]
-        lines += ["", f"<b>{heading}</b>", *sources]
+        lines += ["", f"<b>{answer.sources_heading}</b>", *sources]
     return "\n".join(lines)
 
 

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from berita.answer.answerer import Answer, Answerer
 from berita.settings import Settings
-from bot.answer import Answer, Answerer
-from vectorstore.feeds import FeedState, FeedStates
-from vectorstore.store import SourceInfo, StoreError
+from berita.vectorstore.feeds import FeedState, FeedStates
+from berita.vectorstore.store import SourceInfo, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,7 +120,7 @@ class AnswerService:
 
     def _ready(self) -> Answerer:
         if self._answerer is None:
-            from berita.components import open_answerer, setting_errors
+            from berita.answer.components import open_answerer, setting_errors
 
             try:
                 self._answerer = open_answerer(self.settings)
@@ -158,7 +158,7 @@ class AnswerService:
             return self._ready().retriever.store.feed_states()
 
     def _feeds(self) -> list[FeedState]:
-        from ingest.watch import feeds_to_watch
+        from berita.ingest.watch import feeds_to_watch
 
         return feeds_to_watch(self.settings, self._feed_states())
 
@@ -207,10 +207,8 @@ class AnswerService:
             if not changed:
                 return False
             if not self.settings.server_mode:
-                from chromadb.api.client import SharedSystemClient
-
                 old_store = self._ready().retriever.store
-                SharedSystemClient.clear_system_cache()
+                old_store.client.clear_system_cache()  # a new client sees others' writes
                 self._answerer = None
                 self._ready().retriever.store.keep_lexical_from(old_store)
             log.info(

@@ -33,13 +33,13 @@ from telegram.ext import (
 )
 
 from berita import __version__
+from berita.bot.access import AccessPolicy, RateLimiter
+from berita.bot.replies import Html, answer_html, linked_title, split_message, text
+from berita.bot.service import AnswerService, StoreUnavailableError
 from berita.settings import Settings
 from berita.text import detect_language
-from bot.access import AccessPolicy, RateLimiter
-from bot.replies import Html, answer_html, linked_title, split_message, text
-from bot.service import AnswerService, StoreUnavailableError
 
-log = logging.getLogger("berita.bot")
+log = logging.getLogger(__name__)
 
 SOURCES_PAGE = 10
 TYPING_EVERY_S = 4.0
@@ -405,7 +405,7 @@ async def add_command(update: Update, context: Context) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "berita.cli",
+            "berita.app.cli",
             "ingest",
             *urls,
             stdout=asyncio.subprocess.PIPE,

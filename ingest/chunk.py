@@ -6,9 +6,9 @@ import hashlib
 
 from langchain_core.documents import Document
 
+from berita.ingest.article import Article
 from berita.text import split_sentences
-from ingest.article import Article
-from vectorstore.passages import passage_text
+from berita.vectorstore.passages import passage_text
 
 LAYOUT_VERSION = 1  # bump when chunking changes how the same text is cut
 

@@ -5,19 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
-from functools import lru_cache
-from importlib.resources import files
 
-from berita.text import ABBREVIATIONS, split_sentences
-from ingest.article import Article, IngestFailure
+from berita.ingest.article import Article, IngestFailure
+from berita.text import split_sentences, strip_links, tidy
 
-_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
-_URL_TAIL = r"[^\s<>\"'”“]*[^\s<>\"'”“.,;:!?)\]]"  # a link's rest, not its closing punctuation
-_URL = re.compile(rf"(?:https?://|ftp://|www\.){_URL_TAIL}", re.IGNORECASE)
-_IP_ADDRESS = re.compile(
-    rf"(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{1,5}})?(?:/{_URL_TAIL}|/)?(?![\w.])"
-)
 _SPAM = re.compile(
     r"\b(slot\s*gacor|slot\s*online|situs\s*(?:slot|judi|togel)|togel\s*online|maxwin|"
     r"rtp\s*live|link\s*alternatif|daftar\s*sekarang|deposit\s*pulsa|bandar\s*(?:togel|slot)|"
@@ -71,28 +62,6 @@ _DATE_SETTINGS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _bare_domain() -> re.Pattern[str]:
-    """Any host name under a real top-level domain (the public suffix list that ships with
-    courlan's `tld`), with its path: `judi-online.ru`, `bola88.cn/promo`, `Kompas.com`."""
-    names = (files("tld") / "res" / "effective_tld_names_public_only.dat.txt").read_text("utf-8")
-    tlds = sorted(
-        {
-            line.strip().lower()
-            for line in names.splitlines()
-            if line.strip() and not line.startswith(("//", "*", "!")) and "." not in line
-        },
-        key=len,
-        reverse=True,
-    )
-    label = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
-    return re.compile(
-        rf"(?<![\w@.-])((?:{label}\.)+(?:{'|'.join(map(re.escape, tlds))}))"
-        rf"(?::\d{{1,5}})?(?:/{_URL_TAIL}|/)?(?![\w-])(?!\.[^\W_])",
-        re.IGNORECASE,
-    )
-
-
 def clean_text(text: str) -> str:
     """Return the text without links, spam or prompt-injection sentences, spacing normalised."""
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
@@ -108,30 +77,6 @@ def clean_text(text: str) -> str:
         if paragraph:
             paragraphs.append(paragraph)
     return "\n".join(paragraphs)
-
-
-def strip_links(text: str) -> str:
-    """The text without links: markdown links keep their words; tags, URLs and bare domains go."""
-    text = _MARKDOWN_LINK.sub(r"\1", text)
-    text = _HTML_TAG.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _IP_ADDRESS.sub(" ", text)
-    return _bare_domain().sub(_drop_domain, text)
-
-
-def _drop_domain(match: re.Match[str]) -> str:
-    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir")."""
-    labels = match.group(1).casefold().split(".")
-    return match.group(0) if all(label in ABBREVIATIONS for label in labels) else " "
-
-
-def tidy(sentence: str) -> str:
-    """Spacing normalised: runs of blanks made one, none before punctuation, empty brackets
-    (left by a removed link) dropped."""
-    sentence = re.sub(r"[ \t\r\f\v]+", " ", sentence)
-    sentence = re.sub(r"\s+([,.;:!?])", r"\1", sentence)
-    sentence = re.sub(r"\(\s*\)|\[\s*\]", "", sentence)
-    return sentence.strip()
 
 
 def normalize_date(value: str) -> str:

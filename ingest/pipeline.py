@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from berita.ingest.article import IngestFailure
+from berita.ingest.chunk import chunk_article
+from berita.ingest.clean import check_article, clean_article
+from berita.ingest.sources import Item, iter_articles
 from berita.settings import Settings
-from ingest.article import IngestFailure
-from ingest.chunk import chunk_article
-from ingest.clean import check_article, clean_article
-from ingest.sources import Item, iter_articles
-from vectorstore.store import ArticleConflictError, PassageStore
+from berita.vectorstore.store import ArticleConflictError, PassageStore
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY = 25  # stored articles between two commits of the lexical index, at least

@@ -6,7 +6,6 @@ import codecs
 import gzip
 import io
 import ipaddress
-import json
 import re
 import socket
 import sys
@@ -21,10 +20,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from berita import __version__
+from berita.ingest.article import Article, IngestFailure, canonical_url, derive_doc_id
+from berita.ingest.extract import ExtractionError, extract_html
+from berita.jsonl import json_objects
 from berita.settings import Settings
-from berita.text import without_lone_surrogates
-from ingest.article import Article, IngestFailure, canonical_url, derive_doc_id
-from ingest.extract import ExtractionError, extract_html
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -257,29 +256,11 @@ def _title_and_body(text: str, fallback_title: str) -> tuple[str, str]:
 
 def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
     """One article a line; a bad line (not UTF-8, not JSON, a repeated id) fails alone."""
-    first_line: dict[str, int] = {}
-    for number, raw in enumerate(data.splitlines(), start=1):
-        where = f"{origin}:{number}"
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            yield IngestFailure(where, "not UTF-8 text")
+    first_line: dict[str, str] = {}  # doc_id -> the line number it was first on
+    for where, record in json_objects(data.splitlines(), origin):
+        if isinstance(record, str):
+            yield IngestFailure(where, record)
             continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield IngestFailure(where, f"malformed JSON ({error.msg})")
-            continue
-        if not isinstance(record, dict):
-            yield IngestFailure(where, "expected a JSON object")
-            continue
-        # JSON escapes can spell half a character ("\ud83d"): dropped, the rest is kept
-        record = {
-            key: without_lone_surrogates(value) if isinstance(value, str) else value
-            for key, value in record.items()
-        }
         body = record.get("text")
         if not isinstance(body, str) or not body.strip():
             yield IngestFailure(where, 'missing or empty "text"')
@@ -297,7 +278,7 @@ def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
                 where, f"duplicate id {doc_id!r} (first on line {first_line[doc_id]}); skipped"
             )
             continue
-        first_line[doc_id] = number
+        first_line[doc_id] = where.rpartition(":")[2]
         yield Article(doc_id=doc_id, text=body, origin=where, **fields)
 
 

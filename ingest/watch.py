@@ -13,12 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from berita.ingest.article import canonical_url
+from berita.ingest.pipeline import IngestSummary, store_items
+from berita.ingest.sources import Fetcher, SourceError, feed_entries, is_feed, iter_feed_pages
 from berita.settings import Settings
-from ingest.article import canonical_url
-from ingest.pipeline import IngestSummary, store_items
-from ingest.sources import Fetcher, SourceError, feed_entries, is_feed, iter_feed_pages
-from vectorstore.feeds import FeedState, FeedStates
-from vectorstore.store import PassageStore
+from berita.vectorstore.feeds import FeedState, FeedStates
+from berita.vectorstore.store import PassageStore
 
 MAX_BACKOFF_DOUBLINGS = 6  # a failing feed is tried at most every 64 intervals
 

@@ -289,7 +289,7 @@ def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertModel:
     import torch
     from transformers import BertModel
 
-    from reader.q4 import Q4Embedding
+    from berita.reader.q4 import Q4Embedding
 
     config = bert_config(tensors.shape, layers)
     config.vocab_size = 2  # a placeholder table, replaced below (no 250k random rows)

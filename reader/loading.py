@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reader.model import Reader
+    from berita.reader.model import Reader
 
 
 class ReaderError(RuntimeError):
@@ -23,9 +23,9 @@ def load_reader(folder: Path, threads: int) -> Reader:
             f"READER is on but {folder} holds no reader weights (reader-*.safetensors): train "
             "one (README, 'Retrain it'), set READER_PATH, or set READER=off"
         )
-    from vectorstore.embeddings import limit_threads
+    from berita.threads import limit_threads
 
     limit_threads(threads)
-    from reader.model import Reader
+    from berita.reader.model import Reader
 
     return Reader(folder, threads=threads)

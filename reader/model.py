@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from reader.e5 import (
+from berita.reader.e5 import (
     E5File,
     E5Tensors,
     E5Tokenizer,
@@ -34,8 +35,19 @@ def autocast(device: str) -> torch.autocast:
     """bf16 on a GPU and on CPUs with bf16 instructions (about twice as fast), else float32:
     the same choice in training, in measuring the dev thresholds and in answering."""
     kind = device.split(":")[0]
-    enabled = kind == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    enabled = kind == "cuda" or cpu_has_bf16()
     return torch.autocast(kind, torch.bfloat16, enabled=enabled)
+
+
+@lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes in bf16 natively (AVX-512 BF16 or AMX, as Linux lists its
+    flags); elsewhere float32, the safe choice."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def pair_ids(question: list[int], passage: list[int], bos: int, eos: int) -> list[int]:

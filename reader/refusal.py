@@ -1,6 +1,6 @@
 """The refusal rule: when the reader's and the support score's evidence is too weak to answer.
 
-Torch-free, so the answer step imports it with READER=off too; `python -m reader.calibrate`
+Torch-free, so the answer step imports it with READER=off too; `python -m training.calibrate`
 fits the rules into `refusal.json` beside the weights and `refusal_rules` reads them.
 """
 
@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reader.loading import ReaderError
+from berita.reader.loading import ReaderError
 
-REFUSAL_FILE = "refusal.json"  # the refusal rules `python -m reader.calibrate` fits
+REFUSAL_FILE = "refusal.json"  # the refusal rules `python -m training.calibrate` fits
 RULE_FIELDS = ("reader_weight", "support_weight", "bias", "threshold")
 
 
@@ -26,7 +26,7 @@ def sigmoid(log_odds: float) -> float:
 class Refusal:
     """When a read question is refused: the probability that the passages answer it,
     sigmoid(reader_weight x the best reader logit + support_weight x the support log-odds +
-    bias), below `threshold` (`python -m reader.calibrate` fits them)."""
+    bias), below `threshold` (`python -m training.calibrate` fits them)."""
 
     reader_weight: float
     support_weight: float
@@ -54,7 +54,7 @@ def refusal_rules(
     card: dict, folder: Path, thresholds: dict[str, float | None]
 ) -> dict[str, Refusal]:
     """Refusal rules by question language for the reader in `folder`: those
-    `python -m reader.calibrate` fitted (`refusal.json` beside the weights), else the reader's
+    `python -m training.calibrate` fitted (`refusal.json` beside the weights), else the reader's
     probability alone against the thresholds its model `card` measured (0.90 of answerable dev
     questions answered). A threshold in `thresholds` (the settings') replaces the fitted or
     measured one."""
@@ -82,7 +82,7 @@ def refusal_rules(
     if missing:
         names = ", ".join(f"READER_THRESHOLD_{lang.upper()}" for lang in missing)
         raise ReaderError(
-            f"no refusal rule for the reader at {folder}: run python -m reader.calibrate or set "
+            f"no refusal rule for the reader at {folder}: run python -m training.calibrate or set "
             f"{names}"
         )
     return rules

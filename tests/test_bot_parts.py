@@ -6,10 +6,10 @@ import datetime as dt
 import pytest
 from telegram import Chat, Message, Update
 
+from berita.bot.access import AccessPolicy, RateLimiter
+from berita.bot.replies import split_message
+from berita.bot.telegram import ChatOrderedProcessor, redact
 from berita.settings import load_settings
-from bot.access import AccessPolicy, RateLimiter
-from bot.replies import split_message
-from bot.telegram import ChatOrderedProcessor, redact
 from tests.telegram_api import parse_html
 
 

@@ -1,8 +1,8 @@
 import itertools
 
-from ingest.article import Article
-from ingest.chunk import chunk_article
-from vectorstore.passages import (
+from berita.ingest.article import Article
+from berita.ingest.chunk import chunk_article
+from berita.vectorstore.passages import (
     answer_spans,
     passage_body,
     passage_sentences,

@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from ingest.article import Article
-from ingest.clean import clean_article, clean_text, normalize_date
+from berita.ingest.article import Article
+from berita.ingest.clean import clean_article, clean_text, normalize_date
 from tests.conftest import SEED
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from berita.components import open_answerer, open_store
+from berita.answer.components import open_answerer, open_store
 from tests.conftest import BERITA, run_berita
 
 ARTICLES = 60

@@ -5,15 +5,14 @@ import json
 
 import pytest
 
-from vectorstore.crosslingual import (
+from berita.vectorstore.crosslingual import (
     english_words,
-    learn_lexicon,
     load_lexicon,
-    main,
     query_terms,
     question_terms,
 )
-from vectorstore.lexical import LexicalIndex
+from berita.vectorstore.lexical import LexicalIndex
+from training.lexicon import learn_lexicon, main
 
 PASSAGES = {
     "desa": "Banjir merendam tiga desa di tepi sungai sejak Senin.",

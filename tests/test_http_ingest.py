@@ -2,8 +2,8 @@
 
 import time
 
-from berita.components import open_answerer, open_store
-from ingest.pipeline import ingest
+from berita.answer.components import open_answerer, open_store
+from berita.ingest.pipeline import ingest
 from tests.site import OLD_CAFE
 
 

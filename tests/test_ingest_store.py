@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from berita.components import open_answerer, open_store
-from ingest.pipeline import ingest
+from berita.answer.components import open_answerer, open_store
+from berita.ingest.pipeline import ingest
+from berita.vectorstore.lexical import LexicalIndex
+from berita.vectorstore.store import PassageStore, StoreError
 from tests.conftest import SEED
-from vectorstore.lexical import LexicalIndex
-from vectorstore.store import PassageStore, StoreError
 
 
 def _write_jsonl(path, records):
@@ -136,7 +136,7 @@ def test_folder_ingest_reads_supported_files_recursively(settings, tmp_path):
 def test_opening_a_store_with_another_model_says_how_to_reindex(settings):
     ingest([str(SEED)], open_store(settings), settings)
     other = settings.model_copy(update={"embedding_model": "some/other-model"})
-    from vectorstore.store import PassageStore
+    from berita.vectorstore.store import PassageStore
 
     with pytest.raises(StoreError, match="berita reindex"):
         PassageStore(other, embeddings=None)
@@ -179,13 +179,13 @@ def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
     assert store.count() > 2
     # What a kill -9 between writing the new version and deleting the old passages leaves:
     newer = _write_jsonl(tmp_path / "v2.jsonl", [{"id": "art", "text": "Banjir sudah surut."}])
-    from ingest.chunk import chunk_article
-    from ingest.clean import clean_article
-    from ingest.sources import iter_articles
+    from berita.ingest.chunk import chunk_article
+    from berita.ingest.clean import clean_article
+    from berita.ingest.sources import iter_articles
 
     [article] = list(iter_articles([newer], settings))
     [passage] = chunk_article(clean_article(article), settings.chunk_max_words)
-    store._collection.upsert(
+    store.collection.upsert(
         ids=["art#0"],
         documents=[passage.page_content],
         metadatas=[passage.metadata],

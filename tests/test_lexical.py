@@ -4,8 +4,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from vectorstore import lexical
-from vectorstore.lexical import LexicalIndex, tokenize
+from berita.vectorstore import lexical
+from berita.vectorstore.lexical import LexicalIndex, tokenize
 
 WORDS = (
     "harga beras naik pasar banjir jakarta gempa bumi presiden menteri pemilu suara partai "

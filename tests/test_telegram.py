@@ -453,8 +453,8 @@ def test_a_store_server_outage_is_answered_logged_once_and_recovered(api, cli_en
         finally:
             log = stop_bot(bot)
     # The watcher ran ~10 times a second during the outage, and said so once.
-    assert log.count("bot.service: store unavailable") == 1, log
-    assert log.count("bot.service: store available again") == 1
+    assert log.count("berita.bot.service: store unavailable") == 1, log
+    assert log.count("berita.bot.service: store available again") == 1
 
 
 def test_add_is_stopped_at_its_timeout_and_says_so(api, cli_env, site):

@@ -38,7 +38,7 @@ def test_a_title_or_name_in_english_leaves_an_indonesian_question_indonesian():
 
 
 def test_canonical_urls_drop_tracking_fragments_and_trailing_slashes():
-    from ingest.article import canonical_url
+    from berita.ingest.article import canonical_url
 
     same = {
         canonical_url(url)

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from berita.components import open_answerer, open_store
-from ingest.sources import Fetcher
-from ingest.watch import apply_retention, poll_feed
+from berita.answer.components import open_answerer, open_store
+from berita.ingest.sources import Fetcher
+from berita.ingest.watch import apply_retention, poll_feed
+from berita.vectorstore.feeds import FeedState
 from tests.conftest import BERITA, run_berita
 from tests.site import NewsFeedSite
-from vectorstore.feeds import FeedState
 
 
 @pytest.fixture

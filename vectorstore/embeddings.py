@@ -6,15 +6,18 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from langchain_classic.embeddings import CacheBackedEmbeddings
-from langchain_classic.storage import EncoderBackedStore, LocalFileStore
+from langchain_classic.storage import EncoderBackedStore
 from langchain_core.embeddings import Embeddings
+from langchain_core.stores import ByteStore
+
+from berita.threads import limit_threads
 
 DEFAULT_MODEL = "e5-small-q4"
 _E5_PREFIXES = ("query: ", "passage: ")
@@ -22,13 +25,6 @@ _E5_PREFIXES = ("query: ", "passage: ")
 
 class EmbeddingModelError(RuntimeError):
     """The embedding model cannot be loaded; the message says what to do."""
-
-
-def limit_threads(threads: int) -> None:
-    """Keep native engines from spinning on busy cores; must run before an engine loads."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class E5SmallEmbeddings(Embeddings):
@@ -70,7 +66,7 @@ class TorchE5Embeddings(Embeddings):
         limit_threads(threads)
         import torch
 
-        from reader.e5 import E5Encoder
+        from berita.reader.e5 import E5Encoder
 
         torch.set_num_threads(threads)
         self._encoder = E5Encoder(device)
@@ -186,14 +182,47 @@ def prune_cache(cache_path: Path, model: str, texts: Iterable[str]) -> tuple[int
     return kept, deleted
 
 
-class AtomicFileStore(LocalFileStore):
-    """LocalFileStore whose writes are atomic, so a reader in another process never sees half."""
+class AtomicFileStore(ByteStore):
+    """Bytes by key, a file each (`<root>/<key>`), through LangChain's `ByteStore` interface;
+    every write lands whole (a temporary file renamed into place), so a reader in another
+    process never sees half a vector."""
 
-    def mset(self, key_value_pairs: Any) -> None:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        parts = Path(key).parts
+        if not key or Path(key).is_absolute() or ".." in parts:
+            raise ValueError(f"not a cache key: {key!r}")
+        return self.root.joinpath(*parts)
+
+    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's bytes, or None where nothing is stored."""
+        found: list[bytes | None] = []
+        for key in keys:
+            try:
+                found.append(self._path(key).read_bytes())
+            except FileNotFoundError:
+                found.append(None)
+        return found
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
         """Write each value to a temporary file, then rename it into place."""
         for key, value in key_value_pairs:
-            full_path = self._get_full_path(key)
-            self._mkdir_for_store(full_path.parent)
-            tmp = full_path.with_name(f".{full_path.name}.{os.getpid()}.{threading.get_ident()}")
+            path = self._path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
             tmp.write_bytes(value)
-            tmp.replace(full_path)
+            tmp.replace(path)
+
+    def mdelete(self, keys: Sequence[str]) -> None:
+        """Delete the keys' files (missing ones are fine)."""
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
+    def yield_keys(self, prefix: str | None = None) -> Iterator[str]:
+        """Every stored key (starting with `prefix`), temporary files left out."""
+        for path in self.root.rglob("*"):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and not path.name.startswith(".") and key.startswith(prefix or ""):
+                yield key

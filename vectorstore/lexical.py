@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 import uuid
 from collections import Counter
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+
+from berita.text import words
 
 # Function words of Indonesian and English, the question words of both, and the words asking
 # for the latest news (retrieval weighs recency for those): they say nothing about which
@@ -42,7 +43,6 @@ STOPWORDS = frozenset(
     latest newest recent recently
     """.split()
 )
-_TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
@@ -58,11 +58,6 @@ def stem(word: str) -> str:
     if not word.isalpha() or len(word) <= 3:
         return word
     return _stemmer().stem(word) or word
-
-
-def words(text: str) -> list[str]:
-    """The lower-cased words and numbers of a text, as written (no stop word dropped)."""
-    return _TOKEN.findall(text.casefold())
 
 
 def tokenize(text: str) -> list[str]:

@@ -9,9 +9,9 @@ from datetime import date
 import numpy as np
 from langchain_core.documents import Document
 
-from vectorstore.crosslingual import query_terms
-from vectorstore.fusion import fuse
-from vectorstore.store import PassageStore
+from berita.vectorstore.crosslingual import query_terms
+from berita.vectorstore.fusion import fuse
+from berita.vectorstore.store import PassageStore
 
 # A question that asks for the newest news ("apa kabar terbaru ...", "latest on ...").
 _WANTS_LATEST = re.compile(
@@ -29,6 +29,10 @@ class FusionWeights:
     lexical_en: float = 0.4
     candidates: int = 50
     recency: float = 0.5
+
+    def lexical(self, lang: str) -> float:
+        """The lexical side's weight for a question in `lang` ("en" or Indonesian)."""
+        return self.lexical_en if lang == "en" else self.lexical_id
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ class HybridRetriever:
         if not documents:
             return []
 
-        weight = self.weights.lexical_en if lang == "en" else self.weights.lexical_id
+        weight = self.weights.lexical(lang)
         fused = fuse(dense, lexical, weight)
         recency = _recency(documents) if wants_latest(question) else {}
         ranked = [

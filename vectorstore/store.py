@@ -17,16 +17,15 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
-from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
 from berita.text import without_lone_surrogates
-from vectorstore.embeddings import prune_cache
-from vectorstore.feeds import FeedStates
-from vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
-from vectorstore.passages import quotable_spans
+from berita.vectorstore.embeddings import prune_cache
+from berita.vectorstore.feeds import FeedStates
+from berita.vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
+from berita.vectorstore.passages import quotable_spans
 
 PAGE = 1000
 WRITE_LOCK_TIMEOUT_S = 600
@@ -117,12 +116,7 @@ class PassageStore:
         # Two processes creating one embedded store at once would race on its tables.
         with self._write_lock if new_store else contextlib.nullcontext():
             self.client = open_client(settings)
-            self.vectors = self._bind(self._live_name())
-
-    @property
-    def _collection(self) -> Any:
-        """The live Chroma collection: the one handle every read and write goes through."""
-        return self.vectors._collection
+            self.collection = self._bind(self._live_name())
 
     # -- collection -------------------------------------------------------------------------
 
@@ -158,59 +152,56 @@ class PassageStore:
         except chromadb.errors.InternalError:  # created meanwhile by another process
             return self.client.get_collection(name, embedding_function=None)
 
-    def _bind(self, name: str) -> Chroma:
+    def _bind(self, name: str) -> Any:
+        """The live Chroma collection: the one handle every read and write goes through (no
+        embedding function: berita embeds with its own model)."""
         try:
-            vectors = Chroma(
-                client=self.client,
-                collection_name=name,
-                embedding_function=self.embeddings,
-                create_collection_if_not_exists=False,
-            )
+            collection = self.client.get_collection(name, embedding_function=None)
         except Exception as error:  # noqa: BLE001
             raise StoreError(f"cannot open the Chroma collection {name!r} ({error})") from None
-        built_with = (vectors._collection.metadata or {}).get("embedding_model")
+        built_with = (collection.metadata or {}).get("embedding_model")
         if self._check_models and built_with and built_with != self.model:
             raise StoreError(
                 f"collection {self.name!r} was built with embedding model {built_with!r} but "
                 f"EMBEDDING_MODEL is {self.model!r}: run `berita reindex` to rebuild it with "
                 f"{self.model!r}, or set EMBEDDING_MODEL={built_with}"
             )
-        return vectors
+        return collection
 
     def refresh(self) -> None:
         """Re-read where the passages live and their metadata (another process may have
         written, or re-indexed into a new collection); the embedding model is checked again."""
-        self.vectors = self._bind(self._live_name())
+        self.collection = self._bind(self._live_name())
 
     def revision(self) -> str:
         """An id that changes whenever passages may have changed: the live collection, its
         committed revision and its writing mark."""
-        metadata = self._collection.metadata or {}
+        metadata = self.collection.metadata or {}
         marks = (metadata.get("revision", ""), metadata.get("writing", ""))
-        return f"{self._collection.name}/{marks[0]}/{marks[1]}"
+        return f"{self.collection.name}/{marks[0]}/{marks[1]}"
 
     def dirty(self) -> bool:
         """True while a write is under way, or after a writer died before its commit."""
-        return bool((self._collection.metadata or {}).get("writing"))
+        return bool((self.collection.metadata or {}).get("writing"))
 
     def _set_metadata(self, **changes: str) -> None:
         """Change the live collection's metadata (Chroma replaces it whole: keep the rest).
         Callers hold the write lock and refreshed after taking it, so the handle's metadata
         is current: every other writer of it waits for the lock."""
-        metadata = dict(self._collection.metadata or {})
+        metadata = dict(self.collection.metadata or {})
         metadata.update(embedding_model=self.model, **changes)
-        self._collection.modify(metadata=metadata)
+        self.collection.modify(metadata=metadata)
         self.refresh()
 
     def count(self) -> int:
         """How many passages are stored."""
-        return self._collection.count()
+        return self.collection.count()
 
     # -- writing ------------------------------------------------------------------------------
 
     def _stored(self, doc_id: str) -> dict[str, dict]:
         """The stored passages of an article: id -> metadata."""
-        found = self._collection.get(where={"doc_id": doc_id}, include=["metadatas"])
+        found = self.collection.get(where={"doc_id": doc_id}, include=["metadatas"])
         return dict(zip(found["ids"], found["metadatas"], strict=True))
 
     def put_article(self, passages: list[Document]) -> Status:
@@ -239,21 +230,21 @@ class PassageStore:
             extra = sorted(set(stored) - set(ids))
             changes: list[Change] = [*zip(ids, tokens, strict=True), *((x, None) for x in extra)]
             with self._writing(changes):
-                self._collection.upsert(
+                self.collection.upsert(
                     ids=ids,
                     embeddings=vectors,
                     documents=texts,
                     metadatas=[doc.metadata for doc in passages],
                 )
                 if extra:
-                    self._collection.delete(ids=extra)
+                    self.collection.delete(ids=extra)
         return "updated" if stored else "added"
 
     @contextlib.contextmanager
     def _writing(self, changes: list[Change]) -> Iterator[None]:
         """Mark the live collection around a write (callers hold the write lock, refreshed):
         an opening mark, the write, its journal record, then a closing mark naming it."""
-        after = str((self._collection.metadata or {}).get("writing", ""))
+        after = str((self.collection.metadata or {}).get("writing", ""))
         self._set_metadata(writing=_new_token())
         yield
         mark = _new_token()
@@ -271,7 +262,7 @@ class PassageStore:
         with self._write_lock:
             self.refresh()
             found = {  # an id holding half a character (a lone surrogate) is never stored
-                doc_id: self._collection.get(where={"doc_id": doc_id}, include=[])["ids"]
+                doc_id: self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
                 if doc_id == without_lone_surrogates(doc_id)
                 else []
                 for doc_id in doc_ids
@@ -279,7 +270,7 @@ class PassageStore:
             ids = [pid for passage_ids in found.values() for pid in passage_ids]
             if ids:
                 with self._writing([(pid, None) for pid in ids]):
-                    self._collection.delete(ids=ids)
+                    self.collection.delete(ids=ids)
         return {doc_id: len(passage_ids) for doc_id, passage_ids in found.items()}
 
     def commit(self) -> None:
@@ -314,7 +305,7 @@ class PassageStore:
         """Every stored passage, page by page: dicts with `ids` and the included fields."""
         offset = 0
         while True:
-            page = self._collection.get(limit=PAGE, offset=offset, include=list(include))
+            page = self.collection.get(limit=PAGE, offset=offset, include=list(include))
             if not page["ids"]:
                 return
             yield page
@@ -362,7 +353,7 @@ class PassageStore:
 
     def has_url(self, url: str) -> bool:
         """Whether an article with this source URL is stored."""
-        return bool(self._collection.get(where={"url": url}, limit=1, include=[])["ids"])
+        return bool(self.collection.get(where={"url": url}, limit=1, include=[])["ids"])
 
     def published_before(self, day: str) -> list[str]:
         """The articles published before an ISO date (`YYYY-MM-DD`); undated ones never."""
@@ -380,7 +371,7 @@ class PassageStore:
         """Passages by id with their stored vectors (missing ids left out)."""
         if not ids:
             return []
-        found = self._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         return [
             (Document(page_content=text, metadata=meta or {}, id=pid), np.asarray(vector))
             for pid, text, meta, vector in zip(
@@ -396,8 +387,22 @@ class PassageStore:
         """The `n` passages nearest to the vector, with cosine similarity."""
         if n <= 0 or self.count() == 0:
             return []
-        hits = self.vectors.similarity_search_by_vector_with_relevance_scores(vector, k=n)
-        return [(doc, 1.0 - distance) for doc, distance in hits]
+        found = self.collection.query(
+            query_embeddings=[vector],
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
+        )
+        rows = zip(
+            found["ids"][0],
+            found["documents"][0],
+            found["metadatas"][0],
+            found["distances"][0],
+            strict=True,
+        )
+        return [
+            (Document(page_content=text, metadata=meta or {}, id=pid), 1.0 - distance)
+            for pid, text, meta, distance in rows
+        ]
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the passages as they are now: the committed revision's saved
@@ -432,7 +437,7 @@ class PassageStore:
     def _follow(self) -> _LexicalState | None:
         """The index at the live collection's marks from the saved index of its committed
         revision and the journal, or None when the records do not lead there."""
-        metadata = self._collection.metadata or {}
+        metadata = self.collection.metadata or {}
         committed, mark = self._committed(), str(metadata.get("writing", ""))
         known = self._lexical
         if not (known and known.committed == committed and known.applied >= 0):
@@ -476,7 +481,7 @@ class PassageStore:
     def keep_lexical_from(self, other: PassageStore) -> None:
         """Take over another handle's BM25 index and its rebuild schedule (the bot reopens
         an embedded store to see other processes' writes; the index need not start over)."""
-        if other._collection.name == self._collection.name:
+        if other.collection.name == self.collection.name:
             self._lexical, self._dirty_until = other._lexical, other._dirty_until
 
     def _build_lexical(self) -> LexicalIndex:
@@ -488,7 +493,7 @@ class PassageStore:
         return LexicalIndex.build(ids, texts)
 
     def _committed(self) -> str:
-        return str((self._collection.metadata or {}).get("revision", ""))
+        return str((self.collection.metadata or {}).get("revision", ""))
 
     def _journal(self, revision: str) -> Journal:
         return Journal(self._lexical_file(f"{revision}.journal"))
@@ -511,7 +516,7 @@ class PassageStore:
 
     def _lexical_file(self, name: str) -> Path:
         """A file of the live collection's lexical index: `<folder>/<stem>.<name>`."""
-        return self._lexical_folder() / f"{self._stem(self._collection.name)}.{name}"
+        return self._lexical_folder() / f"{self._stem(self.collection.name)}.{name}"
 
     # -- re-indexing --------------------------------------------------------------------------
 
@@ -521,7 +526,7 @@ class PassageStore:
         keep answering from the old collection until the switch."""
         with self._write_lock:
             self.refresh()
-            old = self._collection.name
+            old = self.collection.name
             self._drop_unused_collections(keep=old)
             new = f"{self.name}-{_new_token()}"
             staging = self._get_or_create(new, model=self.model)
@@ -536,7 +541,7 @@ class PassageStore:
                 total += len(page["ids"])
             pointer = self.client.get_collection(self.name, embedding_function=None)
             pointer.modify(metadata={**(pointer.metadata or {}), "active": new})
-            self.vectors = self._bind(new)
+            self.collection = self._bind(new)
             self._drop_unused_collections(keep=new)
             self.commit()
         return total

@@ -1,15 +1,16 @@
-"""Wiring: settings -> embeddings -> store -> retriever -> answerer, built once per process."""
+"""Wiring: settings -> embeddings -> store -> retriever -> answerer, built once per process (the
+CLI, the bot, evaluation and training all open them here)."""
 
 from __future__ import annotations
 
+from berita.answer.answerer import Answerer, AnswerTuning, ReaderTuning
+from berita.answer.llm import AnswerWriter, LLMSettingError
+from berita.reader.loading import ReaderError, load_reader
+from berita.reader.refusal import refusal_rules
 from berita.settings import Settings
-from bot.answer import Answerer, AnswerTuning, ReaderTuning
-from bot.llm import AnswerWriter, LLMSettingError
-from reader.loading import ReaderError, load_reader
-from reader.refusal import refusal_rules
-from vectorstore.embeddings import EmbeddingModelError, load_embeddings
-from vectorstore.retrieve import FusionWeights, HybridRetriever
-from vectorstore.store import PassageStore
+from berita.vectorstore.embeddings import EmbeddingModelError, load_embeddings
+from berita.vectorstore.retrieve import FusionWeights, HybridRetriever
+from berita.vectorstore.store import PassageStore
 
 
 def setting_errors() -> tuple[type[Exception], ...]:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from berita.answer.answerer import Answer
 from berita.settings import Settings
 from berita.text import normalize
-from bot.answer import Answer
-from vectorstore.store import PassageStore
+from berita.vectorstore.store import PassageStore
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,8 @@ def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
 @contextmanager
 def temporary_store(corpus: Path, settings: Settings) -> Iterator[tuple[Settings, PassageStore]]:
     """A fresh embedded store in a temporary folder holding `corpus` (a .jsonl file)."""
-    from berita.components import open_store
-    from ingest.pipeline import ingest
+    from berita.answer.components import open_store
+    from berita.ingest.pipeline import ingest
 
     with tempfile.TemporaryDirectory(prefix="berita-eval-") as folder:
         local = settings.model_copy(
@@ -145,8 +145,8 @@ def asked_without_gold(
 ) -> Iterator[tuple[Question, Answer]]:
     """Each answerable question asked while its gold article is out of the store (removed
     `batch` articles at a time, then ingested again from `suite/corpus.jsonl`)."""
-    from berita.components import open_answerer
-    from ingest.pipeline import ingest
+    from berita.answer.components import open_answerer
+    from berita.ingest.pipeline import ingest
 
     corpus = {
         json.loads(line)["id"]: line
@@ -180,7 +180,7 @@ def evaluate(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[Question, Answer]]]:
     """Ingest `suite/corpus.jsonl` into a fresh temporary store and ask every question."""
-    from berita.components import open_answerer
+    from berita.answer.components import open_answerer
 
     questions = load_questions(suite / "questions.jsonl")[:limit]
     progress = on_progress or (lambda done, total: None)

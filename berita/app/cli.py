@@ -1,4 +1,5 @@
-"""The `berita` command: ingest, watch, feeds, ask, eval, sources, remove, reindex, chat, bot."""
+"""The `berita` command: ingest, watch, feeds, ask, eval, sources, remove, reindex, chat, bot,
+settings."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from berita.components import setting_errors
-    from vectorstore.store import StoreError
+    from berita.answer.components import setting_errors
+    from berita.vectorstore.store import StoreError
 
     return (StoreError, CommandError, *setting_errors())
 
@@ -68,8 +69,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from berita.components import open_store
-    from ingest.pipeline import ingest
+    from berita.answer.components import open_store
+    from berita.ingest.pipeline import ingest
 
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     store = open_store(settings)
@@ -100,7 +101,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_answerer
+    from berita.answer.components import open_answerer
 
     if not args.batch and not args.question:
         raise CommandError("ask needs a QUESTION or --batch FILE")
@@ -127,20 +128,13 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _batch_records(path: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
     """(file:line, record) for each question line, or (file:line, why it was rejected)."""
+    from berita.jsonl import json_objects
+
     with _open_batch(path) as lines:
-        for number, raw in enumerate(lines, start=1):
-            where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                yield where, "not UTF-8 text"
+        for where, record in json_objects(lines, path):
+            if record == "not UTF-8 text":
+                yield where, record
                 continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
             question = record.get("question") if isinstance(record, dict) else None
             if not isinstance(question, str) or not question.strip():
                 yield where, 'expected {"id", "question"} with the question as text'
@@ -161,7 +155,7 @@ def _open_batch(path: str) -> Any:
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
 
-    from berita.evaluate import evaluate
+    from berita.app.evaluate import evaluate
 
     suite = Path(args.suite)
     if not (suite / "corpus.jsonl").is_file() or not (suite / "questions.jsonl").is_file():
@@ -183,7 +177,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_store
+    from berita.answer.components import open_store
 
     sources = open_store(settings).sources()
     if args.json:
@@ -200,7 +194,7 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_store
+    from berita.answer.components import open_store
 
     store = open_store(settings)
     removed = store.remove(args.doc_ids)
@@ -216,7 +210,7 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_store
+    from berita.answer.components import open_store
 
     store = open_store(settings, for_reindex=True)
     total = store.reindex()
@@ -225,7 +219,7 @@ def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_store
+    from berita.answer.components import open_store
 
     kept, deleted = open_store(settings).prune_embedding_cache()
     print(f"embedding cache: kept {kept} vectors, deleted {deleted}")
@@ -233,8 +227,8 @@ def _cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_store
-    from ingest.watch import watch
+    from berita.answer.components import open_store
+    from berita.ingest.watch import watch
 
     store = open_store(settings)
     try:
@@ -266,8 +260,8 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_store
-    from ingest.watch import feeds_to_watch
+    from berita.answer.components import open_store
+    from berita.ingest.watch import feeds_to_watch
 
     feeds = feeds_to_watch(settings, open_store(settings).feed_states())
     if not feeds:
@@ -278,7 +272,7 @@ def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from berita.components import open_answerer
+    from berita.answer.components import open_answerer
 
     answerer = open_answerer(settings)
     print("Ask about the articles (empty line or Ctrl-D to quit).")
@@ -297,7 +291,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def answer_json(answer: Any) -> dict[str, Any]:
     """The `--json` form of an answer."""
-    from vectorstore.passages import passage_body
+    from berita.vectorstore.passages import passage_body
 
     return {
         "question": answer.question,
@@ -324,14 +318,14 @@ def answer_json(answer: Any) -> dict[str, Any]:
 
 
 def format_answer(answer: Any) -> str:
-    """The answer as plain text, followed by its sources."""
-    from bot.replies import cited_sources
-
+    """The answer as plain text, followed by its sources (title, date and URL, those known)."""
     lines = [answer.answer]
-    sources = cited_sources(answer)
-    if sources:
-        lines += ["", "Sumber:" if answer.language == "id" else "Sources:"]
-        lines += [f"  [{n}] {' — '.join(parts)}" for n, parts in enumerate(sources, start=1)]
+    cited = answer.cited()
+    if cited:
+        lines += ["", f"{answer.sources_heading}:"]
+        for number, m in enumerate(cited, start=1):
+            parts = (m.get("title") or m["doc_id"], m.get("published"), m.get("url"))
+            lines.append(f"  [{number}] {' — '.join(part for part in parts if part)}")
     return "\n".join(lines)
 
 
@@ -348,8 +342,15 @@ def metrics_table(metrics: dict[str, Any]) -> str:
 # -- parser -----------------------------------------------------------------------------------
 
 
+def _cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.settings import reference
+
+    print(reference(), end="")
+    return 0
+
+
 def _bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram import run_bot
+    from berita.bot.telegram import run_bot
 
     return run_bot(settings)
 
@@ -431,6 +432,7 @@ def _parser() -> argparse.ArgumentParser:
     command("feeds", _cmd_feeds, "show each watched feed's state")
     command("chat", _cmd_chat, "ask questions in a console loop")
     command("bot", _bot, "run the Telegram bot")
+    command("settings", _cmd_settings, "list every setting, its default and meaning (Markdown)")
     return parser
 
 

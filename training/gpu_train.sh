@@ -1,6 +1,6 @@
 #!/bin/sh
 # One run on a GPU machine (the `device` tool: `run` with carry ["build/reader-data"], made by
-# `python -m reader.train prepare` beforehand): two readers, A and B, each stopping by its
+# `python -m training.train prepare` beforehand): two readers, A and B, each stopping by its
 # deadline and writing its shards and card under $OUT/reader-a and $OUT/reader-b (each under
 # 16 MB a file). Defaults: two 12-layer variants of v2's recipe (IDK-MRC and FacQA questions with
 # 8 hard negatives each, Trans-SQuAD's with 2) that aim at IDK-MRC's unanswerable questions, the
@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED=1
 DATA=${DATA:-build/reader-data}
 train() { # name layers files repeats deadline
     # shellcheck disable=SC2086 # the files are a list of words
-    "${PYTHON:-python3}" -m reader.train fit --data "$DATA" --out "$OUT/reader-$1" --layers "$2" \
+    "${PYTHON:-python3}" -m training.train fit --data "$DATA" --out "$OUT/reader-$1" --layers "$2" \
         --files $3 --unanswerable-repeats "$4" --deadline-s "$5"
 }
 train a "${LAYERS_A:-12}" "${FILES_A:-idkmrc-train:8 facqa-train:8 transsquad-id:2 transsquad-en:2}" \

@@ -9,14 +9,14 @@ from typing import Protocol
 
 import numpy as np
 
+from berita.answer.llm import AnswerWriter
+from berita.reader.refusal import Refusal
 from berita.text import detect_language, without_lone_surrogates
-from bot.llm import AnswerWriter
-from reader.refusal import Refusal
-from vectorstore.crosslingual import question_terms
-from vectorstore.fusion import reader_order
-from vectorstore.lexical import tokenize
-from vectorstore.passages import quotable_spans, span_text
-from vectorstore.retrieve import HybridRetriever, RetrievedPassage, wants_latest
+from berita.vectorstore.crosslingual import question_terms
+from berita.vectorstore.fusion import reader_order
+from berita.vectorstore.lexical import tokenize
+from berita.vectorstore.passages import quotable_spans, span_text
+from berita.vectorstore.retrieve import HybridRetriever, RetrievedPassage, wants_latest
 
 NOT_FOUND = {
     "id": "Maaf, artikel yang saya punya tidak memuat jawaban untuk pertanyaan itu.",
@@ -26,6 +26,7 @@ NO_ARTICLES = {
     "id": "Belum ada artikel yang tersimpan.",
     "en": "No articles have been stored yet.",
 }
+SOURCES_HEADING = {"id": "Sumber", "en": "Sources"}
 
 _MONTHS = (
     "januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
@@ -89,6 +90,16 @@ class Answer:
     citations: list[str]
     timings_ms: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sources_heading(self) -> str:
+        """The heading above the cited articles, in the answer's language."""
+        return SOURCES_HEADING.get(self.language, SOURCES_HEADING["en"])
+
+    def cited(self) -> list[dict]:
+        """The metadata of each article the answer cites, in citation order."""
+        by_doc = {p.document.metadata["doc_id"]: p.document.metadata for p in self.passages}
+        return [by_doc[doc_id] for doc_id in self.citations if doc_id in by_doc]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Fit a trained reader's refusal rule on dev suites: `python -m reader.calibrate`.
+"""Fit a trained reader's refusal rule on dev suites: `python -m training.calibrate`.
 
 berita answers each dev question with the reader (answerable questions; unanswerable ones; and
 answerable ones again with their gold article out of the store) and records the evidence of each
@@ -21,16 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from berita.components import open_answerer
-from berita.evaluate import (
+from berita.answer.components import open_answerer
+from berita.app.evaluate import (
     asked_without_gold,
     held_out_questions,
     present_suites,
     temporary_store,
 )
+from berita.reader.loading import ReaderError, load_reader
+from berita.reader.refusal import REFUSAL_FILE, sigmoid
 from berita.settings import load_settings
-from reader.loading import ReaderError, load_reader
-from reader.refusal import REFUSAL_FILE, sigmoid
 
 SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
 
@@ -148,7 +148,7 @@ def _refused(shares: dict[str, float]) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Collect the evidence, fit the rules, write refusal.json beside the weights."""
     parser = argparse.ArgumentParser(
-        prog="python -m reader.calibrate", description=__doc__.split("\n")[0]
+        prog="python -m training.calibrate", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--eval", type=Path, required=True, help="the evaluation suites' folder")
     parser.add_argument("--reader", type=Path, required=True, help="the reader's weights folder")

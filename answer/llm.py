@@ -8,9 +8,9 @@ import logging
 import re
 from dataclasses import dataclass
 
-from ingest.clean import strip_links, tidy
-from vectorstore.passages import passage_body
-from vectorstore.retrieve import RetrievedPassage
+from berita.text import strip_links, tidy
+from berita.vectorstore.passages import passage_body
+from berita.vectorstore.retrieve import RetrievedPassage
 
 log = logging.getLogger(__name__)
 

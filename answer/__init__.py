@@ -1,0 +1,1 @@
+"""Answering: read the retrieved passages, quote or write the answer, or refuse."""
