@@ -7,7 +7,7 @@ EVAL   ?= ../shared/eval
 # Where pip finds torch's CPU build; on the public index: TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-all lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint          ## the fast tests
+	$(BIN)/pytest -m "not slow"
+
+test-all: lint      ## every test (CI)
 	$(BIN)/pytest
 
 bench: install

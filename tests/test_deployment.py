@@ -20,6 +20,8 @@ from tests.conftest import REPO, clean_environment, free_port
 from tests.site import NewsFeedSite
 from tests.telegram_api import BotAPIServer
 
+pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
+
 UNITS = REPO / "deploy" / "systemd"
 
 

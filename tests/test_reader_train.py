@@ -24,6 +24,7 @@ def train_dir(tmp_path):
     return write_training_data(tmp_path)
 
 
+@pytest.mark.slow
 def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
     bundle, model = tmp_path / "bundle", tmp_path / "model"
     command = [sys.executable, "-m", "training.train"]
@@ -39,6 +40,7 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
             str(bundle),
         ],
         check=True,
+        cwd=REPO,  # training/ runs from a clone
         timeout=300,
     )
     assert {p.name for p in bundle.iterdir()} == {"tensors.npz", "data.npz", "meta.json.gz"}
@@ -64,6 +66,7 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
             "idkmrc-train:1",
         ],
         check=True,
+        cwd=REPO,
         timeout=600,
     )
     text = (model / "MODEL_CARD.md").read_text("utf-8")
@@ -145,6 +148,7 @@ def test_a_long_question_is_cut_as_in_training_and_the_passage_keeps_its_room():
     assert pair_ids([5, 6], [7, 8], bos=0, eos=2) == [0, 5, 6, 2, 2, 7, 8, 2]
 
 
+@pytest.mark.slow
 def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
     """training/gpu_train.sh, as the device machine runs it, on a tiny bundle (one step each)."""
     from training.train import prepare
@@ -190,6 +194,7 @@ def test_fit_names_a_wrong_training_file_in_one_line(tmp_path):
         ],
         capture_output=True,
         text=True,
+        cwd=REPO,  # training/ runs from a clone
         timeout=60,
     )
     assert result.returncode == 2 and not (tmp_path / "out").exists()
@@ -213,6 +218,7 @@ def test_prepare_without_training_files_is_one_clear_line(tmp_path):
         ],
         capture_output=True,
         text=True,
+        cwd=REPO,  # training/ runs from a clone
         timeout=120,
     )
     assert result.returncode == 1 and not (tmp_path / "bundle").exists()

@@ -6,6 +6,8 @@ import pytest
 
 from tests.conftest import SEED, ChromaServer, free_port, run_berita
 
+pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
+
 
 @pytest.fixture
 def chroma_server(tmp_path):

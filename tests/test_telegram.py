@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import BERITA, SEED, ChromaServer, free_port, run_berita
 from tests.telegram_api import BOT_USERNAME, BotAPIServer, parse_html
 
+pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
+
 SEED_TITLE = "Sekutu Rusia terancam pecah: Armenia dan CSTO"
 
 

@@ -16,6 +16,8 @@ from berita.vectorstore.feeds import FeedState
 from tests.conftest import BERITA, run_berita
 from tests.site import NewsFeedSite
 
+pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
+
 
 @pytest.fixture
 def news():
