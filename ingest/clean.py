@@ -62,6 +62,46 @@ _DATE_SETTINGS = {
 }
 
 
+# A dateline or byline before an article's first sentence: "Jakarta, CNN Indonesia --",
+# "Washington (ANTARA News) -", "TEMPO.CO, Jakarta -", "JUARA.NET, PARIS -", "Rimanews -".
+_DATELINE = re.compile(
+    r"\A\s*(?P<prefix>(?:[^\n.!?]|\.(?=\S)){0,60}?[^\s])?\s*(?:--?|–|—)\s+(?=\S)"
+)
+_DATELINE_WORD = re.compile(r"\(?[A-Z0-9][\w.&'’/-]*\)?,?|\([\w.&'’ /-]{1,30}\),?")
+# One word alone before the dash is a dateline only when it is an outlet or a city that opens
+# news that way ("Jakarta - ..."); otherwise "Jokowi - Ma'ruf ..." would lose its first name.
+_DATELINE_CITIES = {
+    *("jakarta", "bandung", "surabaya", "medan", "semarang", "yogyakarta", "makassar"),
+    *("denpasar", "palembang", "malang", "solo", "bogor", "depok", "bekasi", "tangerang"),
+    *("batam", "padang", "pekanbaru", "balikpapan", "manado", "pontianak", "banjarmasin"),
+    *("jayapura", "ambon", "kupang", "mataram", "jambi", "bengkulu", "serang", "cirebon"),
+}
+
+
+def strip_dateline(text: str) -> str:
+    """The text without the dateline or byline it opens with: a place and/or an outlet (at most
+    six words: capitalised, an outlet in brackets, a web domain) before a dash. A sentence that
+    opens with a name and a dash is kept unless its prefix looks like a dateline (a comma, a
+    bracket, a domain or capitals only; one word: a domain, an outlet or a dateline city)."""
+    found = _DATELINE.match(text)
+    if not found:
+        return text
+    prefix = (found.group("prefix") or "").strip()
+    if prefix:
+        words = prefix.split()
+        pieces = _DATELINE_WORD.findall(prefix)
+        if len(words) > 6 or "".join(pieces) != prefix.replace(" ", ""):
+            return text
+        if len(words) == 1:
+            word = prefix.casefold()
+            marked = "." in word or word in _DATELINE_CITIES or word.endswith("news")
+        else:
+            marked = any(mark in prefix for mark in (",", "(", ".")) or prefix.isupper()
+        if not marked:
+            return text
+    return text[found.end() :]
+
+
 def clean_text(text: str) -> str:
     """Return the text without links, spam or prompt-injection sentences, spacing normalised."""
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
@@ -96,7 +136,7 @@ def clean_article(article: Article) -> Article:
     publication date in ISO form when it can be read."""
     return replace(
         article,
-        text=clean_text(article.text),
+        text=clean_text(strip_dateline(article.text)),
         title=clean_text(article.title),
         published=normalize_date(article.published),
     )

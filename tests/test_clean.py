@@ -147,3 +147,37 @@ def test_publication_dates_are_read_into_iso_form_and_other_text_is_kept():
         "": "",
     }
     assert {raw: normalize_date(raw) for raw in dates} == dates
+
+
+@pytest.mark.parametrize(
+    ("opening", "kept"),
+    [
+        ("Jakarta, CNN Indonesia -- PT Waskita Karya memperoleh kredit.", "PT Waskita Karya"),
+        ("Washington (ANTARA News) - Para direktur sepakat.", "Para direktur"),
+        ("Kulon Progo (ANTARA News) - Kementerian berkoordinasi.", "Kementerian"),
+        ("TEMPO.CO, Jakarta - Presiden meresmikan jalan tol.", "Presiden"),
+        ("JUARA.NET, PARIS - Pasangan ganda campuran melaju.", "Pasangan"),
+        ("KUCHING, JUARA.net - Dua wakil Indonesia lolos.", "Dua wakil"),
+        ("Rimanews - Meriam buatan Cina meledak.", "Meriam"),
+        ("Suara.com -\n\n“Pak Antasari bagian dari kami,” katanya.", "“Pak Antasari"),
+        ("Jakarta - Presiden Jokowi membuka rapat.", "Presiden Jokowi"),
+    ],
+)
+def test_a_dateline_or_byline_is_removed_from_the_article(opening, kept):
+    article = Article(doc_id="d", text=opening + "\nKalimat kedua di sini.", origin="t")
+    assert clean_article(article).text.startswith(kept)
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Ketua KPK Agus Rahardjo - yang baru dilantik - berbicara.",
+        "Jokowi - Ma'ruf menang di Jawa Tengah.",
+        "KPK - lembaga antirasuah - menahan dua orang.",
+        "Harga naik - turun 5 persen sepekan.",
+        "Sekutu Rusia terancam pecah. Jakarta - x.",
+    ],
+)
+def test_a_sentence_that_opens_with_a_name_and_a_dash_is_kept(opening):
+    article = Article(doc_id="d", text=opening, origin="t")
+    assert clean_article(article).text == opening
