@@ -44,6 +44,8 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
             rules,
             more=settings.reader_more_candidates,
             more_below=settings.reader_more_below,
+            sentences=settings.reader_sentences,
+            articles=settings.reader_articles,
         )
     writer = None
     if settings.llm_model:

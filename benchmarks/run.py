@@ -41,7 +41,7 @@ from berita.ingest.pipeline import ingest  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
 from berita.vectorstore.store import PassageStore  # noqa: E402
 
-SUITES = ("seed", "facqa-dev", "facqa-dev-en", "idkmrc-dev")
+SUITES = ("seed", "facqa-dev", "facqa-dev-en", "idkmrc-dev", "news-dev")
 REMOVED_SUITES = ("facqa-dev", "facqa-dev-en")  # asked again without each gold article
 
 
@@ -187,7 +187,17 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
     print(table(["berita", "p50 ms", "p95 ms", "questions"], latency_rows))
 
 
-METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit", "answered", "abstained"]
+METRICS = [
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "answer_hit",
+    "first_sentence_hit",
+    "answered",
+    "abstained",
+    "median_chars",
+]
 
 
 def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:

@@ -134,6 +134,17 @@ class Settings(BaseSettings):
     reader_more_below: float = Field(
         0.27, ge=0, le=1, description="The reader's probability that calls for a second look."
     )
+    reader_sentences: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Sentences of the best articles the reader reads to quote the one that "
+        "answers (those holding most of the question's words); needs a refusal rule fitted "
+        "with it (docs/reader.md). 0: quote the best spans.",
+    )
+    reader_articles: int = Field(
+        2, ge=1, le=10, description="Best articles whose sentences the reader reads."
+    )
     reader_threshold_id: float | None = Field(
         None,
         ge=0,

@@ -93,10 +93,17 @@ def test_openai_api_key_in_dotenv_is_honoured(tmp_path):
 
 
 def test_not_found_from_the_model_is_a_refusal_in_the_question_language(llm_settings, chat):
-    answer = open_answerer(llm_settings).ask("Who won the 2022 World Cup?")  # read: NOT_FOUND
+    chat.reply = "NOT_FOUND"
+    answer = open_answerer(llm_settings).ask("Who is the Prime Minister of Armenia?")
     assert answer.abstained and answer.citations == []
     assert answer.answer.startswith("Sorry")
     assert "Reply in English" in chat.requests[0]["messages"][0]["content"]
+
+
+def test_the_model_is_not_asked_when_the_refusal_rule_refused(llm_settings, chat):
+    answer = open_answerer(llm_settings).ask("Who won the 2022 World Cup?")
+    assert answer.abstained and answer.answer.startswith("Sorry")
+    assert chat.requests == []
 
 
 @pytest.mark.parametrize("reply, status", [(None, 500), ("Armenia, menurut saya.", None)])

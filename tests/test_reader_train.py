@@ -276,3 +276,49 @@ def test_the_learning_rate_warms_up_then_decays_to_zero():
     assert learning_rate_scale(0.05) == pytest.approx(1.0)
     assert learning_rate_scale(0.525) == pytest.approx(0.5)
     assert learning_rate_scale(1.0) == 0.0
+
+
+def test_sentence_pairs_come_from_inside_the_paragraph(train_dir):
+    from training.sentences import sentence_pairs
+    from training.train import _read_jsonl
+
+    records = list(_read_jsonl(train_dir / "idkmrc-train.jsonl.gz"))
+    pairs = sentence_pairs(records, negatives=2, paragraphs=1.0, rng=random.Random(1))
+    csto = [(text, label) for question, text, label in pairs if question.startswith("Negara")]
+    assert csto == [
+        ("Azerbaijan, Georgia dan Uzbekistan telah meninggalkan organisasi itu.", 1.0),
+        ("Armenia, Belarus, Kazakhstan, Kirgistan, Rusia dan Tajikistan adalah anggota CSTO.", 0.0),
+        (records[0]["context"], 1.0),
+    ]
+    missing = [(text, label) for question, text, label in pairs if question.startswith("Siapa")]
+    assert {label for _, label in missing} == {0.0} and len(missing) == 3  # 2 sentences + its own
+    # one-sentence paragraphs give no sentence pairs
+    assert not [p for p in pairs if p[0].startswith("Berapa harga")]
+
+
+def test_sentence_training_goes_on_from_a_reader_and_writes_one_that_loads(train_dir, tmp_path):
+    from training.sentences import main as fit_sentences
+    from training.train import fit, prepare
+
+    prepare(train_dir, None, tmp_path / "bundle")
+    fit(tmp_path / "bundle", tmp_path / "v", layers=1, max_steps=1, batch_size=4, device="cpu")
+    out = tmp_path / "s"
+    fit_sentences(
+        [
+            "--train",
+            str(train_dir),
+            "--init",
+            str(tmp_path / "v"),
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
+            "--deadline-s",
+            "120",
+        ]
+    )
+    reader = Reader(out, threads=1)
+    assert reader.card["sentence_steps"] >= 1 and reader.card["layers"] == 1
+    assert reader.card["initialised_from"] == str(tmp_path / "v")
+    [p] = reader.probabilities("Negara mana yang keluar dari CSTO?", [CONTEXTS["csto"]])
+    assert 0.0 < p < 1.0

@@ -32,7 +32,7 @@ from berita.reader.loading import ReaderError, load_reader
 from berita.reader.refusal import REFUSAL_FILE, sigmoid
 from berita.settings import load_settings
 
-SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
+SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en", "news-dev")
 
 
 def collect(eval_dir: Path, folder: Path, limit: int | None = None) -> list[dict]:

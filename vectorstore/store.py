@@ -252,8 +252,11 @@ class PassageStore:
         self._set_metadata(writing=mark)
 
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
-        """Embed what answers may quote now, so answers find it in the embedding cache."""
-        if hasattr(self.embeddings, "document_embedding_store"):
+        """Embed what answers may quote now, so answers find it in the embedding cache (quoting
+        spans only: with READER_SENTENCES the reader reads an article's sentences, embedding
+        none)."""
+        reads_sentences = self.settings.reader and self.settings.reader_sentences > 0
+        if not reads_sentences and hasattr(self.embeddings, "document_embedding_store"):
             texts = {text for doc in passages for _, _, text in quotable_spans(doc)[1]}
             self.embeddings.embed_documents(sorted(texts))
 
@@ -350,6 +353,17 @@ class PassageStore:
         infos.sort(key=lambda info: (info.published, info.doc_id), reverse=True)
         self._sources = (revision, infos)
         return infos
+
+    def article_passages(self, doc_id: str) -> list[Document]:
+        """Every stored passage of an article, in the article's order."""
+        found = self.collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        documents = [
+            Document(page_content=text, metadata=meta or {}, id=pid)
+            for pid, text, meta in zip(
+                found["ids"], found["documents"], found["metadatas"], strict=True
+            )
+        ]
+        return sorted(documents, key=lambda document: document.metadata.get("chunk", 0))
 
     def has_url(self, url: str) -> bool:
         """Whether an article with this source URL is stored."""

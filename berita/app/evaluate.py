@@ -8,13 +8,13 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from berita.answer.answerer import Answer
 from berita.settings import Settings
-from berita.text import normalize
+from berita.text import normalize, split_sentences
 from berita.vectorstore.store import PassageStore
 
 
@@ -107,10 +107,18 @@ def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
     if answerable:
         metrics.update(retrieval_metrics([(q.doc_id, ranked_doc_ids(a)) for q, a in answerable]))
         metrics["answer_hit"] = sum(answer_hit(q, a) for q, a in answerable) / len(answerable)
+        first_sentence = sum(
+            answer_hit(q, replace(a, answer=(split_sentences(a.answer) or [""])[0]))
+            for q, a in answerable
+        )
+        metrics["first_sentence_hit"] = first_sentence / len(answerable)
         metrics["answered"] = sum(not a.abstained for _, a in answerable) / len(answerable)
     if unanswerable:
         metrics["unanswerable"] = len(unanswerable)
         metrics["abstained"] = sum(a.abstained for _, a in unanswerable) / len(unanswerable)
+    replies = [len(a.answer) for _, a in pairs if not a.abstained]
+    if replies:
+        metrics["median_chars"] = statistics.median(replies)
     latencies = sorted(a.timings_ms["total"] for _, a in pairs)
     if latencies:
         metrics["latency_p50_ms"] = statistics.median(latencies)

