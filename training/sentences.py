@@ -30,6 +30,7 @@ from training.train import (
     Plan,
     _read_jsonl,
     batch_order,
+    card_heading,
     learning_rate_scale,
     weights_licence,
 )
@@ -175,16 +176,7 @@ def model_card(card: dict) -> str:
     pairs = card["sentence_pairs"]
     return "\n".join(
         [
-            f"# {card['model']}",
-            "",
-            f"Base: {card['base']}; {card['layers']} layers; input: {card['input']}.",
-            f"Word table: {card['word_table']}.",
-            "",
-            "## Training data and licences",
-            *(f"- `{name}`: {licence}" for name, licence in card["data"].items()),
-            "",
-            f"Licence of these weights: {card['licence']}.",
-            "",
+            *card_heading(card),
             "## This run: pointing at the answering sentence",
             f"From the reader in `{card['initialised_from']}`: {pairs:,} pairs cut from the "
             "training paragraphs (each answerable question with the sentence holding its answer "

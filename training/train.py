@@ -620,10 +620,9 @@ def weights_licence(data_licences: list[str]) -> str:
     return "Apache-2.0, with the MIT notice of multilingual-e5-small (see NOTICE)"
 
 
-def model_card(card: dict) -> str:
-    """The model card as Markdown."""
-    card = {**card, "files": card.get("files", {})}
-    lines = [
+def card_heading(card: dict) -> list[str]:
+    """A model card's opening lines: the model, its data and the weights' licence."""
+    return [
         f"# {card['model']}",
         "",
         f"Base: {card['base']}; {card['layers']} layers; input: {card['input']}.",
@@ -634,6 +633,14 @@ def model_card(card: dict) -> str:
         "",
         f"Licence of these weights: {card['licence']}.",
         "",
+    ]
+
+
+def model_card(card: dict) -> str:
+    """The model card as Markdown."""
+    card = {**card, "files": card.get("files", {})}
+    lines = [
+        *card_heading(card),
         f"{card['pairs']:,} pairs (mined hard negatives a question: "
         f"{', '.join(f'{name} {n}' for name, n in card['negatives'].items())}), "
         f"{card['steps']:,} steps ({card['epochs']} epochs), "
