@@ -202,7 +202,7 @@ class ReaderTuning:
     refusal: dict[str, Refusal]
     more: int = 0
     more_below: float = 0.0
-    sentences: int = 10
+    sentences: int = 0
     articles: int = 2
 
 
@@ -368,18 +368,22 @@ class Answerer:
     ) -> float:
         """Log-odds that the passages hold the answer (SUPPORT_WEIGHTS over three signals of
         the top passage and the best quotable text's cosine to the question, `similarity`)."""
-        index = self.retriever.store.lexical()
         found = set(tokenize(passages[0].document.page_content))
-        words = question_terms(question, language)
-        weight = [max(index.idf(token) for token in word) + IDF_SMOOTHING for word in words]
-        total = sum(weight)
-        covered = sum(w for w, word in zip(weight, words, strict=True) if word & found)
-        coverage = covered / total if total else 0.0
+        coverage = _share(self._weighted_terms(question, language), found)
         keys = key_terms(question)
         key_coverage = len(keys & found) / len(keys) if keys else 1.0
         signals = (1.0, coverage, key_coverage, similarity)
         weights = SUPPORT_WEIGHTS.get(language, SUPPORT_WEIGHTS["id"])
         return sum(w * x for w, x in zip(weights, signals, strict=True))
+
+    def _weighted_terms(self, question: str, language: str) -> list[tuple[frozenset[str], float]]:
+        """The question's words (`question_terms`), each weighted by its rarest token's idf
+        plus IDF_SMOOTHING, which keeps small collections sane."""
+        index = self.retriever.store.lexical()
+        return [
+            (word, max(index.idf(token) for token in word) + IDF_SMOOTHING)
+            for word in question_terms(question, language)
+        ]
 
     def _read_sentences(
         self, question: str, language: str, passages: list[RetrievedPassage]
@@ -388,9 +392,7 @@ class Answerer:
         `reading.sentences` that hold most of the question), best first."""
         assert self.reading is not None
         store = self.retriever.store
-        index = store.lexical()
-        words = question_terms(question, language)
-        weights = [max(index.idf(token) for token in word) + IDF_SMOOTHING for word in words]
+        terms = self._weighted_terms(question, language)
         keys = key_terms(question)
         expected = _expected_type(question)
         best_passages: dict[str, RetrievedPassage] = {}
@@ -405,8 +407,7 @@ class Answerer:
                 tokens = set(tokenize(sentence))
                 if number > 0 and points_back(sentence):  # "... kelompok itu": its context too
                     tokens |= set(tokenize(sentences[number - 1]))
-                found = sum(w for w, word in zip(weights, words, strict=True) if word & tokens)
-                share = found / sum(weights) if weights else 0.0
+                share = _share(terms, tokens)
                 pick = (
                     share
                     + PICK_WEIGHTS["keys"] * (len(keys & tokens) / len(keys) if keys else 0.0)
@@ -475,6 +476,13 @@ def _texts(passages: list[RetrievedPassage]) -> list[str]:
 
 def _probabilities(reader: PassageReader, question: str, texts: list[str]) -> np.ndarray:
     return np.clip(reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
+
+
+def _share(terms: list[tuple[frozenset[str], float]], tokens: set[str]) -> float:
+    """The weighted share of the question's words found among `tokens`."""
+    total = sum(weight for _, weight in terms)
+    found = sum(weight for word, weight in terms if word & tokens)
+    return found / total if total else 0.0
 
 
 def points_back(sentence: str) -> bool:

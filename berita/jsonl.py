@@ -8,6 +8,8 @@ from typing import Any
 
 from berita.text import without_lone_surrogates
 
+NOT_UTF8 = "not UTF-8 text"  # why a line is not read, when its bytes are not UTF-8
+
 
 def json_objects(lines: Iterable[bytes], origin: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
     """(`origin:line`, the line's JSON object) for each line, or (`origin:line`, why it is not
@@ -19,7 +21,7 @@ def json_objects(lines: Iterable[bytes], origin: str) -> Iterator[tuple[str, dic
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
-            yield where, "not UTF-8 text"
+            yield where, NOT_UTF8
             continue
         if not line.strip():
             continue

@@ -77,6 +77,14 @@ def open_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+def _documents(ids: list[str], texts: list[str], metadatas: list[Any]) -> list[Document]:
+    """Passages as Chroma returns them (ids, texts, metadata), as LangChain documents."""
+    return [
+        Document(page_content=text, metadata=meta or {}, id=pid)
+        for pid, text, meta in zip(ids, texts, metadatas, strict=True)
+    ]
+
+
 class ArticleConflictError(StoreError):
     """An article may not be stored: it would replace one from another site."""
 
@@ -357,12 +365,7 @@ class PassageStore:
     def article_passages(self, doc_id: str) -> list[Document]:
         """Every stored passage of an article, in the article's order."""
         found = self.collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
-        documents = [
-            Document(page_content=text, metadata=meta or {}, id=pid)
-            for pid, text, meta in zip(
-                found["ids"], found["documents"], found["metadatas"], strict=True
-            )
-        ]
+        documents = _documents(found["ids"], found["documents"], found["metadatas"])
         return sorted(documents, key=lambda document: document.metadata.get("chunk", 0))
 
     def has_url(self, url: str) -> bool:
@@ -386,16 +389,8 @@ class PassageStore:
         if not ids:
             return []
         found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
-        return [
-            (Document(page_content=text, metadata=meta or {}, id=pid), np.asarray(vector))
-            for pid, text, meta, vector in zip(
-                found["ids"],
-                found["documents"],
-                found["metadatas"],
-                found["embeddings"],
-                strict=True,
-            )
-        ]
+        documents = _documents(found["ids"], found["documents"], found["metadatas"])
+        return list(zip(documents, map(np.asarray, found["embeddings"]), strict=True))
 
     def dense_search(self, vector: list[float], n: int) -> list[tuple[Document, float]]:
         """The `n` passages nearest to the vector, with cosine similarity."""
@@ -406,17 +401,9 @@ class PassageStore:
             n_results=n,
             include=["documents", "metadatas", "distances"],
         )
-        rows = zip(
-            found["ids"][0],
-            found["documents"][0],
-            found["metadatas"][0],
-            found["distances"][0],
-            strict=True,
-        )
-        return [
-            (Document(page_content=text, metadata=meta or {}, id=pid), 1.0 - distance)
-            for pid, text, meta, distance in rows
-        ]
+        documents = _documents(found["ids"][0], found["documents"][0], found["metadatas"][0])
+        distances = found["distances"][0]
+        return [(doc, 1.0 - distance) for doc, distance in zip(documents, distances, strict=True)]
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the passages as they are now: the committed revision's saved

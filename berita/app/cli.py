@@ -128,11 +128,11 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _batch_records(path: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
     """(file:line, record) for each question line, or (file:line, why it was rejected)."""
-    from berita.jsonl import json_objects
+    from berita.jsonl import NOT_UTF8, json_objects
 
     with _open_batch(path) as lines:
         for where, record in json_objects(lines, path):
-            if record == "not UTF-8 text":
+            if record == NOT_UTF8:
                 yield where, record
                 continue
             question = record.get("question") if isinstance(record, dict) else None
