@@ -13,11 +13,16 @@ from langchain_core.documents import Document
 
 from berita.answer.llm import AnswerWriter
 from berita.reader.refusal import Refusal
-from berita.text import detect_language, without_lone_surrogates
+from berita.text import detect_language, normalize, without_lone_surrogates
 from berita.vectorstore.crosslingual import question_terms
 from berita.vectorstore.fusion import reader_order
 from berita.vectorstore.lexical import tokenize
-from berita.vectorstore.passages import passage_sentences, quotable_spans, span_text
+from berita.vectorstore.passages import (
+    passage_body,
+    passage_sentences,
+    quotable_spans,
+    span_text,
+)
 from berita.vectorstore.retrieve import HybridRetriever, RetrievedPassage, wants_latest
 
 NOT_FOUND = {
@@ -137,6 +142,11 @@ class _Span:
     def text(self) -> str:
         return span_text(self.sentences, self.first, self.last)
 
+    @property
+    def quoted(self) -> list[str]:
+        """The span's sentences."""
+        return self.sentences[self.first : self.last + 1]
+
     def touches(self, other: _Span) -> bool:
         """Same passage, and the sentence ranges overlap or meet."""
         return (
@@ -237,11 +247,15 @@ class Answerer:
         depth = max(k, self.tuning.span_passages, 2)
         if self.reading:
             depth = max(depth, self.reading.candidates + self.reading.more)
-        passages = self.retriever.retrieve(question, depth, language, query_vector)
+        passages = distinct_passages(
+            self.retriever.retrieve(question, depth, language, query_vector)
+        )
         retrieved = time.perf_counter()
         evidence: dict[str, float] = {}
         if not passages:
             text, abstained, cited = NO_ARTICLES[language], True, []
+        elif not self._knows_a_word(question, language):  # "(?i)", "???", "12 34"
+            text, abstained, cited = NOT_FOUND[language], True, []
         else:
             reader_logit = None
             if self.reading:
@@ -255,7 +269,7 @@ class Answerer:
                 spans = self._score_spans(question, query_vector, passages)
                 similarity = max((span.similarity for span in spans), default=None)
                 chosen = self._compose(spans) if spans else []
-                chosen_text = " ".join(s.text for s in chosen)
+                chosen_text = " ".join(quoted_sentences(chosen))
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
             if similarity is not None:
                 evidence = self._evidence(question, language, passages, similarity, reader_logit)
@@ -376,6 +390,13 @@ class Answerer:
         weights = SUPPORT_WEIGHTS.get(language, SUPPORT_WEIGHTS["id"])
         return sum(w * x for w, x in zip(weights, signals, strict=True))
 
+    def _knows_a_word(self, question: str, language: str) -> bool:
+        """Whether a word of the question (or, asked in English, a word it translates to) is
+        in a stored passage: a question of no word, or of words no article uses, is refused."""
+        index = self.retriever.store.lexical()
+        terms = question_terms(question, language)
+        return any(index.document_frequency(token) > 0 for word in terms for token in word)
+
     def _weighted_terms(self, question: str, language: str) -> list[tuple[frozenset[str], float]]:
         """The question's words (`question_terms`), each weighted by its rarest token's idf
         plus IDF_SMOOTHING, which keeps small collections sane."""
@@ -432,7 +453,8 @@ class Answerer:
         return float((vectors @ query_vector).max())
 
     def _compose(self, spans: list[_Span]) -> list[_Span]:
-        """The best span, grown by the next best ones that fit: joined when they touch it."""
+        """The best span, grown by the next best ones that fit: joined when they touch it,
+        left out when it quotes nothing new (a sentence two passages or two copies share)."""
         chosen = [spans[0]]
         for candidate in spans[1 : 1 + self.tuning.extra_spans]:
             grown = list(chosen)
@@ -441,8 +463,12 @@ class Answerer:
                     grown[position] = span.joined(candidate)
                     break
             else:
+                if not set(map(normalize, candidate.quoted)) - set(
+                    map(normalize, quoted_sentences(chosen))
+                ):
+                    continue
                 grown.append(candidate)
-            if len(" ".join(span.text for span in grown)) <= self.max_chars:
+            if len(" ".join(quoted_sentences(grown))) <= self.max_chars:
                 chosen = grown
         return chosen
 
@@ -483,6 +509,30 @@ def _share(terms: list[tuple[frozenset[str], float]], tokens: set[str]) -> float
     total = sum(weight for _, weight in terms)
     found = sum(weight for word, weight in terms if word & tokens)
     return found / total if total else 0.0
+
+
+def quoted_sentences(spans: list[_Span]) -> list[str]:
+    """The spans' sentences in order, each quoted once (the same sentence in two passages or
+    in two copies of an article is one sentence)."""
+    seen: set[str] = set()
+    quoted = []
+    for sentence in (sentence for span in spans for sentence in span.quoted):
+        if normalize(sentence) not in seen:
+            seen.add(normalize(sentence))
+            quoted.append(sentence)
+    return quoted
+
+
+def distinct_passages(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
+    """The passages without those whose text an earlier one has (copies of an article)."""
+    seen: set[str] = set()
+    kept = []
+    for passage in passages:
+        key = normalize(passage_body(passage.document))
+        if key not in seen:
+            seen.add(key)
+            kept.append(passage)
+    return kept
 
 
 def points_back(sentence: str) -> bool:

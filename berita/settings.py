@@ -60,6 +60,19 @@ class Settings(BaseSettings):
 
     # Ingest
     chunk_max_words: int = Field(150, ge=20, le=400, description="Passage size in words.")
+    chunk_max_chars: int = Field(
+        1500, ge=200, le=4000, description="Passage size in characters (a longer sentence is cut)."
+    )
+    max_article_chars: int = Field(
+        50_000,
+        ge=1000,
+        description="Only an article's first so many characters are read; the ingest says so.",
+    )
+    max_article_passages: int = Field(
+        60,
+        ge=1,
+        description="Only an article's first so many passages are stored; the ingest says so.",
+    )
     fetch_timeout_s: float = Field(
         15.0, gt=0, description="Total time one fetch may take, redirects included."
     )

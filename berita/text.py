@@ -51,7 +51,7 @@ ABBREVIATIONS = {
     "m.a",
     "ph.d",
 }
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9À-Ý])")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[^\W_])")
 # "23.312. 794 balita": a number whose thousands were cut apart by a stray space, not two sentences
 _SPLIT_NUMBER = re.compile(r"\d\.\s\d{3}(?!\d)")
 # A word: letters or digits, hyphenated parts joined ("kata-kata"); a number with its separators.
@@ -97,6 +97,8 @@ _ID_MARKERS = {
     "nama",
     "bisa",
     "ada",
+    *("saya", "aku", "kamu", "anda", "kami", "kita", "mereka", "dia", "semua", "tolong"),
+    *("berikan", "tunjukkan", "tampilkan", "jelaskan", "sebutkan", "tuliskan", "atau", "jika"),
 }
 _EN_MARKERS = {
     "the",
@@ -136,6 +138,9 @@ _EN_MARKERS = {
     "year",
     "country",
     "countries",
+    *("you", "your", "me", "my", "we", "our", "it", "its", "they", "their", "all", "any"),
+    *("please", "tell", "give", "show", "print", "list", "explain", "describe", "write"),
+    *("about", "can", "could", "would", "should", "will", "not", "be", "been", "or", "if"),
 }
 
 
@@ -145,6 +150,9 @@ def split_sentences(text: str) -> list[str]:
     for block in re.split(r"\n+", text):
         start = 0
         for match in _SENTENCE_END.finditer(block):
+            opening = block[match.end() : match.end() + 2].lstrip("\"“‘'([")[:1]
+            if not (opening.isupper() or opening.isdigit()):  # a capital of any script, a digit
+                continue
             before = block[start : match.start()].rstrip("\"”’')]")
             last_word = before.rsplit(None, 1)[-1].rstrip(".").lower() if before.strip() else ""
             if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
@@ -160,6 +168,33 @@ def split_sentences(text: str) -> list[str]:
 
 
 _LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+# Characters a reader never sees but that change what is stored or shown: C0 and C1 controls
+# (a NUL prints as ^@; those that are blanks, like a form feed, become a space), zero-width
+# characters and soft hyphens, and the bidirectional controls that make a name display reversed
+# (U+202A-U+202E, U+2066-U+2069 and the marks LRM, RLM, ALM).
+_CONTROLS = [chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"]
+_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u061c"
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_HIDDEN = {
+    **{ord(ch): " " if ch.isspace() else None for ch in _CONTROLS},
+    **dict.fromkeys(map(ord, _INVISIBLE + _BIDI)),
+}
+
+
+def drop_hidden(text: str) -> str:
+    """The text without control characters (newlines and tabs kept; a line break of another
+    system becomes one), zero-width characters or bidirectional controls: what a reader never
+    sees is never stored."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_HIDDEN)
+
+
+def normalize_id(raw: str) -> str:
+    """An article id as stored: NFC-normalised (`café` is one id however it is typed) and
+    trimmed; ValueError for an id holding a control or invisible character (a newline would
+    split its `sources` row, half a character cannot be stored)."""
+    if any(ord(ch) in _HIDDEN or ch in "\n\t" for ch in raw) or _LONE_SURROGATES.search(raw):
+        raise ValueError("id holds a control or invisible character")
+    return unicodedata.normalize("NFC", raw).strip()
 
 
 def without_lone_surrogates(text: str) -> str:

@@ -19,6 +19,7 @@ class Article:
     source: str = ""
     origin: str = ""  # where it came from (file:line, URL), for messages
     web_page: bool = False  # extracted from a page (held to MIN_PAGE_WORDS)
+    cut: str = ""  # what cleaning left out to keep the article within bounds, said to the user
 
     def content_hash(self) -> str:
         """A digest of everything that would change the stored passages."""

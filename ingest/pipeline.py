@@ -13,7 +13,7 @@ from berita.ingest.chunk import chunk_article
 from berita.ingest.clean import check_article, clean_article
 from berita.ingest.sources import Item, iter_articles
 from berita.settings import Settings
-from berita.vectorstore.store import ArticleConflictError, PassageStore
+from berita.vectorstore.store import ArticleConflictError, DuplicateArticleError, PassageStore
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY = 25  # stored articles between two commits of the lexical index, at least
@@ -28,6 +28,8 @@ class IngestSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    duplicates: int = 0  # articles whose text another stored article already has
+    cut: int = 0  # articles stored in part: longer than MAX_ARTICLE_CHARS or _PASSAGES
     passages: int = 0
     failures: list[IngestFailure] = field(default_factory=list)
     interrupted: bool = False
@@ -42,7 +44,10 @@ class IngestSummary:
         """One summary line."""
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed} failed ({self.passages} passages written)"
+            f"{self.failed} failed"
+            + (f", {self.duplicates} duplicates skipped" if self.duplicates else "")
+            + (f", {self.cut} cut to size" if self.cut else "")
+            + f" ({self.passages} passages written)"
             + ("; interrupted" if self.interrupted else "")
             + ("; stopped at the deadline" if self.out_of_time else "")
         )
@@ -93,7 +98,7 @@ def store_items(
             outcome = _store_item(item, store, settings, summary)
             log.info("%s: %s", item.origin, outcome)
             report(item.origin, outcome)
-            if outcome in ("added", "updated"):
+            if outcome.startswith(("added", "updated")):
                 pending += 1
                 since = time.monotonic() - last_commit_done
                 if pending >= COMMIT_EVERY and since >= COMMIT_PAUSE_FACTOR * last_commit_took:
@@ -119,24 +124,35 @@ def store_items(
 def _store_item(item: Item, store: PassageStore, settings: Settings, summary: IngestSummary) -> str:
     """Clean, chunk and store one item; returns its outcome and counts it in the summary."""
     if isinstance(item, IngestFailure):
-        failure = item
-    else:
-        article = clean_article(item)
-        failure = check_article(article, settings.min_page_words)
-        if failure is None:
-            passages = chunk_article(article, settings.chunk_max_words)
-            try:
-                status = store.put_article(passages)
-            except ArticleConflictError as error:
-                failure = IngestFailure(item.origin, str(error))
-            except Exception as error:  # noqa: BLE001 - one article must not stop the batch
-                failure = IngestFailure(
-                    item.origin, f"cannot store ({type(error).__name__}: {error})"
-                )
-            else:
-                setattr(summary, status, getattr(summary, status) + 1)
-                if status != "unchanged":
-                    summary.passages += len(passages)
-                return status
+        return _failed(summary, item)
+    article = clean_article(item, settings.max_article_chars)
+    failure = check_article(article, settings.min_page_words)
+    if failure is not None:
+        return _failed(summary, failure)
+    passages = chunk_article(article, settings.chunk_max_words, settings.chunk_max_chars)
+    cut = [article.cut] if article.cut else []
+    if len(passages) > settings.max_article_passages:
+        passages = passages[: settings.max_article_passages]
+        cut.append(f"only its first {len(passages)} passages stored")
+    try:
+        status = store.put_article(passages)
+    except DuplicateArticleError as duplicate:
+        summary.duplicates += 1
+        return f"skipped: {duplicate}"
+    except ArticleConflictError as error:
+        return _failed(summary, IngestFailure(item.origin, str(error)))
+    except Exception as error:  # noqa: BLE001 - one article must not stop the batch
+        reason = f"cannot store ({type(error).__name__}: {error})"
+        return _failed(summary, IngestFailure(item.origin, reason))
+    setattr(summary, status, getattr(summary, status) + 1)
+    if status == "unchanged":
+        return status
+    summary.passages += len(passages)
+    summary.cut += bool(cut)
+    return f"{status} ({'; '.join(cut)})" if cut else status
+
+
+def _failed(summary: IngestSummary, failure: IngestFailure) -> str:
+    """Record a failure; returns its outcome."""
     summary.failures.append(failure)
     return f"failed: {failure.reason}"

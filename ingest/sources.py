@@ -24,6 +24,7 @@ from berita.ingest.article import Article, IngestFailure, canonical_url, derive_
 from berita.ingest.extract import ExtractionError, extract_html
 from berita.jsonl import json_objects
 from berita.settings import Settings
+from berita.text import normalize_id
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -269,7 +270,11 @@ def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
         if not all(isinstance(value, str) for value in fields.values()):
             yield IngestFailure(where, "title, url, published and source must be strings")
             continue
-        doc_id = str(record.get("id") or "").strip()
+        try:
+            doc_id = normalize_id(str(record.get("id") or ""))
+        except ValueError as error:
+            yield IngestFailure(where, str(error))
+            continue
         if not doc_id:
             key = canonical_url(fields["url"]) if fields["url"] else body
             doc_id = derive_doc_id(key)

@@ -99,6 +99,7 @@ class WatchInterrupted(KeyboardInterrupt):
 
 def _counts(summary: IngestSummary) -> str:
     line = f"{summary.added} new, {summary.updated} updated, {summary.failed} failed"
+    line += f", {summary.duplicates} duplicates skipped" if summary.duplicates else ""
     return line + ("; stopped at FEED_POLL_TIMEOUT_S" if summary.out_of_time else "")
 
 

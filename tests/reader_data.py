@@ -46,8 +46,8 @@ def write_training_data(root: Path) -> Path:
     )
     questions = [
         {"id": "d1", "question": "Kapan Georgia keluar dari CSTO?", "doc_id": "csto"},
-        {"id": "d2", "question": "Di mana banjir terjadi?", "doc_id": "banjir"},
-        {"id": "d3", "question": "Siapa juara piala dunia?", "doc_id": None},
+        {"id": "d2", "question": "Berapa rumah terendam banjir pekan ini?", "doc_id": "banjir"},
+        {"id": "d3", "question": "Siapa presiden CSTO?", "doc_id": None},
     ]
     (suite / "questions.jsonl").write_text(
         "".join(json.dumps({**q, "answers": [], "lang": "id"}) + "\n" for q in questions), "utf-8"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from html import escape
@@ -172,6 +173,16 @@ class LocalSite(ServedSite):
             return html.encode(), "text/html; charset=utf-8", 200
         if path == "/login":
             return LOGIN_WALL.encode(), "text/html; charset=utf-8", 200
+        if path == "/salinan":  # one page under any query string, declaring no canonical URL
+            html = self.respond("/berita/banjir-jakarta")[0].decode()
+            return re.sub(r'<link rel="canonical"[^>]*>', "", html).encode(), "text/html", 200
+        if path == "/salinan.xml":  # a feed whose entries are that page, five times
+            items = "".join(
+                f"<item><title>{n}</title><link>{self.base}/salinan?halaman={n}</link></item>"
+                for n in range(5)
+            )
+            xml = f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}'
+            return (xml + "</channel></rss>").encode(), "application/rss+xml", 200
         if path == "/lama/kafe":  # an older site: ISO-8859-1, said in the header only
             html = ARTICLE.format(
                 title="Café tua di Braga dibuka kembali",

@@ -184,7 +184,9 @@ def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
     from berita.ingest.sources import iter_articles
 
     [article] = list(iter_articles([newer], settings))
-    [passage] = chunk_article(clean_article(article), settings.chunk_max_words)
+    [passage] = chunk_article(
+        clean_article(article), settings.chunk_max_words, settings.chunk_max_chars
+    )
     store.collection.upsert(
         ids=["art#0"],
         documents=[passage.page_content],
@@ -257,7 +259,7 @@ def test_files_are_read_in_the_encoding_their_byte_order_mark_names(settings, tm
 
 def test_files_that_do_not_name_their_encoding_are_read_in_the_one_given(settings, tmp_path):
     body = "Kafe “Kopi Kita” di Medan dibuka lagi; harga kopi naik 10%. " * 6
-    (tmp_path / "old.txt").write_bytes(("Kafe Kopi Kita\n" + body).encode("cp1252"))
+    (tmp_path / "old.txt").write_bytes(("Kafe Kopi Kita\n" + body + "Ramai.").encode("cp1252"))
     (tmp_path / "old.jsonl").write_bytes(
         json.dumps(
             {"id": "j", "title": "Cabai", "text": "Harga cabai naik · kata Pak Ré."},
@@ -284,7 +286,7 @@ def test_files_that_do_not_name_their_encoding_are_read_in_the_one_given(setting
 
     wide = tmp_path / "wide"  # UTF-16 without its mark: zero bytes, yet text when said so
     wide.mkdir()
-    (wide / "a.txt").write_bytes(("Pasar Baru\n" + body).encode("utf-16-le"))
+    (wide / "a.txt").write_bytes(("Pasar Baru\n" + body + "Sepi.").encode("utf-16-le"))
     refused = ingest([str(wide)], store, settings)
     assert [f.reason for f in refused.failures] == ["binary content, not text"]
     assert ingest([str(wide)], store, settings, encoding="utf-16-le").added == 1

@@ -24,12 +24,15 @@ def passage_sentences(document: Document) -> list[str]:
     return split_sentences(passage_body(document))
 
 
+MAX_SPANS = 40  # a passage of many tiny sentences costs no more than this to embed and read
+
+
 def answer_spans(sentence_count: int) -> list[tuple[int, int]]:
     """The spans an answer may quote, as (first, last) sentence indexes: each sentence, and each
     sentence with the one before it (news sentences often lean on the one before: "... left
-    the group")."""
+    the group"); at most MAX_SPANS, single sentences first."""
     singles = [(i, i) for i in range(sentence_count)]
-    return singles + [(i - 1, i) for i in range(1, sentence_count)]
+    return (singles + [(i - 1, i) for i in range(1, sentence_count)])[:MAX_SPANS]
 
 
 def span_text(sentences: list[str], first: int, last: int) -> str:

@@ -21,7 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
-from berita.text import without_lone_surrogates
+from berita.text import normalize_id
 from berita.vectorstore.embeddings import prune_cache
 from berita.vectorstore.feeds import FeedStates
 from berita.vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
@@ -31,6 +31,8 @@ PAGE = 1000
 WRITE_LOCK_TIMEOUT_S = 600
 DIRTY_REBUILD_MIN_S = 2.0
 DIRTY_REBUILD_FACTOR = 10
+WARM_SPANS = 300  # spans embedded at ingest at most an article (a news article has ~100);
+# the rest of a very long one is embedded when a question first reads it
 Status = Literal["added", "updated", "unchanged"]
 
 
@@ -87,6 +89,14 @@ def _documents(ids: list[str], texts: list[str], metadatas: list[Any]) -> list[D
 
 class ArticleConflictError(StoreError):
     """An article may not be stored: it would replace one from another site."""
+
+
+class DuplicateArticleError(StoreError):
+    """An article is not stored: another stored article has the same text."""
+
+    def __init__(self, original: str) -> None:
+        super().__init__(f"same text as stored article {original!r}")
+        self.original = original
 
 
 class PassageStore:
@@ -223,6 +233,7 @@ class PassageStore:
         stored = self._stored(doc_id)
         if _same_version(stored, ids, passages):
             return "unchanged"
+        self._check_duplicate(passages)
         _check_host(stored, passages)
         texts = [doc.page_content for doc in passages]
         # Embedding outside the lock (it is the slow part) and before anything is touched.
@@ -234,6 +245,7 @@ class PassageStore:
             stored = self._stored(doc_id)  # another ingest may have stored it meanwhile
             if _same_version(stored, ids, passages):
                 return "unchanged"
+            self._check_duplicate(passages)
             _check_host(stored, passages)
             extra = sorted(set(stored) - set(ids))
             changes: list[Change] = [*zip(ids, tokens, strict=True), *((x, None) for x in extra)]
@@ -247,6 +259,20 @@ class PassageStore:
                 if extra:
                     self.collection.delete(ids=extra)
         return "updated" if stored else "added"
+
+    def _check_duplicate(self, passages: list[Document]) -> None:
+        """DuplicateArticleError when another article with the same (normalised) text is
+        stored: the same story under a second id, or a page under another query string."""
+        doc_id, text_hash = passages[0].metadata["doc_id"], passages[0].metadata.get("text_hash")
+        if not text_hash:
+            return
+        found = self.collection.get(
+            where={"$and": [{"text_hash": text_hash}, {"doc_id": {"$ne": doc_id}}]},
+            limit=1,
+            include=["metadatas"],
+        )
+        if found["ids"]:
+            raise DuplicateArticleError(str(found["metadatas"][0]["doc_id"]))
 
     @contextlib.contextmanager
     def _writing(self, changes: list[Change]) -> Iterator[None]:
@@ -265,19 +291,21 @@ class PassageStore:
         none)."""
         reads_sentences = self.settings.reader and self.settings.reader_sentences > 0
         if not reads_sentences and hasattr(self.embeddings, "document_embedding_store"):
-            texts = {text for doc in passages for _, _, text in quotable_spans(doc)[1]}
-            self.embeddings.embed_documents(sorted(texts))
+            texts = {text: None for doc in passages for _, _, text in quotable_spans(doc)[1]}
+            self.embeddings.embed_documents(list(texts)[:WARM_SPANS])
 
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles and their passages; returns how many passages each id had."""
         with self._write_lock:
             self.refresh()
-            found = {  # an id holding half a character (a lone surrogate) is never stored
-                doc_id: self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
-                if doc_id == without_lone_surrogates(doc_id)
-                else []
-                for doc_id in doc_ids
-            }
+            found: dict[str, list[str]] = {}
+            for typed in doc_ids:  # found under its NFC form, which articles are stored under
+                try:
+                    doc_id = normalize_id(typed)
+                except ValueError:  # no article can have it (a control or half a character)
+                    found[typed] = []
+                    continue
+                found[doc_id] = self.collection.get(where={"doc_id": doc_id}, include=[])["ids"]
             ids = [pid for passage_ids in found.values() for pid in passage_ids]
             if ids:
                 with self._writing([(pid, None) for pid in ids]):

@@ -88,6 +88,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         def report(origin: str, outcome: str) -> None:
             if outcome.startswith("failed"):
                 console.print(f"[red]error[/red] {escape(origin)}: {escape(outcome[8:])}")
+            elif outcome.startswith("skipped") or "(" in outcome:
+                console.print(f"[yellow]note[/yellow] {escape(origin)}: {escape(outcome)}")
             progress.update(task, advance=1, description=escape(f"{origin}: {outcome}"[-80:]))
 
         with _stop_on_signals() as stop:
@@ -178,6 +180,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_store
+    from berita.text import drop_hidden
 
     sources = open_store(settings).sources()
     if args.json:
@@ -186,10 +189,9 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if not sources:
         print("no articles stored")
     for info in sources:
-        print(
-            f"{info.doc_id}\t{info.published or '-'}\t{info.passages} passages\t"
-            f"{info.title or '(untitled)'}\t{info.url}"
-        )
+        fields = (info.doc_id, info.published or "-", f"{info.passages} passages")
+        fields += (info.title or "(untitled)", info.url)
+        print("\t".join(" ".join(drop_hidden(field).split()) for field in fields))
     return 0
 
 
