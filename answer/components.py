@@ -19,20 +19,26 @@ def setting_errors() -> tuple[type[Exception], ...]:
     return (ReaderError, EmbeddingModelError, LLMSettingError)
 
 
-def open_store(settings: Settings, *, for_reindex: bool = False) -> PassageStore:
-    """The passage store with the configured embedding model."""
+def open_store(
+    settings: Settings, *, for_reindex: bool = False, serve: bool = False
+) -> PassageStore:
+    """The passage store with the configured embedding model (`serve`: a long-lived process,
+    the bot or the watcher, that becomes the embedded store's owner and serves it)."""
     embeddings = load_embeddings(
         settings.embedding_model,
         settings.embedding_threads,
         settings.embedding_cache_path,
         settings.embedding_device,
     )
-    return PassageStore(settings, embeddings, for_reindex=for_reindex)
+    return PassageStore(settings, embeddings, for_reindex=for_reindex, serve=serve)
 
 
-def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answerer:
+def open_answerer(
+    settings: Settings, store: PassageStore | None = None, *, serve: bool = False
+) -> Answerer:
     """An answerer over the configured store (the reader and the LLM first: a setting that
-    cannot work is reported as such even when the store is down too)."""
+    cannot work is reported as such even when the store is down too; `serve` as for
+    `open_store`)."""
     reading = None
     if settings.reader:
         reader = load_reader(settings.reader_path, settings.embedding_threads)
@@ -59,7 +65,7 @@ def open_answerer(settings: Settings, store: PassageStore | None = None) -> Answ
         candidates=settings.retrieve_candidates,
         recency=settings.recency_weight,
     )
-    retriever = HybridRetriever(store or open_store(settings), weights)
+    retriever = HybridRetriever(store or open_store(settings, serve=serve), weights)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)
     return Answerer(
         retriever,

@@ -33,12 +33,10 @@ class Overview:
 
 
 class AnswerService:
-    """Runs questions in a bounded thread pool and reopens the store when another process wrote.
-
-    A long-lived embedded Chroma client never sees vectors another process added, so when the
-    collection's revision changes the client is dropped and reopened. Questions and the reopen
-    share one lock, so no question runs on a client being replaced.
-    """
+    """Runs questions in a bounded thread pool over a store the bot serves (the embedded
+    store's owner) or reaches (CHROMA_HOST, or another owner), and follows other processes'
+    writes: each refresh re-reads where the passages live and their revision. Questions and
+    the refresh share one lock."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -108,7 +106,7 @@ class AnswerService:
 
     def _reachable(self) -> bool:
         answerer = self._answerer
-        if answerer is None or not self.settings.server_mode:
+        if answerer is None or not answerer.retriever.store.remote:
             return True
         try:
             answerer.retriever.store.client.heartbeat()
@@ -122,8 +120,8 @@ class AnswerService:
         if self._answerer is None:
             from berita.answer.components import open_answerer, setting_errors
 
-            try:
-                self._answerer = open_answerer(self.settings)
+            try:  # the bot serves an embedded store to every other berita process
+                self._answerer = open_answerer(self.settings, serve=True)
             except setting_errors():
                 raise  # a setting to fix, whether or not the store is up
             except StoreError as error:
@@ -206,11 +204,6 @@ class AnswerService:
                 self._outage = False
             if not changed:
                 return False
-            if not self.settings.server_mode:
-                old_store = self._ready().retriever.store
-                old_store.client.clear_system_cache()  # a new client sees others' writes
-                self._answerer = None
-                self._ready().retriever.store.keep_lexical_from(old_store)
             log.info(
                 "store changed (revision %s): reloaded", self._ready().retriever.store.revision()
             )

@@ -325,7 +325,8 @@ async def sources_command(update: Update, context: Context) -> None:
         await update.effective_message.reply_html(text(language, "sources_none"))
         return
     pages = (len(sources) + SOURCES_PAGE - 1) // SOURCES_PAGE
-    page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
+    asked = context.args[0] if context.args else ""
+    page = int(asked) if asked.isascii() and asked.isdigit() else 1  # "²" is a digit, no number
     page = min(max(page, 1), pages)
     lines = [text(language, "sources_title", page=page, pages=pages)]
     for info in sources[(page - 1) * SOURCES_PAGE : page * SOURCES_PAGE]:

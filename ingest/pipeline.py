@@ -107,6 +107,8 @@ def store_items(
                     last_commit_done = time.monotonic()
                     last_commit_took = last_commit_done - started
                     pending = 0
+            if store.hand_over_if_asked():  # the bot or a watcher starts: it serves the store
+                pending, last_commit_done = 0, time.monotonic()
             if deadline is not None and time.monotonic() > deadline:
                 summary.out_of_time = True
                 break

@@ -101,6 +101,8 @@ def test_start_commands_and_questions_in_both_languages(api, seeded):
         assert "Jawaban: kutipan dari artikel" in about
         api.user_says("/sources", user_id=4)
         assert SEED_TITLE in parse_html(nth_reply(api, 4, 2).text)
+        api.user_says("/sources ²", user_id=4)  # a digit that is no number: the first page
+        assert SEED_TITLE in parse_html(nth_reply(api, 4, 3).text)
     finally:
         log = stop_bot(bot)
     assert api.token not in log and "update=" in log

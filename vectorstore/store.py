@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import chromadb
+import httpx
 import numpy as np
-from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from berita.settings import Settings
 from berita.text import normalize_id
+from berita.vectorstore import owner
 from berita.vectorstore.embeddings import prune_cache
 from berita.vectorstore.feeds import FeedStates
 from berita.vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
 from berita.vectorstore.passages import quotable_spans
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 PAGE = 1000
 WRITE_LOCK_TIMEOUT_S = 600
 DIRTY_REBUILD_MIN_S = 2.0
@@ -62,21 +68,51 @@ class _LexicalState:
     index: LexicalIndex
 
 
-def open_client(settings: Settings) -> chromadb.ClientAPI:
-    """A Chroma client: the embedded store at CHROMA_PATH, or the server at CHROMA_HOST."""
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.server_mode:
+def open_client(
+    settings: Settings, *, serve: bool = False, owner_first_s: float = 0.0
+) -> chromadb.ClientAPI:
+    """A Chroma client: the server at CHROMA_HOST, or the embedded store at CHROMA_PATH as
+    `owner.connect` opens it (served by its owner, or alone; `serve`: become its owner)."""
+    if not settings.server_mode:
         try:
-            return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
-        except Exception as error:  # noqa: BLE001 - chromadb raises many kinds here
-            raise StoreError(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
-                f" ({type(error).__name__}); is `chroma run` up?"
-            ) from None
-    settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+            return owner.connect(settings.chroma_path, serve=serve, owner_first_s=owner_first_s)
+        except owner.OwnerError as error:
+            raise StoreError(str(error)) from None
+    try:
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=owner.CHROMA_SETTINGS
+        )
+    except Exception as error:  # noqa: BLE001 - chromadb raises many kinds here
+        raise StoreError(
+            f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            f" ({type(error).__name__}); is `chroma run` up?"
+        ) from None
+
+
+def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a store method; when the embedded store's owner went away mid-call (its server no
+    longer answers), connect again (to a new owner, or as one) and run it once more."""
+
+    @functools.wraps(method)
+    def run(self: PassageStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except httpx.TransportError:
+            if self.settings.server_mode:
+                raise
+            log.warning("the store's owner went away: connecting again")
+            self.reconnect()
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+def _let_go(client: chromadb.ClientAPI, folder: Path | None) -> None:
+    """Close a client (the embedded engine stops with its last client) and release its
+    folder's hold."""
+    client.close()
+    if folder is not None:
+        owner.release(folder)
 
 
 def _documents(ids: list[str], texts: list[str], metadatas: list[Any]) -> list[Document]:
@@ -118,8 +154,16 @@ class PassageStore:
       write, and re-check the article under it: two ingests never store one article twice.
     """
 
-    def __init__(self, settings: Settings, embeddings: Embeddings, *, for_reindex: bool = False):
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings,
+        *,
+        for_reindex: bool = False,
+        serve: bool = False,
+    ):
         self.settings = settings
+        self.serve = serve
         self.embeddings = embeddings
         self.name = settings.chroma_collection
         self.model = settings.embedding_model
@@ -133,8 +177,44 @@ class PassageStore:
         )
         # Two processes creating one embedded store at once would race on its tables.
         with self._write_lock if new_store else contextlib.nullcontext():
-            self.client = open_client(settings)
-            self.collection = self._bind(self._live_name())
+            self._open(open_client(settings, serve=serve))
+
+    # -- the embedded folder's owner --------------------------------------------------------
+
+    @property
+    def remote(self) -> bool:
+        """Whether this client talks to a server (CHROMA_HOST, or the embedded store's owner):
+        it sees every other process's writes as they land."""
+        return self.settings.server_mode or not owner.alone(self.settings.chroma_path)
+
+    def _open(self, client: chromadb.ClientAPI) -> None:
+        """Use a client: bind the live collection, and let go of the client (and of the
+        embedded folder, when this was its last user here) on `close` or once collected."""
+        self.client = client
+        folder = None if self.settings.server_mode else self.settings.chroma_path
+        self._let_go = weakref.finalize(self, _let_go, client, folder)
+        self.collection = self._bind(self._live_name())
+
+    def reconnect(self, *, owner_first_s: float = 0.0) -> None:
+        """Connect again: after the owner went away, or to hand the folder over (this process
+        held it alone, and a serving process waits for it)."""
+        self._let_go()
+        self._open(open_client(self.settings, serve=self.serve, owner_first_s=owner_first_s))
+
+    def hand_over_if_asked(self) -> bool:
+        """When this process holds the folder alone and a serving process (the bot, `berita
+        watch`) waits for it: commit, let the folder go and go on as the new owner's client."""
+        if self.settings.server_mode or not owner.handover_requested(self.settings.chroma_path):
+            return False
+        self.commit()
+        self.reconnect(owner_first_s=owner.SERVER_START_S)
+        log.info("handed the store over to its owner")
+        return True
+
+    def close(self) -> None:
+        """Let go of the store now (the embedded folder too, when this was its last user in a
+        process that opened it alone: another process may then open it)."""
+        self._let_go()
 
     # -- collection -------------------------------------------------------------------------
 
@@ -186,6 +266,7 @@ class PassageStore:
             )
         return collection
 
+    @_reconnecting
     def refresh(self) -> None:
         """Re-read where the passages live and their metadata (another process may have
         written, or re-indexed into a new collection); the embedding model is checked again."""
@@ -211,6 +292,7 @@ class PassageStore:
         self.collection.modify(metadata=metadata)
         self.refresh()
 
+    @_reconnecting
     def count(self) -> int:
         """How many passages are stored."""
         return self.collection.count()
@@ -222,6 +304,7 @@ class PassageStore:
         found = self.collection.get(where={"doc_id": doc_id}, include=["metadatas"])
         return dict(zip(found["ids"], found["metadatas"], strict=True))
 
+    @_reconnecting
     def put_article(self, passages: list[Document]) -> Status:
         """Store one article's passages, replacing an older version; unchanged writes nothing.
 
@@ -294,6 +377,7 @@ class PassageStore:
             texts = {text: None for doc in passages for _, _, text in quotable_spans(doc)[1]}
             self.embeddings.embed_documents(list(texts)[:WARM_SPANS])
 
+    @_reconnecting
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles and their passages; returns how many passages each id had."""
         with self._write_lock:
@@ -312,6 +396,7 @@ class PassageStore:
                     self.collection.delete(ids=ids)
         return {doc_id: len(passage_ids) for doc_id, passage_ids in found.items()}
 
+    @_reconnecting
     def commit(self) -> None:
         """Publish the writes so far: the lexical index as it is now, saved for a new, clean
         revision (the saved one plus the journal's records, or rebuilt after a killed write)."""
@@ -360,6 +445,7 @@ class PassageStore:
                 document = Document(id=passage_id, page_content=text, metadata=metadata)
                 yield from (span for _, _, span in quotable_spans(document)[1])
 
+    @_reconnecting
     def prune_embedding_cache(self) -> tuple[int, int]:
         """Drop cached vectors nothing stored uses any more; returns (kept, deleted)."""
         cache = self.settings.embedding_cache_path
@@ -367,6 +453,7 @@ class PassageStore:
             return 0, 0
         return prune_cache(cache, self.settings.embedding_model, self.embedded_texts())
 
+    @_reconnecting
     def sources(self) -> list[SourceInfo]:
         """The stored articles, newest first (read once per revision)."""
         revision = self.revision()
@@ -390,12 +477,14 @@ class PassageStore:
         self._sources = (revision, infos)
         return infos
 
+    @_reconnecting
     def article_passages(self, doc_id: str) -> list[Document]:
         """Every stored passage of an article, in the article's order."""
         found = self.collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
         documents = _documents(found["ids"], found["documents"], found["metadatas"])
         return sorted(documents, key=lambda document: document.metadata.get("chunk", 0))
 
+    @_reconnecting
     def has_url(self, url: str) -> bool:
         """Whether an article with this source URL is stored."""
         return bool(self.collection.get(where={"url": url}, limit=1, include=[])["ids"])
@@ -412,6 +501,7 @@ class PassageStore:
         """The watched feeds' records, kept in this store."""
         return FeedStates(self.client, self.name)
 
+    @_reconnecting
     def get_passages_with_vectors(self, ids: list[str]) -> list[tuple[Document, np.ndarray]]:
         """Passages by id with their stored vectors (missing ids left out)."""
         if not ids:
@@ -420,6 +510,7 @@ class PassageStore:
         documents = _documents(found["ids"], found["documents"], found["metadatas"])
         return list(zip(documents, map(np.asarray, found["embeddings"]), strict=True))
 
+    @_reconnecting
     def dense_search(self, vector: list[float], n: int) -> list[tuple[Document, float]]:
         """The `n` passages nearest to the vector, with cosine similarity."""
         if n <= 0 or self.count() == 0:
@@ -433,6 +524,7 @@ class PassageStore:
         distances = found["distances"][0]
         return [(doc, 1.0 - distance) for doc, distance in zip(documents, distances, strict=True)]
 
+    @_reconnecting
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the passages as they are now: the committed revision's saved
         index plus the journal's records since (each applied once), or rebuilt from Chroma.
@@ -507,12 +599,6 @@ class PassageStore:
         self._write_lock.release()
         return False
 
-    def keep_lexical_from(self, other: PassageStore) -> None:
-        """Take over another handle's BM25 index and its rebuild schedule (the bot reopens
-        an embedded store to see other processes' writes; the index need not start over)."""
-        if other.collection.name == self.collection.name:
-            self._lexical, self._dirty_until = other._lexical, other._dirty_until
-
     def _build_lexical(self) -> LexicalIndex:
         ids: list[str] = []
         texts: list[str] = []
@@ -549,6 +635,7 @@ class PassageStore:
 
     # -- re-indexing --------------------------------------------------------------------------
 
+    @_reconnecting
     def reindex(self) -> int:
         """Re-embed every passage with the configured model into a new collection, then make it
         the live one in one step; returns the passage count. Writers wait meanwhile; readers

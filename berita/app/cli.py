@@ -232,7 +232,7 @@ def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_store
     from berita.ingest.watch import watch
 
-    store = open_store(settings)
+    store = open_store(settings, serve=True)
     try:
         with _stop_on_signals() as stop:
             watch(store, settings, say=lambda line: print(line, flush=True), stop=stop)
