@@ -3,14 +3,19 @@ CLI, the bot, evaluation and training all open them here)."""
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+
 from berita.answer.answerer import Answerer, AnswerTuning, ReaderTuning
 from berita.answer.llm import AnswerWriter, LLMSettingError
 from berita.reader.loading import ReaderError, load_reader
 from berita.reader.refusal import refusal_rules
 from berita.settings import Settings
-from berita.vectorstore.embeddings import EmbeddingModelError, load_embeddings
+from berita.vectorstore.embeddings import DEFAULT_MODEL, EmbeddingModelError, load_embeddings
 from berita.vectorstore.retrieve import FusionWeights, HybridRetriever
 from berita.vectorstore.store import PassageStore
+
+log = logging.getLogger(__name__)
 
 
 def setting_errors() -> tuple[type[Exception], ...]:
@@ -65,6 +70,8 @@ def open_answerer(
         candidates=settings.retrieve_candidates,
         recency=settings.recency_weight,
     )
+    if settings.embedding_model != DEFAULT_MODEL:
+        _warn_uncalibrated(settings.embedding_model)
     retriever = HybridRetriever(store or open_store(settings, serve=serve), weights)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)
     return Answerer(
@@ -73,4 +80,16 @@ def open_answerer(
         tuning=tuning,
         writer=writer,
         reading=reading,
+    )
+
+
+@cache
+def _warn_uncalibrated(model: str) -> None:
+    """Say once that the refusal rules were fitted with another embedding model's cosines."""
+    log.warning(
+        "EMBEDDING_MODEL is %s, but the refusal rules and support weights were fitted with %s:"
+        " refusals are not calibrated for it; refit them (`python -m training.calibrate`) or"
+        " set ABSTAIN_THRESHOLD and READER_THRESHOLD_ID/_EN by hand",
+        model,
+        DEFAULT_MODEL,
     )

@@ -201,10 +201,11 @@ def test_switching_models_needs_reindex_and_reindex_works(cli_env):
     done = run_berita(minilm, "reindex")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"re-embedded 4 passages with {get_model_path()}"
-    answer = json.loads(
-        run_berita(minilm, "ask", "--json", "Who is Azerbaijan's president?").stdout
-    )
+    asked = run_berita(minilm, "ask", "--json", "Who is Azerbaijan's president?")
+    answer = json.loads(asked.stdout)
     assert answer["passages"] and answer["passages"][0]["doc_id"] == "seed-csto-armenia"
+    [warning] = [line for line in asked.stderr.splitlines() if "not calibrated" in line]
+    assert f"EMBEDDING_MODEL is {get_model_path()}, but the refusal rules" in warning
     assert run_berita(cli_env, "ask", "apa?").returncode == 2  # now e5 is the wrong model
 
 

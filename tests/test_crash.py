@@ -87,6 +87,7 @@ def test_interrupted_ingest_leaves_a_consistent_store_and_reingest_completes_it(
     stored_number = sorted(ids)[-1].split("-")[1].split("#")[0]
     answer = open_answerer(settings, store).ask(f"Apa itu kode{stored_number}?")
     assert answer.passages[0].document.metadata["doc_id"] == f"artikel-{stored_number}"
+    store.close()  # this process opened the folder alone: the next ingest may now
 
     again = run_berita(cli_env, "ingest", str(source))
     assert again.returncode == 0, again.stderr
@@ -100,7 +101,7 @@ def test_a_running_reader_sees_a_crashed_writers_passages(settings, cli_env, tmp
     source = write_articles(tmp_path / "many.jsonl")
     one = write_articles(tmp_path / "one.jsonl", 1)
     assert run_berita(cli_env, "ingest", str(one)).returncode == 0
-    reader = open_store(settings)
+    reader = open_store(settings, serve=True)  # like the bot: it serves the folder to writers
     assert len(reader.lexical().ids) == 1
 
     ingest = start_berita(cli_env, "ingest", str(source))
@@ -134,11 +135,13 @@ def test_killed_reindex_never_leaves_the_store_empty(settings, cli_env, tmp_path
 
     assert run_berita(cli_env, "ingest", str(write_articles(tmp_path / "a.jsonl"))).returncode == 0
     minilm = {**cli_env, "EMBEDDING_MODEL": str(get_model_path()), "HF_HUB_OFFLINE": "1"}
+    observer = open_store(settings, for_reindex=True, serve=True)  # the owner, as the bot is
     reindex = start_berita(minilm, "reindex")
     kill_at = time.monotonic() + 2
     while reindex.poll() is None and time.monotonic() < kill_at:
         # Whatever the reindex is doing, the live store is whole.
-        assert open_store(settings, for_reindex=True).count() == ARTICLES
+        observer.refresh()
+        assert observer.count() == ARTICLES
         time.sleep(0.1)
     reindex.kill()
     reindex.wait(timeout=60)

@@ -73,14 +73,14 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
 
 
-def _articles(path: Path, count: int) -> str:
+def _articles(path: Path, count: int, prefix: str = "art") -> str:
     towns = ["Garut", "Bandung", "Bogor", "Cianjur", "Sumedang", "Tasikmalaya", "Bekasi"]
     records = [
         {
-            "id": f"art-{n}",
+            "id": f"{prefix}-{n}",
             "title": f"Banjir di {towns[n % len(towns)]} hari ke-{n}",
             "text": f"Banjir merendam {100 + n} rumah di {towns[n % len(towns)]} pada hari ke-{n}. "
-            f"Sebanyak {20 + n} warga mengungsi ke balai desa nomor {n}. "
+            f"Sebanyak {20 + n} warga mengungsi ke balai desa nomor {n} ({prefix}). "
             f"Petugas membuka dapur umum ke-{n} di kecamatan itu.",
         }
         for n in range(count)
@@ -167,3 +167,85 @@ def test_a_lone_ingest_hands_the_folder_over_to_an_owner_that_starts(cli_env, se
         assert len(_openers(folder)) == 1
     finally:
         _stop(owner)
+
+
+def _ask_batch(env: dict[str, str], questions: str) -> list[dict]:
+    """Every answer of `berita ask --batch --json`; the run must not fail."""
+    done = run_berita(env, "ask", "--batch", questions, "--json", "--k", "5")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def _ranking(answers: list[dict]) -> list[list[str]]:
+    return [[f"{p['doc_id']}#{p['chunk']}" for p in answer["passages"]] for answer in answers]
+
+
+@pytest.mark.slow
+def test_soak_readers_writers_a_remove_a_watcher_and_kill_9(cli_env, settings, tmp_path):
+    """Everything at once on the embedded default: a watcher polling a local feed (the owner),
+    two ingests, readers, a remove, and a kill -9 of one ingest and of the watcher, each
+    restarted. Then the same batches again: Chroma's own integrity, exactly the expected
+    articles, and rankings equal to a clean store's."""
+    from berita.answer.components import open_store
+    from tests.site import NewsFeedSite
+
+    folder = settings.chroma_path
+    batch_a = _articles(tmp_path / "a.jsonl", 30, "a")
+    batch_b = _articles(tmp_path / "b.jsonl", 30, "b")
+    questions = tmp_path / "questions.jsonl"
+    asked = [f"Berapa rumah terendam pada hari ke-{n}?" for n in range(0, 30, 3)]
+    asked += [f"Apa kabar{n:03d}?" for n in range(0, 12, 3)]
+    questions.write_text("".join(json.dumps({"question": q}) + "\n" for q in asked), "utf-8")
+    with NewsFeedSite() as news:
+        for number in range(12):
+            news.publish(number)
+        env = cli_env | {"FEEDS": news.url("/news.xml"), "FEED_INTERVAL_MIN": "0.01"}
+        watch = subprocess.Popen([BERITA, "watch"], env=env, stderr=subprocess.DEVNULL)
+        _owner(folder)
+        writers = [
+            subprocess.Popen([BERITA, "ingest", batch], env=env, stdout=subprocess.PIPE, text=True)
+            for batch in (batch_a, batch_b)
+        ]
+        _ask_batch(env, str(questions))  # readers while everyone writes
+        writers[1].send_signal(signal.SIGKILL)  # one writer killed mid-run, then run again
+        writers[1].wait(timeout=30)
+        writers[1] = subprocess.Popen([BERITA, "ingest", batch_b], env=env, stdout=subprocess.PIPE)
+        watch.send_signal(signal.SIGKILL)  # the owner killed: someone else takes over
+        watch.wait(timeout=30)
+        _ask_batch(env, str(questions))
+        watch = subprocess.Popen([BERITA, "watch"], env=env, stderr=subprocess.DEVNULL)
+        assert writers[0].wait(timeout=300) == 0
+        assert run_berita(env, "remove", "a-0", "a-1", "a-2").returncode == 0
+        assert writers[1].wait(timeout=300) == 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            stored = run_berita(env, "sources").stdout.count("Perbaikan jalan nomor")
+            if stored == 12:
+                break
+            time.sleep(1)
+        _ask_batch(env, str(questions))
+        _stop(watch)
+        assert not _openers(folder)
+
+        again = [run_berita(cli_env, "ingest", batch).stdout for batch in (batch_a, batch_b)]
+        assert again[0].startswith("3 added, 0 updated, 27 unchanged, 0 failed")
+        assert again[1].startswith("0 added, 0 updated, 30 unchanged, 0 failed")
+        answers = _ask_batch(cli_env, str(questions))
+
+        store = open_store(settings)
+        ids, vectors = [], []
+        for page in store.iter_passages(include=("embeddings",)):
+            ids += page["ids"]
+            vectors += list(page["embeddings"])
+        sources = store.sources()
+        assert len(sources) == 72 and len(ids) == store.count() == 72
+        for passage_id, vector in zip(ids, vectors, strict=True):  # get and query agree
+            found = store.collection.query(query_embeddings=[vector], n_results=3, include=[])
+            assert passage_id in found["ids"][0]
+        assert sorted(store.lexical().ids) == sorted(ids)
+        store.close()
+
+        clean = cli_env | {"CHROMA_PATH": str(tmp_path / "clean")}
+        for source in (batch_a, batch_b, news.url("/news.xml")):
+            assert run_berita(clean, "ingest", source).returncode == 0
+        assert _ranking(_ask_batch(clean, str(questions))) == _ranking(answers)

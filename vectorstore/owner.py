@@ -45,7 +45,11 @@ HANDOVER_FILE = "handover"
 SERVER_START_S = 60.0
 POLL_S = 0.2
 SAY_EVERY_S = 10.0
-CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
+
+
+def chroma_settings() -> ChromaSettings:
+    """Fresh client settings each time: chromadb's clients write their own into the object."""
+    return ChromaSettings(anonymized_telemetry=False)
 
 
 class OwnerError(RuntimeError):
@@ -54,8 +58,8 @@ class OwnerError(RuntimeError):
 
 @dataclass
 class _Held:
-    """A folder this process holds: its lock, the server it runs (None: opened directly) and,
-    when opened directly, how many clients use it (the last to let go releases it)."""
+    """A folder this process holds: its lock, the server it runs (None: opened directly) and
+    how many of its clients are open here (the last to let go releases it)."""
 
     lock: FileLock
     server: subprocess.Popen | None
@@ -107,14 +111,13 @@ def connect(
 
 def release(folder: Path, *, final: bool = False) -> None:
     """A client of a folder this process holds lets go (its Chroma client closed): the last
-    one of a folder opened directly drops the lock. A served folder is given up only at the
-    end (`final`: the server stops, then the lock goes)."""
+    one (or the process's end, `final`) stops the server it runs, if any, and drops the lock."""
     folder = folder.resolve()
     held = _held.get(folder)
     if held is None:
         return
     held.users -= 1
-    if (held.server is None and held.users > 0) or (held.server is not None and not final):
+    if held.users > 0 and not final:
         return
     del _held[folder]
     if held.server is not None:
@@ -150,7 +153,7 @@ def _take(folder: Path, lock: FileLock, serve: bool) -> chromadb.ClientAPI:
             (folder / OWNER_FILE).unlink()
     if not serve:
         _held[folder] = _Held(lock, None)
-        return chromadb.PersistentClient(path=str(folder), settings=CHROMA_SETTINGS)
+        return chromadb.PersistentClient(path=str(folder), settings=chroma_settings())
     try:
         server, port = _start_server(folder)
     except BaseException:
@@ -168,12 +171,12 @@ def _take(folder: Path, lock: FileLock, serve: bool) -> chromadb.ClientAPI:
 
 def _client_of(folder: Path, held: _Held) -> chromadb.ClientAPI:
     if held.server is None:
-        return chromadb.PersistentClient(path=str(folder), settings=CHROMA_SETTINGS)
+        return chromadb.PersistentClient(path=str(folder), settings=chroma_settings())
     return _http_client(held.port)
 
 
 def _http_client(port: int) -> chromadb.ClientAPI:
-    return chromadb.HttpClient(host="127.0.0.1", port=port, settings=CHROMA_SETTINGS)
+    return chromadb.HttpClient(host="127.0.0.1", port=port, settings=chroma_settings())
 
 
 def _read_owner(folder: Path) -> dict | None:

@@ -80,7 +80,7 @@ def open_client(
             raise StoreError(str(error)) from None
     try:
         return chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=owner.CHROMA_SETTINGS
+            host=settings.chroma_host, port=settings.chroma_port, settings=owner.chroma_settings()
         )
     except Exception as error:  # noqa: BLE001 - chromadb raises many kinds here
         raise StoreError(
@@ -98,8 +98,8 @@ def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
         try:
             return method(self, *args, **kwargs)
         except httpx.TransportError:
-            if self.settings.server_mode:
-                raise
+            if self.settings.server_mode or self._write_lock.is_locked:
+                raise  # a server's outage; or the outer call retries, once the lock is let go
             log.warning("the store's owner went away: connecting again")
             self.reconnect()
             return method(self, *args, **kwargs)
@@ -172,12 +172,7 @@ class PassageStore:
         self._lexical: _LexicalState | None = None
         self._dirty_until = 0.0  # keep an index built while a writer works until then
         self._sources: tuple[str, list[SourceInfo]] | None = None
-        new_store = (
-            not settings.server_mode and not (settings.chroma_path / "chroma.sqlite3").exists()
-        )
-        # Two processes creating one embedded store at once would race on its tables.
-        with self._write_lock if new_store else contextlib.nullcontext():
-            self._open(open_client(settings, serve=serve))
+        self._open(open_client(settings, serve=serve))  # one opener of a folder: its owner
 
     # -- the embedded folder's owner --------------------------------------------------------
 

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        # One INFO line per HTTP request (every call to the store's owner, the bot's polling,
+        # whose lines carry the token) is noise at best.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         return int(args.run(args, settings) or 0)
     except SettingsError as error:  # before anything reads `.env` on its own (chromadb does)
         print(f"berita: {error}", file=sys.stderr)
