@@ -70,9 +70,9 @@ def open_answerer(
         candidates=settings.retrieve_candidates,
         recency=settings.recency_weight,
     )
-    if settings.embedding_model != DEFAULT_MODEL:
-        _warn_uncalibrated(settings.embedding_model)
     retriever = HybridRetriever(store or open_store(settings, serve=serve), weights)
+    if settings.embedding_model != DEFAULT_MODEL:  # once the model loaded: an error goes first
+        _warn_uncalibrated(settings.embedding_model)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)
     return Answerer(
         retriever,
