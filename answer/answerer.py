@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
@@ -25,6 +26,7 @@ from berita.vectorstore.passages import (
 )
 from berita.vectorstore.retrieve import HybridRetriever, RetrievedPassage, wants_latest
 
+T = TypeVar("T")
 NOT_FOUND = {
     "id": "Maaf, artikel yang saya punya tidak memuat jawaban untuk pertanyaan itu.",
     "en": "Sorry, the articles I have do not answer that question.",
@@ -514,24 +516,22 @@ def _share(terms: list[tuple[frozenset[str], float]], tokens: set[str]) -> float
 def quoted_sentences(spans: list[_Span]) -> list[str]:
     """The spans' sentences in order, each quoted once (the same sentence in two passages or
     in two copies of an article is one sentence)."""
-    seen: set[str] = set()
-    quoted = []
-    for sentence in (sentence for span in spans for sentence in span.quoted):
-        if normalize(sentence) not in seen:
-            seen.add(normalize(sentence))
-            quoted.append(sentence)
-    return quoted
+    return _first_of_each([sentence for span in spans for sentence in span.quoted], normalize)
 
 
 def distinct_passages(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
     """The passages without those whose text an earlier one has (copies of an article)."""
+    return _first_of_each(passages, lambda passage: normalize(passage_body(passage.document)))
+
+
+def _first_of_each(items: list[T], key: Callable[[T], str]) -> list[T]:
+    """The items in order, without those whose key an earlier item has."""
     seen: set[str] = set()
     kept = []
-    for passage in passages:
-        key = normalize(passage_body(passage.document))
-        if key not in seen:
-            seen.add(key)
-            kept.append(passage)
+    for item in items:
+        if (found := key(item)) not in seen:
+            seen.add(found)
+            kept.append(item)
     return kept
 
 

@@ -135,8 +135,7 @@ def alone(folder: Path) -> bool:
 
 def handover_requested(folder: Path) -> bool:
     """Whether a serving process waits for this process to hand the folder over."""
-    held = _held.get(folder.resolve())
-    return bool(held and held.server is None and (folder / HANDOVER_FILE).exists())
+    return alone(folder) and (folder / HANDOVER_FILE).exists()
 
 
 # -- inside -----------------------------------------------------------------------------------
@@ -153,7 +152,7 @@ def _take(folder: Path, lock: FileLock, serve: bool) -> chromadb.ClientAPI:
             (folder / OWNER_FILE).unlink()
     if not serve:
         _held[folder] = _Held(lock, None)
-        return chromadb.PersistentClient(path=str(folder), settings=chroma_settings())
+        return _client_of(folder, _held[folder])
     try:
         server, port = _start_server(folder)
     except BaseException:
@@ -166,10 +165,11 @@ def _take(folder: Path, lock: FileLock, serve: bool) -> chromadb.ClientAPI:
     tmp.replace(folder / OWNER_FILE)
     atexit.register(release, folder, final=True)
     log.info("serving the store at %s on port %d (chroma run, pid %d)", folder, port, server.pid)
-    return _http_client(port)
+    return _client_of(folder, _held[folder])
 
 
 def _client_of(folder: Path, held: _Held) -> chromadb.ClientAPI:
+    """A client of a folder this process holds: its engine, or the server it runs."""
     if held.server is None:
         return chromadb.PersistentClient(path=str(folder), settings=chroma_settings())
     return _http_client(held.port)
