@@ -21,6 +21,7 @@ from berita.vectorstore.lexical import tokenize
 from berita.vectorstore.passages import (
     passage_body,
     passage_sentences,
+    passage_text,
     quotable_spans,
     span_text,
 )
@@ -339,7 +340,7 @@ class Answerer:
             return answer
         started = time.perf_counter()
         written = self.writer.write(
-            answer.question, answer.language, answer.passages, self.max_chars
+            answer.question, answer.language, evidence_first(answer), self.max_chars
         )
         took = round((time.perf_counter() - started) * 1000, 1)
         timings = answer.timings_ms | {
@@ -537,6 +538,22 @@ def read(
     order = reader_order(logit, np.array([passage.score for passage in candidates]))
     ranked = [replace(candidates[i], reader=float(probability[i])) for i in order]
     return ranked + passages[len(candidates) :], float(logit.max())
+
+
+def evidence_first(answer: Answer) -> list[RetrievedPassage]:
+    """What the LLM writes from: the sentences the extractive answer quoted, under their
+    article's title, then the retrieved passages."""
+    cited = [p for p in answer.passages if p.document.metadata["doc_id"] in answer.citations[:1]]
+    if not cited:
+        return answer.passages
+    best = cited[0]
+    title = best.document.metadata.get("title") or ""
+    quoted = Document(
+        page_content=passage_text(title, answer.answer),
+        metadata=best.document.metadata,
+        id=best.document.id,
+    )
+    return [replace(best, document=quoted), *answer.passages]
 
 
 def _texts(passages: list[RetrievedPassage]) -> list[str]:

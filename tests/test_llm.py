@@ -45,6 +45,18 @@ def test_the_model_answers_from_numbered_passages_and_cites_them(llm_settings, c
     assert "http" not in user  # the seed's gambling link was stripped at ingest
 
 
+def test_the_model_reads_the_sentences_the_reader_quoted_first(llm_settings, chat):
+    question = "Berapa lama perang Armenia dengan Azerbaijan pada 2020?"
+    quoted = open_answerer(llm_settings.model_copy(update={"llm_model": None})).ask(question)
+    assert not quoted.abstained
+    open_answerer(llm_settings).ask(question)
+    (request,) = chat.requests
+    user = request["messages"][1]["content"]
+    first, rest = user.split("\n\n[2] ", 1)
+    assert first.endswith("\n" + quoted.answer)  # the quoted sentences, under the title
+    assert rest.startswith("Sekutu Rusia terancam pecah")  # then the passages as retrieved
+
+
 @pytest.mark.parametrize(
     "reply",
     [
