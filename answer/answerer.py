@@ -605,15 +605,16 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
     """The reply's text and the articles it cites. It opens with the best sentence (after the
     one before it when it opens with a pronoun standing for it); the runner-up of the same
     article follows when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list
-    question every other sentence of that article the reader believes answers too, while they
-    fit `max_chars`."""
+    question, unless the best sentence lists names, every other sentence of that article that
+    lists names or that the reader believes answers, while they fit `max_chars`."""
     if not quotes:
         return "", []
     best = quotes[0]
     picked = [best]
     same = [q for q in quotes[1:] if q.passage is best.passage]
     if _LIST_QUESTION.search(question):
-        picked += [q for q in same if q.logit > 0 or q.listing]
+        if not best.listing:  # a sentence listing the names is the answer on its own
+            picked += [q for q in same if q.logit > 0 or q.listing]
     elif same and best.score - same[0].score < RUNNER_UP_WITHIN:
         picked.append(same[0])
     numbers: list[int] = []
