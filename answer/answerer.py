@@ -446,8 +446,9 @@ class Answerer:
     def _read_sentences(
         self, question: str, language: str, passages: list[RetrievedPassage]
     ) -> list[Sentence]:
-        """The sentences of the best `reading.articles` articles that the reader read (the
-        `reading.sentences` that hold most of the question), best first."""
+        """The sentences of the best `reading.articles` articles (the best one only for the
+        latest news) that the reader read (the `reading.sentences` that hold most of the
+        question), best first."""
         assert self.reading is not None
         store = self.retriever.store
         terms = self._weighted_terms(question, language)
@@ -459,8 +460,10 @@ class Answerer:
         for passage in passages:
             best_passages.setdefault(passage.document.metadata["doc_id"], passage)
         pool: list[tuple[float, Sentence]] = []
+        # the latest news is the newest article's: retrieval's order weighed the dates
+        articles = 1 if wants_latest(question) else self.reading.articles
         for rank, (doc_id, passage) in enumerate(best_passages.items()):
-            if rank == self.reading.articles:
+            if rank == articles:
                 break
             sentences = article_sentences(store.article_passages(doc_id))
             for number, sentence in enumerate(sentences):
