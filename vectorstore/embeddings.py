@@ -131,6 +131,9 @@ def _resolve_model_path(name: str) -> Path:
         ) from None
 
 
+CACHE_BATCH = 16  # passages embedded between two writes of the cache
+
+
 @lru_cache(maxsize=4)
 def load_embeddings(
     model: str, threads: int, cache_path: Path | None, device: str = "cpu"
@@ -151,7 +154,8 @@ def load_embeddings(
         lambda vector: np.asarray(vector, dtype="<f4").tobytes(),
         lambda data: np.frombuffer(data, dtype="<f4").tolist(),
     )
-    return CacheBackedEmbeddings(embeddings, vectors)
+    # vectors are kept after each batch: an ingest stopped mid-article embeds only the rest again
+    return CacheBackedEmbeddings(embeddings, vectors, batch_size=CACHE_BATCH)
 
 
 def cache_key(model: str, text: str) -> str:
