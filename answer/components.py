@@ -48,7 +48,8 @@ def open_answerer(
     if settings.reader:
         reader = load_reader(settings.reader_path, settings.embedding_threads)
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
-        rules = refusal_rules(reader.card, settings.reader_path, by_language)
+        sentences = settings.reader_sentences > 0
+        rules = refusal_rules(reader.card, settings.reader_path, by_language, sentences)
         reading = ReaderTuning(
             reader,
             settings.reader_candidates,

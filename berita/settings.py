@@ -148,12 +148,12 @@ class Settings(BaseSettings):
         0.27, ge=0, le=1, description="The reader's probability that calls for a second look."
     )
     reader_sentences: int = Field(
-        10,
+        0,
         ge=0,
         le=100,
         description="Sentences of the best articles the reader reads to quote the one that "
-        "answers (those holding most of the question's words); the shipped refusal rule was "
-        "fitted with 10 (docs/reader.md). 0: quote the best spans, as before 2026-12-05.",
+        "answers (those holding most of the question's words), with its own refusal rule "
+        "(`refusal-sentences.json`, fitted with 10; docs/reader.md). 0: quote the best spans.",
     )
     reader_articles: int = Field(
         2, ge=1, le=10, description="Best articles whose sentences the reader reads."

@@ -1,7 +1,8 @@
 """The refusal rule: when the reader's and the support score's evidence is too weak to answer.
 
 Torch-free, so the answer step imports it with READER=off too; `python -m training.calibrate`
-fits the rules into `refusal.json` beside the weights and `refusal_rules` reads them.
+fits the rules into `refusal.json` (`refusal-sentences.json` with sentence reading) beside the
+weights and `refusal_rules` reads them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from pathlib import Path
 from berita.reader.loading import ReaderError
 
 REFUSAL_FILE = "refusal.json"  # the refusal rules `python -m training.calibrate` fits
+SENTENCE_REFUSAL_FILE = "refusal-sentences.json"  # ... fitted with sentence reading
+
+
+def refusal_file(sentences: bool) -> str:
+    """The file of the rules fitted for quoting spans, or for reading sentences (whose rule
+    weighs the best sentence's logit, not the best passage's)."""
+    return SENTENCE_REFUSAL_FILE if sentences else REFUSAL_FILE
+
+
 RULE_FIELDS = ("reader_weight", "support_weight", "bias", "threshold")
 
 
@@ -51,14 +61,17 @@ class Refusal:
 
 
 def refusal_rules(
-    card: dict, folder: Path, thresholds: dict[str, float | None]
+    card: dict, folder: Path, thresholds: dict[str, float | None], sentences: bool = False
 ) -> dict[str, Refusal]:
     """Refusal rules by question language for the reader in `folder`: those
-    `python -m training.calibrate` fitted (`refusal.json` beside the weights), else the reader's
+    `python -m training.calibrate` fitted (`refusal.json` beside the weights, or with
+    `sentences` read, `refusal-sentences.json` when there is one), else the reader's
     probability alone against the thresholds its model `card` measured (0.90 of answerable dev
     questions answered). A threshold in `thresholds` (the settings') replaces the fitted or
     measured one."""
-    calibrated = folder / REFUSAL_FILE
+    calibrated = folder / refusal_file(sentences)
+    if not calibrated.is_file():
+        calibrated = folder / REFUSAL_FILE
     if calibrated.is_file():
         fitted = json.loads(calibrated.read_text(encoding="utf-8"))["rules"]
         rules = {

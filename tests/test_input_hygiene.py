@@ -146,7 +146,10 @@ def test_a_sentence_two_articles_share_is_quoted_once(cli_env, tmp_path):
         {"id": "sore", "text": f"{shared} Air mulai surut pada Rabu sore di Cibatu."},
     ]
     run_berita(cli_env, "ingest", _jsonl(tmp_path / "near.jsonl", records))
-    questions = ["Berapa rumah terendam banjir di Cibatu?", "Kapan rumah di Cibatu terendam banjir?"]
+    questions = [
+        "Berapa rumah terendam banjir di Cibatu?",
+        "Kapan rumah di Cibatu terendam banjir?",
+    ]
     batch = _jsonl(tmp_path / "q.jsonl", [{"question": question} for question in questions])
     done = run_berita(cli_env, "ask", "--batch", batch, "--json")
     for asked in map(json.loads, done.stdout.splitlines()):

@@ -1,6 +1,6 @@
 """Sentence reading (READER_SENTENCES): the reader reads the best articles' sentences and the
-reply quotes the one that answers; odd articles and questions get a reply or a refusal. The
-shipped reader's refusal rule was fitted on paragraphs, so these tests set the thresholds."""
+reply quotes the one that answers; odd articles and questions get a reply or a refusal. Most
+tests set the thresholds to answer: they are about which sentence is quoted, not refusals."""
 
 import json
 from dataclasses import replace
@@ -11,6 +11,7 @@ from langchain_core.documents import Document
 from berita.answer.answerer import NOT_FOUND, Sentence, article_sentences, compose_quote
 from berita.answer.components import open_answerer, open_store
 from berita.ingest.pipeline import ingest
+from berita.reader.refusal import RULE_FIELDS, SENTENCE_REFUSAL_FILE, Refusal
 from berita.vectorstore.retrieve import RetrievedPassage
 from tests.conftest import SEED
 
@@ -29,6 +30,16 @@ def reading(settings):
 def seed_answerer(reading):
     ingest([str(SEED)], open_store(reading), reading)
     return open_answerer(reading)
+
+
+def test_sentence_reading_refuses_by_the_rule_fitted_with_it(settings):
+    spans = open_answerer(settings).reading.refusal
+    sentences = open_answerer(settings.model_copy(update={"reader_sentences": 10})).reading
+    shipped = json.loads((settings.reader_path / SENTENCE_REFUSAL_FILE).read_text())
+    assert shipped["reader_sentences"] == 10
+    for language, fitted in shipped["rules"].items():
+        assert sentences.refusal[language] == Refusal(*(fitted[f] for f in RULE_FIELDS))
+        assert spans[language] != sentences.refusal[language]
 
 
 def test_the_reply_quotes_sentences_of_the_article_not_its_title(seed_answerer):

@@ -6,8 +6,9 @@ answer: the reader's best logit and the support log-odds. Per question language,
 the two as refuses the most unanswerable and gold-removed questions while still answering
 `--answered` of each suite's answerable ones; a logistic regression turns the mix into a
 probability, and the threshold is that of the last answered question. The rules go to
-`refusal.json` beside the weights, with what they measured; `reader.refusal.refusal_rules` reads
-them.
+`refusal.json` beside the weights (`refusal-sentences.json` when READER_SENTENCES > 0: that
+rule weighs the best sentence's logit), with what they measured; `reader.refusal.refusal_rules`
+reads them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from berita.app.evaluate import (
     temporary_store,
 )
 from berita.reader.loading import ReaderError, load_reader
-from berita.reader.refusal import REFUSAL_FILE, sigmoid
+from berita.reader.refusal import refusal_file, sigmoid
 from berita.settings import load_settings
 
 SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en", "news-dev")
@@ -166,13 +167,16 @@ def main(argv: list[str] | None = None) -> None:
     except ReaderError as error:  # one line, as berita says it
         raise SystemExit(f"--reader: {error}") from None
     rules = fit_rules(rows, args.answered, args.least)
+    sentences = load_settings().reader_sentences  # the rule for the mode it was fitted in
     written = {
         "fitted": dt.date.today().isoformat(),
         "suites": sorted({row["suite"] for row in rows}),
         "answered": args.answered,
+        "reader_sentences": sentences,
         "rules": rules,
     }
-    (args.reader / REFUSAL_FILE).write_text(json.dumps(written, indent=1) + "\n", "utf-8")
+    rules_file = args.reader / refusal_file(sentences > 0)
+    rules_file.write_text(json.dumps(written, indent=1) + "\n", "utf-8")
     print(json.dumps(rules, indent=1))
 
 
