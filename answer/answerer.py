@@ -219,7 +219,8 @@ class Sentence:
     @property
     def score(self) -> float:
         """How well it answers: the reader's logit, plus SENTENCE_WEIGHTS of the share of the
-        question's words it holds and of an answer of the expected type (new to the question)."""
+        question's words it holds, of an answer of the expected type (new to the question) and
+        of a listing of names for a list question."""
         weights = SENTENCE_WEIGHTS
         return (
             self.logit
@@ -472,15 +473,15 @@ class Answerer:
                     tokens |= set(tokenize(sentences[number - 1]))
                 share = _share(terms, tokens)
                 typed = [m.group(0) for m in expected.finditer(sentence)] if expected else []
+                new = any(not set(tokenize(found)) <= asked for found in typed)
+                listing = wants_list and bool(_LISTING.search(sentence))
                 pick = (
                     share
                     + PICK_WEIGHTS["keys"] * (len(keys & tokens) / len(keys) if keys else 0.0)
                     + PICK_WEIGHTS["type"] * bool(typed)
                     + PICK_WEIGHTS["best_article"] * (rank == 0)
+                    + PICK_WEIGHTS["listing"] * listing
                 )
-                new = any(not set(tokenize(found)) <= asked for found in typed)
-                listing = wants_list and bool(_LISTING.search(sentence))
-                pick += PICK_WEIGHTS["listing"] * listing
                 read = Sentence(passage, sentences, number, share, bool(typed), new, listing)
                 pool.append((pick, read))
         pool.sort(key=lambda item: -item[0])
