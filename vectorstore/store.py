@@ -29,7 +29,7 @@ from berita.vectorstore import owner
 from berita.vectorstore.embeddings import prune_cache
 from berita.vectorstore.feeds import FeedStates
 from berita.vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
-from berita.vectorstore.passages import quotable_spans
+from berita.vectorstore.passages import article_length, quotable_spans
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -365,9 +365,14 @@ class PassageStore:
 
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
         """Embed what answers may quote now, so answers find it in the embedding cache (quoting
-        spans only: with READER_SENTENCES the reader reads an article's sentences, embedding
-        none)."""
-        reads_sentences = self.settings.reader and self.settings.reader_sentences > 0
+        spans only: with READER_SENTENCES the reader reads a long article's sentences,
+        embedding none)."""
+        settings = self.settings
+        reads_sentences = (
+            settings.reader
+            and settings.reader_sentences > 0
+            and article_length(passages) >= settings.reader_long_article
+        )
         if not reads_sentences and hasattr(self.embeddings, "document_embedding_store"):
             texts = {text: None for doc in passages for _, _, text in quotable_spans(doc)[1]}
             self.embeddings.embed_documents(list(texts)[:WARM_SPANS])
