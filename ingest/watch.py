@@ -139,9 +139,9 @@ def watch(
                 try:
                     polled, line = poll_feed(state, store, settings, fetcher, stop=stop)
                 except WatchInterrupted as interrupted:
-                    states.put(interrupted.state)
+                    states.update(interrupted.state)
                     raise
-                states.put(polled)
+                states.update(polled)
                 say(line)
                 if stop.is_set():
                     return

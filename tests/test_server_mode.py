@@ -70,3 +70,20 @@ def test_a_reader_follows_a_reindex_done_by_another_process(settings, cli_env, c
     assert run_berita(minilm, "reindex").returncode == 0
     with pytest.raises(StoreError, match="berita reindex"):
         reader.refresh()
+
+
+def test_a_feed_state_written_after_its_removal_stays_removed_on_a_server(settings, chroma_server):
+    from berita.answer.components import open_store
+    from berita.vectorstore.feeds import FeedState
+
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    watcher = open_store(settings.model_copy(update=server)).feed_states()
+    admin = open_store(settings.model_copy(update=server)).feed_states()
+    watcher.put(FeedState("https://example.com/a.xml", added_by="chat"))
+    watcher.put(FeedState("https://example.com/b.xml", added_by="chat"))
+    assert admin.remove("https://example.com/a.xml")
+    watcher.update(FeedState("https://example.com/a.xml", added_by="chat", stored=3))
+    watcher.update(FeedState("https://example.com/b.xml", added_by="chat", stored=2))
+    assert [(state.url, state.stored) for state in admin.all()] == [
+        ("https://example.com/b.xml", 2)
+    ]

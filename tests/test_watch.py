@@ -5,11 +5,13 @@ import datetime as dt
 import json
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
 from berita.answer.components import open_answerer, open_store
+from berita.ingest import watch as watching
 from berita.ingest.sources import Fetcher
 from berita.ingest.watch import apply_retention, poll_feed
 from berita.vectorstore.feeds import FeedState
@@ -44,6 +46,26 @@ def test_polls_store_new_entries_skip_known_pages_and_answer_304(settings, news)
         assert news.page_hits() == 3  # only the new page was fetched
     answer = open_answerer(settings, store).ask("Apa itu kabar003?")
     assert answer.passages[0].document.metadata["url"] == news.url("/artikel/3")
+
+
+def test_a_feed_removed_during_its_poll_stays_removed(settings, news, monkeypatch):
+    store = open_store(settings)
+    url = news.url("/news.xml")
+    store.feed_states().put(FeedState(url, added_by="chat"))
+    news.publish(1)
+    stop = threading.Event()
+
+    def poll_while_an_admin_removes_it(state, *args, **kwargs):
+        polled = poll_feed(state, *args, **kwargs)
+        assert store.feed_states().remove(url)  # /feeds remove, while the poll is in flight
+        stop.set()
+        return polled
+
+    monkeypatch.setattr(watching, "poll_feed", poll_while_an_admin_removes_it)
+    said = []
+    watching.watch(store, settings, said.append, stop)
+    assert said == [f"{url}: 1 new, 0 updated, 0 failed (0 known)"]
+    assert store.feed_states().get(url) is None and store.feed_states().all() == []
 
 
 def test_a_dead_feed_backs_off_and_recovers(settings, news):

@@ -77,6 +77,17 @@ class FeedStates:
             metadatas=[asdict(state)],
         )
 
+    def update(self, state: FeedState) -> None:
+        """Record a polled feed's state only while the feed is recorded: one that an admin
+        removed during the poll stays removed (Chroma's `update` skips an id it does not hold,
+        in one call, so no read-then-write race)."""
+        self._collection.update(
+            ids=[_key(state.url)],
+            documents=[state.url],
+            embeddings=[[0.0]],
+            metadatas=[asdict(state)],
+        )
+
     def remove(self, url: str) -> bool:
         """Forget a feed; False when it was not recorded."""
         if self.get(url) is None:
