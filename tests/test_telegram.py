@@ -185,7 +185,8 @@ def test_html_in_titles_long_answers_and_flood_control(api, cli_env, tmp_path):
     corpus.write_text(json.dumps(article) + "\n", "utf-8")
     long_passages = {**cli_env, "CHUNK_MAX_WORDS": "400"}
     assert run_berita(long_passages, "ingest", str(corpus)).returncode == 0
-    bot = start_bot(api, cli_env, ANSWER_MAX_CHARS="3500")
+    # spans quote up to ANSWER_MAX_CHARS (sentence reading quotes a sentence or two)
+    bot = start_bot(api, cli_env, ANSWER_MAX_CHARS="3500", READER_SENTENCES="0")
     try:
         api.flood_remaining = 2  # the next two sends get 429 retry_after=1
         api.user_says("Berapa kenaikan harga beras di pasar induk Cipinang?", user_id=20)
