@@ -172,6 +172,7 @@ class PassageStore:
         self._lexical: _LexicalState | None = None
         self._dirty_until = 0.0  # keep an index built while a writer works until then
         self._sources: tuple[str, list[SourceInfo]] | None = None
+        self._damage_logged: set[str] = set()  # passages whose missing vector was logged
         self._open(open_client(settings, serve=serve))  # one opener of a folder: its owner
 
     # -- the embedded folder's owner --------------------------------------------------------
@@ -503,12 +504,43 @@ class PassageStore:
 
     @_reconnecting
     def get_passages_with_vectors(self, ids: list[str]) -> list[tuple[Document, np.ndarray]]:
-        """Passages by id with their stored vectors (missing ids left out)."""
-        if not ids:
-            return []
-        found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        """Passages by id with their stored vectors (missing ids left out, and passages whose
+        vector is damaged too: logged once each, `berita check --repair` mends them)."""
+        found, damaged = self._get_readable(ids, ["documents", "metadatas", "embeddings"])
+        for passage_id in set(damaged) - self._damage_logged:
+            self._damage_logged.add(passage_id)
+            log.warning("passage %s has no vector: left out (berita check --repair)", passage_id)
         documents = _documents(found["ids"], found["documents"], found["metadatas"])
         return list(zip(documents, map(np.asarray, found["embeddings"]), strict=True))
+
+    @_reconnecting
+    def vectors(self, ids: list[str]) -> tuple[dict[str, list[float]], list[str]]:
+        """The stored vectors of these passages, and the ids whose vector cannot be read."""
+        found, damaged = self._get_readable(ids, ["embeddings"])
+        return dict(zip(found["ids"], map(list, found["embeddings"]), strict=True)), damaged
+
+    def _get_readable(self, ids: list[str], include: list[str]) -> tuple[dict, list[str]]:
+        """`collection.get` of the ids; when Chroma cannot read a vector among them ("Error
+        finding id"), the halves apart, down to the passages it cannot read (returned too)."""
+        if not ids:
+            return {"ids": [], **{field: [] for field in include}}, []
+        try:
+            return self.collection.get(ids=ids, include=include), []
+        except chromadb.errors.InternalError:
+            if len(ids) == 1:
+                return {"ids": [], **{field: [] for field in include}}, ids
+        middle = len(ids) // 2
+        first, first_damaged = self._get_readable(ids[:middle], include)
+        second, second_damaged = self._get_readable(ids[middle:], include)
+        merged = {key: list(first[key]) + list(second[key]) for key in ["ids", *include]}
+        return merged, first_damaged + second_damaged
+
+    def rebuild_lexical(self) -> None:
+        """Build the BM25 index from Chroma again at the next `commit` (as after a killed
+        write: a writing mark with no journal record)."""
+        with self._write_lock:
+            self.refresh()
+            self._set_metadata(writing=_new_token())
 
     @_reconnecting
     def dense_search(self, vector: list[float], n: int) -> list[tuple[Document, float]]:

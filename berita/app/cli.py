@@ -19,6 +19,7 @@ from typing import Any
 from berita import __version__
 from berita.settings import Settings, SettingsError, get_settings
 
+log = logging.getLogger(__name__)
 EXIT_FAILED_ITEMS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -126,7 +127,15 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(f"berita: {where}: {record}", file=sys.stderr)
             rejected += 1
             continue
-        result = answer_json(answerer.ask(record["question"], k=k))
+        try:
+            result = answer_json(answerer.ask(record["question"], k=k))
+        except _user_errors():
+            raise  # the store or a setting: every question would fail the same way
+        except Exception as error:  # one question's failure, not the batch's
+            log.debug("question at %s failed", where, exc_info=True)
+            print(f"berita: {where}: not answered ({type(error).__name__})", file=sys.stderr)
+            rejected += 1
+            continue
         print(json.dumps({"id": record.get("id"), **result}, ensure_ascii=False), flush=True)
     return EXIT_FAILED_ITEMS if rejected else 0
 
@@ -228,6 +237,32 @@ def _cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> int:
 
     kept, deleted = open_store(settings).prune_embedding_cache()
     print(f"embedding cache: kept {kept} vectors, deleted {deleted}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.answer.components import open_store
+    from berita.vectorstore.check import check_store, repair_store
+
+    store = open_store(settings)
+    found = check_store(store)
+    for line in found.lines():
+        print(line)
+    if found.ok:
+        print("the store is sound")
+        return 0
+    if not args.repair:
+        print("run `berita check --repair` to write the damaged articles again")
+        return EXIT_FAILED_ITEMS
+    repaired = repair_store(store, found)
+    again = check_store(store)
+    print(f"repaired: {len(repaired)} articles written again from their stored text")
+    if not again.ok:
+        for line in again.lines()[1:]:
+            print(f"still: {line}")
+        print("ingest these articles again from their sources")
+        return EXIT_FAILED_ITEMS
+    print("the store is sound")
     return 0
 
 
@@ -428,6 +463,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
 
     command("reindex", _cmd_reindex, "re-embed every passage with EMBEDDING_MODEL")
+    sub = command("check", _cmd_check, "check every passage's vector and the BM25 index")
+    sub.add_argument(
+        "--repair", action="store_true", help="write damaged articles again from what is stored"
+    )
     command(
         "prune-cache",
         _cmd_prune_cache,
