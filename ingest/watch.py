@@ -9,6 +9,7 @@ number of processes see the same thing, and a watcher killed mid-poll simply pol
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -68,21 +69,36 @@ def poll_feed(
     if fetched.not_modified:
         return state.polled(now, **ok), f"{state.url}: 0 new, 0 updated, 0 failed (not modified)"
     entries = feed_entries(fetched)
-    fresh = [entry for entry in entries if not store.has_url(canonical_url(entry.link))]
+    known = state.stored_links()
+    fresh = [
+        entry
+        for entry in entries
+        if entry.link not in known and not store.has_url(canonical_url(entry.link))
+    ]
+    stored_now: set[str] = set()  # entry links whose page was stored (or found unchanged)
+
+    def note(origin: str, outcome: str) -> None:
+        if not outcome.startswith("failed"):
+            stored_now.add(origin)
+
     summary = store_items(
         iter_feed_pages(fresh, fetcher),
         store,
         settings,
+        on_item=note,
         deadline=time.monotonic() + settings.feed_poll_timeout_s,
         stop=stop,
     )
     complete = not (summary.failures or summary.out_of_time or summary.interrupted)
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    fresh_links = {entry.link for entry in fresh}
+    links = [e.link for e in entries if e.link not in fresh_links or e.link in stored_now]
     polled = state.polled(
         now,
         **ok,
         **(validators if complete else {"etag": "", "last_modified": ""}),
         stored=state.stored + summary.added + summary.updated,
+        links=json.dumps(links),
     )
     if summary.interrupted:
         raise WatchInterrupted(polled)

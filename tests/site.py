@@ -211,13 +211,15 @@ class NewsFeedSite(ServedSite):
     """A news site whose RSS feed changes while tests run: `publish()` adds an article.
 
     The feed answers conditional GETs (ETag, 304), can be made to fail (`dead`), and every
-    request is counted by path (`hits`). Several feed paths can list the same articles.
+    request is counted by path (`hits`). Several feed paths can list the same articles. With
+    `tracking`, the feed links each article through `/go/N`, which redirects to it.
     """
 
     def __init__(self, feeds: tuple[str, ...] = ("/news.xml",)) -> None:
         self.feeds = feeds
         self.articles: dict[str, tuple[str, str, str]] = {}  # path -> (title, date, text)
         self.dead = False
+        self.tracking = False
         self.hits: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -237,8 +239,12 @@ class NewsFeedSite(ServedSite):
 
     def feed_xml(self) -> str:
         with self._lock:
+            links = {
+                path: path.replace("/artikel/", "/go/") if self.tracking else path
+                for path in self.articles
+            }
             items = "".join(
-                f"<item><title>{escape(title)}</title><link>{self.base}{path}</link></item>"
+                f"<item><title>{escape(title)}</title><link>{self.base}{links[path]}</link></item>"
                 for path, (title, _, _) in self.articles.items()
             )
         return (
@@ -266,6 +272,11 @@ class NewsFeedSite(ServedSite):
                         self.end_headers()
                         return
                     self.respond(body, "application/rss+xml", etag)
+                elif path.replace("/go/", "/artikel/") in site.articles and "/go/" in path:
+                    self.send_response(302)
+                    self.send_header("Location", site.base + path.replace("/go/", "/artikel/"))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 elif path in site.articles:
                     title, date, text = site.articles[path]
                     html = ARTICLE.format(

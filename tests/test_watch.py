@@ -48,6 +48,21 @@ def test_polls_store_new_entries_skip_known_pages_and_answer_304(settings, news)
     assert answer.passages[0].document.metadata["url"] == news.url("/artikel/3")
 
 
+def test_an_entry_link_that_redirects_is_fetched_once(settings, news):
+    store = open_store(settings)
+    news.tracking = True  # the feed links /go/N, which redirects to /artikel/N
+    news.publish(1)
+    with Fetcher(settings) as fetcher:
+        state, line = poll_feed(FeedState(news.url("/news.xml")), store, settings, fetcher)
+        assert line.endswith(": 1 new, 0 updated, 0 failed (0 known)")
+        assert store.has_url(news.url("/artikel/1")) and not store.has_url(news.url("/go/1"))
+        news.publish(2)
+        state, line = poll_feed(state, store, settings, fetcher)
+        assert line.endswith(": 1 new, 0 updated, 0 failed (1 known)")
+    assert news.hits["/go/1"] == 1 and news.hits["/go/2"] == 1
+    assert state.stored_links() == {news.url("/go/1"), news.url("/go/2")}
+
+
 def test_a_feed_removed_during_its_poll_stays_removed(settings, news, monkeypatch):
     store = open_store(settings)
     url = news.url("/news.xml")

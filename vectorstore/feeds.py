@@ -8,6 +8,7 @@ Each feed is one record, written whole: two processes never leave half a state.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -28,6 +29,16 @@ class FeedState:
     next_try: float = 0.0
     last_error: str = ""
     stored: int = 0  # articles stored from it, all polls together
+    links: str = ""  # JSON list: the entry links of its last poll that are stored
+
+    def stored_links(self) -> set[str]:
+        """The entry links of the last poll whose articles are stored (a link that redirects
+        is stored under the page's own URL: this is how the next poll knows it)."""
+        try:
+            links = json.loads(self.links) if self.links else []
+        except ValueError:
+            return set()
+        return {link for link in links if isinstance(link, str)}
 
     def polled(self, now: float, **changes: Any) -> FeedState:
         """The state after a poll at `now`."""
