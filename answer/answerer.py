@@ -19,6 +19,7 @@ from berita.vectorstore.crosslingual import question_terms
 from berita.vectorstore.fusion import reader_order
 from berita.vectorstore.lexical import tokenize
 from berita.vectorstore.passages import (
+    article_length,
     article_sentences,
     passage_body,
     passage_text,
@@ -468,7 +469,7 @@ class Answerer:
         if not (self.reading and self.reading.sentences):
             return False
         sentences = self._article(best.document.metadata["doc_id"], articles)
-        return len(" ".join(sentences)) >= self.reading.long_article
+        return article_length(sentences) >= self.reading.long_article
 
     def _read_sentences(
         self,

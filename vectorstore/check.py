@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from langchain_core.documents import Document
-
 from berita.vectorstore.store import PassageStore
 
 BATCH = 100  # passages fetched or queried in one call
@@ -67,11 +65,7 @@ def check_store(store: PassageStore, progress: Callable[[int], None] | None = No
         vectors, missing = store.vectors(ids[start : start + BATCH])
         without_vector += missing
         if vectors:
-            found = store.collection.query(
-                query_embeddings=list(vectors.values()),
-                n_results=min(NEAREST, len(ids)),
-                include=[],
-            )["ids"]
+            found = store.nearest_ids(list(vectors.values()), min(NEAREST, len(ids)))
             not_found += [pid for pid, near in zip(vectors, found, strict=True) if pid not in near]
         if progress:
             progress(min(start + BATCH, len(ids)))
@@ -94,10 +88,7 @@ def repair_store(store: PassageStore, check: StoreCheck) -> list[str]:
     cache makes that cheap) and rebuild the BM25 index when it disagreed; returns the articles
     rewritten."""
     for doc_id in check.damaged_articles:
-        passages = [
-            Document(page_content=p.page_content, metadata=p.metadata)
-            for p in store.article_passages(doc_id)
-        ]
+        passages = store.article_passages(doc_id)  # their ids come from doc_id and chunk
         store.remove([doc_id])
         if passages:
             store.put_article(passages)

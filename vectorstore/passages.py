@@ -36,9 +36,10 @@ def article_sentences(passages: list[Document]) -> list[str]:
     return sentences
 
 
-def article_length(passages: list[Document]) -> int:
-    """An article's length in characters, from its passages."""
-    return len(" ".join(article_sentences(passages)))
+def article_length(sentences: list[str]) -> int:
+    """An article's length in characters, from its sentences (`article_sentences`): what
+    READER_LONG_ARTICLE is measured against."""
+    return len(" ".join(sentences))
 
 
 MAX_SPANS = 40  # a passage of many tiny sentences costs no more than this to embed and read

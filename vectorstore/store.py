@@ -29,7 +29,7 @@ from berita.vectorstore import owner
 from berita.vectorstore.embeddings import prune_cache
 from berita.vectorstore.feeds import FeedStates
 from berita.vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
-from berita.vectorstore.passages import article_length, quotable_spans
+from berita.vectorstore.passages import article_length, article_sentences, quotable_spans
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -372,7 +372,7 @@ class PassageStore:
         reads_sentences = (
             settings.reader
             and settings.reader_sentences > 0
-            and article_length(passages) >= settings.reader_long_article
+            and article_length(article_sentences(passages)) >= settings.reader_long_article
         )
         if not reads_sentences and hasattr(self.embeddings, "document_embedding_store"):
             texts = {text: None for doc in passages for _, _, text in quotable_spans(doc)[1]}
@@ -522,13 +522,14 @@ class PassageStore:
     def _get_readable(self, ids: list[str], include: list[str]) -> tuple[dict, list[str]]:
         """`collection.get` of the ids; when Chroma cannot read a vector among them ("Error
         finding id"), the halves apart, down to the passages it cannot read (returned too)."""
+        nothing: dict = {"ids": [], **{field: [] for field in include}}
         if not ids:
-            return {"ids": [], **{field: [] for field in include}}, []
+            return nothing, []
         try:
             return self.collection.get(ids=ids, include=include), []
         except chromadb.errors.InternalError:
             if len(ids) == 1:
-                return {"ids": [], **{field: [] for field in include}}, ids
+                return nothing, ids
         middle = len(ids) // 2
         first, first_damaged = self._get_readable(ids[:middle], include)
         second, second_damaged = self._get_readable(ids[middle:], include)
@@ -541,6 +542,11 @@ class PassageStore:
         with self._write_lock:
             self.refresh()
             self._set_metadata(writing=_new_token())
+
+    @_reconnecting
+    def nearest_ids(self, vectors: list[list[float]], n: int) -> list[list[str]]:
+        """For each vector, the ids of the `n` passages nearest to it."""
+        return self.collection.query(query_embeddings=vectors, n_results=n, include=[])["ids"]
 
     @_reconnecting
     def dense_search(self, vector: list[float], n: int) -> list[tuple[Document, float]]:
