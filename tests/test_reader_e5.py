@@ -94,3 +94,34 @@ def test_the_gpu_path_gives_the_store_the_same_vectors(engine):
     embeddings = TorchE5Embeddings("cpu", threads=1)  # the class EMBEDDING_DEVICE=cuda uses
     vector = np.asarray(embeddings.embed_documents([TEXTS[1]])[0])
     assert float(vector @ engine.passage([TEXTS[1]])[0]) >= 0.999
+
+
+def test_the_encoder_is_transformers_bert_without_importing_it(e5):
+    """Our encoder's state dict loads into `transformers`' BertModel, which gives the same token
+    vectors (so weights trained with either read the same)."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from berita.reader.e5 import batch_tensors, load_bert
+
+    ours = load_bert(e5, layers=2)
+    shape = e5.shape
+    config = BertConfig(
+        vocab_size=2,
+        hidden_size=shape.hidden,
+        num_hidden_layers=2,
+        num_attention_heads=shape.heads,
+        intermediate_size=shape.ffn,
+        max_position_embeddings=shape.max_positions,
+        type_vocab_size=shape.type_vocab,
+        layer_norm_eps=shape.eps,
+    )
+    theirs = BertModel(config, add_pooling_layer=False)
+    theirs.embeddings.word_embeddings = ours.embeddings.word_embeddings
+    theirs.load_state_dict(ours.state_dict())
+    ids, mask = batch_tensors(e5.tokenizer.e5_ids(TEXTS[:3], is_query=False), e5.pad)
+    with torch.inference_mode():
+        expected = theirs.eval()(input_ids=ids, attention_mask=mask).last_hidden_state
+        got = ours(input_ids=ids, attention_mask=mask)
+    real = mask.bool()
+    assert torch.allclose(got[real], expected[real], atol=1e-4)

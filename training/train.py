@@ -478,7 +478,7 @@ def _embed(encoder, inputs: list[list[int]], device: str):
         for start in range(0, len(order), 128):
             ids, mask = batch_tensors([inputs[i] for i in order[start : start + 128]], PAD)
             ids, mask = ids.to(device), mask.to(device)
-            hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+            hidden = encoder(input_ids=ids, attention_mask=mask).float()
             vectors.append(torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1))
     stacked = torch.cat(vectors)
     return stacked[torch.argsort(torch.tensor(order, device=stacked.device))]
