@@ -14,10 +14,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berita import __version__
 from berita.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from berita.ingest.pipeline import IngestSummary
 
 log = logging.getLogger(__name__)
 EXIT_FAILED_ITEMS = 1
@@ -69,6 +72,24 @@ class CommandError(Exception):
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from berita.ingest.pipeline import IngestSummary
+
+    with _stop_on_signals() as stop:
+        try:
+            summary = _ingest_with_progress(args, settings, stop)
+        except KeyboardInterrupt:  # while opening the store: nothing was stored
+            summary = IngestSummary(interrupted=True)
+    print(summary.line())
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED_ITEMS if summary.failures else 0
+
+
+def _ingest_with_progress(
+    args: argparse.Namespace, settings: Settings, stop: threading.Event
+) -> IngestSummary:
+    """Ingest the sources, one line per failed or noted item on stderr (and a progress line
+    when stderr is a terminal)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -96,14 +117,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 console.print(f"[yellow]note[/yellow] {escape(origin)}: {escape(outcome)}")
             progress.update(task, advance=1, description=escape(f"{origin}: {outcome}"[-80:]))
 
-        with _stop_on_signals() as stop:
-            summary = ingest(
-                args.sources, store, settings, on_item=report, stop=stop, encoding=args.encoding
-            )
-    print(summary.line())
-    if summary.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED_ITEMS if summary.failures else 0
+        return ingest(
+            args.sources, store, settings, on_item=report, stop=stop, encoding=args.encoding
+        )
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
