@@ -115,6 +115,7 @@ class BotAPIServer:
         self._lock = threading.RLock()
         self._new_update: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
 
     # -- playing users --------------------------------------------------------------------
 
@@ -267,7 +268,7 @@ class BotAPIServer:
             with self._lock:
                 self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 pending = list(self.updates[:100])
-            if pending or time.monotonic() >= deadline:
+            if pending or self._closing or time.monotonic() >= deadline:
                 return pending
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
@@ -331,6 +332,8 @@ class BotAPIServer:
     def stop(self) -> None:
         """Stop serving."""
         if self._loop:
+            self._closing = True  # a long poll still open returns now, not at its timeout
+            self._loop.call_soon_threadsafe(self._new_update.set)
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
