@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 from langchain_core.documents import Document
 
+from berita.answer.conversation import Turn, leans_on_thread
 from berita.answer.llm import AnswerWriter
 from berita.reader.refusal import Refusal
 from berita.text import detect_language, normalize, without_lone_surrogates
@@ -134,6 +135,13 @@ class Answer:
     citations: list[str]
     timings_ms: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, float] = field(default_factory=dict)
+    follows: Turn | None = None  # the turn of its thread a follow-up was read with
+
+    def turn(self) -> Turn:
+        """This question and answer as its thread remembers them."""
+        if self.abstained or not self.citations:
+            return Turn(self.question)
+        return Turn(self.question, self.answer, self.citations[0])
 
     @property
     def sources_heading(self) -> str:
@@ -276,23 +284,29 @@ class Answerer:
         self.writer = writer
         self.reading = reading
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        """Answer one question from the top `k` passages (written by the LLM when one is set)."""
-        return self.generate(self.extract(question, k))
+    def ask(self, question: str, k: int = 5, context: Turn | None = None) -> Answer:
+        """Answer one question from the top `k` passages (written by the LLM when one is set);
+        a follow-up is read with `context`, its thread's latest answered turn."""
+        return self.generate(self.extract(question, k, context))
 
-    def extract(self, question: str, k: int = 5) -> Answer:
-        """The extractive answer: the passages' best sentences, or a refusal."""
+    def extract(self, question: str, k: int = 5, context: Turn | None = None) -> Answer:
+        """The extractive answer: the passages' best sentences, or a refusal. A question that
+        leans on `context` ("Kapan itu terjadi?") is retrieved with that turn's question and
+        answer before it, and read with them after it."""
         started = time.perf_counter()
         question = " ".join(without_lone_surrogates(question).split())
+        follows = context if context and leans_on_thread(question) else None
+        query, read_as = question, question
+        if follows:
+            query = f"{follows.question} {follows.answer} {question}"
+            read_as = f"{question} {follows.question} {follows.answer}"
         language = detect_language(question)
-        query_vector = self.retriever.embed_question(question)
+        query_vector = self.retriever.embed_question(query)
         embedded = time.perf_counter()
         depth = max(k, self.tuning.span_passages, 2)
         if self.reading:
             depth = max(depth, self.reading.candidates + self.reading.more)
-        passages = distinct_passages(
-            self.retriever.retrieve(question, depth, language, query_vector)
-        )
+        passages = distinct_passages(self.retriever.retrieve(query, depth, language, query_vector))
         retrieved = time.perf_counter()
         evidence: dict[str, float] = {}
         if not passages:
@@ -302,11 +316,11 @@ class Answerer:
         else:
             reader_logit = None
             if self.reading:
-                passages, reader_logit = read(self.reading, question, passages)
+                passages, reader_logit = read(self.reading, read_as, passages)
             articles: dict[str, list[str]] = {}
             reads_sentences = self._reads_sentences(passages[0], articles)
             if reads_sentences:
-                quotes = self._read_sentences(question, language, passages[:k], articles)
+                quotes = self._read_sentences(question, language, passages[:k], articles, read_as)
                 similarity = self._similarity(query_vector, [q.text for q in quotes[:3]])
                 reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(question, quotes, self.max_chars)
@@ -340,6 +354,7 @@ class Answerer:
                 "total": round((done - started) * 1000, 1),
             },
             evidence=evidence,
+            follows=follows,
         )
 
     def generate(self, answer: Answer) -> Answer:
@@ -477,10 +492,11 @@ class Answerer:
         language: str,
         passages: list[RetrievedPassage],
         articles: dict[str, list[str]],
+        read_as: str,
     ) -> list[Sentence]:
         """The sentences of the best `reading.articles` articles (the best one only for the
         latest news) that the reader read (the `reading.sentences` that hold most of the
-        question), best first."""
+        question) with `read_as` (the question, and a follow-up's context), best first."""
         assert self.reading is not None
         terms = self._weighted_terms(question, language)
         keys = key_terms(question)
@@ -518,7 +534,7 @@ class Answerer:
         chosen = [sentence for _, sentence in pool[: self.reading.sentences]]
         if not chosen:
             return []
-        probability = _probabilities(self.reading.reader, question, [s.read_text for s in chosen])
+        probability = _probabilities(self.reading.reader, read_as, [s.read_text for s in chosen])
         logits = np.log(probability / (1 - probability))
         read_ones = [replace(s, logit=float(x)) for s, x in zip(chosen, logits, strict=True)]
         return sorted(read_ones, key=lambda s: -s.score)

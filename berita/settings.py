@@ -228,6 +228,14 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between checks for articles stored by others."
     )
     add_timeout_s: float = Field(300.0, gt=0, description="How long one /add may run.")
+    conversation_timeout_min: float = Field(
+        10.0,
+        ge=0,
+        description="Minutes a chat's thread is remembered for follow-up questions (0: none).",
+    )
+    conversation_chats: int = Field(
+        10_000, ge=1, description="Chats (threads) remembered at once; the idlest go first."
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", description="DEBUG, INFO, WARNING or ERROR."

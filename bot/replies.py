@@ -24,8 +24,10 @@ TEXTS = {
         "help": (
             "<b>Commands</b>\n/ask <i>question</i> — ask about the articles\n/sources — the "
             "latest articles (<code>/sources 2</code> for the next page)\n/about — version, "
-            "model and store\n/help — this list\n\nAdmins: /add <i>URL…</i> adds articles or "
-            "feeds; /remove <i>DOC_ID</i> deletes one; /feeds shows the watched feeds "
+            "model and store\n/new — a new conversation\n/help — this list\n\n"
+            "A follow-up (<i>when did that happen?</i>) continues the conversation for "
+            "{minutes} min; in groups, reply to my answer.\n\nAdmins: /add <i>URL…</i> adds "
+            "articles or feeds; /remove <i>DOC_ID</i> deletes one; /feeds shows the watched feeds "
             "(<code>/feeds add|remove URL</code>)."
         ),
         "sources_title": "<b>Articles</b> (page {page} of {pages})",
@@ -40,6 +42,7 @@ TEXTS = {
         "extractive": "quoted from the articles",
         "generated": "written by <code>{llm}</code> from the articles",
         "ask_usage": "Ask like this: <code>/ask which countries left CSTO?</code>",
+        "new_thread": "New conversation: your next question starts afresh.",
         "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
         "slow_down": "You are asking quickly — please wait {seconds} s and try again.",
         "too_long": "That question is too long ({length} characters; at most {limit}). "
@@ -77,7 +80,9 @@ TEXTS = {
         "help": (
             "<b>Perintah</b>\n/ask <i>pertanyaan</i> — tanya tentang artikel\n/sources — "
             "artikel terbaru (<code>/sources 2</code> untuk halaman berikutnya)\n/about — "
-            "versi, model, dan penyimpanan\n/help — daftar ini\n\nAdmin: /add <i>URL…</i> "
+            "versi, model, dan penyimpanan\n/new — percakapan baru\n/help — daftar ini\n\n"
+            "Pertanyaan lanjutan (<i>kapan itu terjadi?</i>) melanjutkan percakapan selama "
+            "{minutes} menit; di grup, balas jawaban saya.\n\nAdmin: /add <i>URL…</i> "
             "menambah artikel atau feed; /remove <i>DOC_ID</i> menghapusnya; /feeds "
             "menampilkan feed yang dipantau (<code>/feeds add|remove URL</code>)."
         ),
@@ -93,6 +98,7 @@ TEXTS = {
         "extractive": "kutipan dari artikel",
         "generated": "ditulis oleh <code>{llm}</code> dari artikel",
         "ask_usage": "Tanyakan seperti ini: <code>/ask negara mana yang keluar dari CSTO?</code>",
+        "new_thread": "Percakapan baru: pertanyaan berikutnya dimulai dari awal.",
         "not_allowed": "Maaf, bot ini privat. Minta akses kepada pemiliknya.",
         "slow_down": "Anda bertanya terlalu cepat — tunggu {seconds} detik lalu coba lagi.",
         "too_long": "Pertanyaan terlalu panjang ({length} karakter; maksimal {limit}). "

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
 from berita.answer.answerer import Answer, Answerer
+from berita.answer.conversation import Threads
 from berita.settings import Settings
 from berita.vectorstore.feeds import FeedState, FeedStates
 from berita.vectorstore.store import SourceInfo, StoreError
@@ -44,6 +45,7 @@ class AnswerService:
         self._lock = threading.Lock()
         self._answerer: Answerer | None = None
         self._outage = False  # the store was unreachable at the last refresh
+        self.threads = Threads(settings.conversation_timeout_min * 60, settings.conversation_chats)
 
     # -- called on the event loop ---------------------------------------------------------
 
@@ -52,9 +54,10 @@ class AnswerService:
         (and a misconfigured reader or embedder stops the bot before it polls)."""
         await self._run(self._open)
 
-    async def ask(self, question: str) -> Answer:
-        """Answer a question without blocking the event loop."""
-        return await self._run(self._ask, question)
+    async def ask(self, question: str, thread: Hashable | None = None) -> Answer:
+        """Answer a question without blocking the event loop; a follow-up is read with the
+        latest turn of its `thread` (a chat, a chain of replies), which it then extends."""
+        return await self._run(self._ask, question, thread)
 
     async def sources(self) -> list[SourceInfo]:
         """The stored articles, newest first."""
@@ -136,11 +139,15 @@ class AnswerService:
         with self._lock:
             self._ready()
 
-    def _ask(self, question: str) -> Answer:
+    def _ask(self, question: str, thread: Hashable | None) -> Answer:
+        context = None if thread is None else self.threads.context(thread)
         with self._lock:
             answerer = self._ready()
-            answer = answerer.extract(question, k=self.settings.retrieve_k)
-        return answerer.generate(answer)  # an LLM call holds no lock
+            answer = answerer.extract(question, k=self.settings.retrieve_k, context=context)
+        answer = answerer.generate(answer)  # an LLM call holds no lock
+        if thread is not None:
+            self.threads.add(thread, answer.turn())
+        return answer
 
     def _sources(self) -> list[SourceInfo]:
         with self._lock:

@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from html import escape
 from typing import Any
 
@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from berita import __version__
+from berita.answer.conversation import Threads
 from berita.bot.access import AccessPolicy, RateLimiter
 from berita.bot.replies import Html, answer_html, linked_title, split_message, text
 from berita.bot.service import AnswerService, StoreUnavailableError
@@ -51,6 +52,7 @@ COMMANDS = {
         ("ask", "Ask about the articles"),
         ("sources", "The latest articles"),
         ("about", "Version and model"),
+        ("new", "Start a new conversation"),
         ("help", "How to use the bot"),
         ("start", "What I know"),
     ],
@@ -58,6 +60,7 @@ COMMANDS = {
         ("ask", "Tanya tentang artikel"),
         ("sources", "Artikel terbaru"),
         ("about", "Versi, model, dan penyimpanan"),
+        ("new", "Mulai percakapan baru"),
         ("help", "Cara memakai bot"),
         ("start", "Apa yang saya ketahui"),
     ],
@@ -168,9 +171,11 @@ async def _typing(message: Message) -> AsyncIterator[None]:
         task.cancel()
 
 
-async def _reply(message: Message, html: str) -> None:
-    for part in split_message(html):
+async def _reply(message: Message, html: str) -> list[Message]:
+    return [
         await message.reply_html(part, do_quote=message.chat.type != ChatType.PRIVATE)
+        for part in split_message(html)
+    ]
 
 
 # -- guards -----------------------------------------------------------------------------------
@@ -238,8 +243,10 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         )
         return
     language = detect_language(question)
+    service = context.bot_data.service
+    thread = _thread(message, service.threads)
     async with _typing(message):
-        answer = await context.bot_data.service.ask(question)
+        answer = await service.ask(question, thread)
     if not answer.passages:
         await message.reply_html(text(language, "empty_store"))
         return
@@ -250,7 +257,22 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         answer.abstained,
         answer.timings_ms["total"],
     )
-    await _reply(message, answer_html(answer))
+    for sent in await _reply(message, answer_html(answer)):  # a reply to it continues the thread
+        service.threads.link(("message", sent.chat_id, sent.message_id), thread)
+
+
+def _thread(message: Message, threads: Threads) -> Hashable:
+    """The conversation a question belongs to: its private chat's; in a group, the thread of
+    the bot's answer it replies to, or a new one (each group member's question stands alone
+    unless it replies)."""
+    if message.chat.type == ChatType.PRIVATE:
+        return ("chat", message.chat_id)
+    replied = message.reply_to_message
+    if replied is not None:
+        thread = threads.thread_of(("message", message.chat_id, replied.message_id))
+        if thread is not None:
+            return thread
+    return ("message", message.chat_id, message.message_id)
 
 
 async def on_private_text(update: Update, context: Context) -> None:
@@ -314,7 +336,18 @@ async def start_command(update: Update, context: Context) -> None:
 
 async def help_command(update: Update, context: Context) -> None:
     """/help: the commands."""
-    await update.effective_message.reply_html(text(_language(update), "help"))
+    minutes = context.bot_data.settings.conversation_timeout_min
+    await update.effective_message.reply_html(
+        text(_language(update), "help", minutes=f"{minutes:g}")
+    )
+
+
+async def new_command(update: Update, context: Context) -> None:
+    """/new: forget the conversation (in a group, the one of the answer it replies to)."""
+    message = update.effective_message
+    threads = context.bot_data.service.threads
+    threads.forget(_thread(message, threads))
+    await message.reply_html(text(_language(update), "new_thread"))
 
 
 async def sources_command(update: Update, context: Context) -> None:
@@ -549,6 +582,7 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(TypeHandler(Update, guard_rate), group=-1)
     application.add_handler(CommandHandler("start", start_command))
     application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("new", new_command))
     application.add_handler(CommandHandler("ask", ask_command))
     application.add_handler(CommandHandler("sources", sources_command))
     application.add_handler(CommandHandler("about", about_command))

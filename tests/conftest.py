@@ -25,6 +25,7 @@ from tests.site import LocalSite
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "data" / "samples" / "seed.jsonl"
 SEED_SUITE = REPO / "data" / "eval" / "seed"
+FLOODS = Path(__file__).with_name("floods.jsonl")  # two long articles with parallel facts
 SETTING_NAMES = {name.upper() for name in Settings.model_fields} | {"OPENAI_API_KEY"}
 
 

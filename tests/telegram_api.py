@@ -126,10 +126,11 @@ class BotAPIServer:
         chat_id: int | None = None,
         chat_type: str = "private",
         language_code: str = "en",
-        reply_to_bot: bool = False,
+        reply_to_bot: bool | int = False,
         photo: bool = False,
     ) -> int:
-        """Queue a user's message (a photo without text when `photo`); returns its id."""
+        """Queue a user's message (a photo without text when `photo`; a reply to the bot's
+        message of id `reply_to_bot`, or to an earlier one when True); returns its id."""
         chat_id = user_id if chat_id is None else chat_id
         message_id = next(self._message_ids)
         message: dict[str, Any] = {
@@ -165,7 +166,7 @@ class BotAPIServer:
             message["entities"] = entities
         if reply_to_bot:
             message["reply_to_message"] = {
-                "message_id": 1,
+                "message_id": 1 if reply_to_bot is True else int(reply_to_bot),
                 "date": int(time.time()),
                 "text": "earlier answer",
                 "chat": message["chat"],

@@ -166,14 +166,20 @@ def test_eval_seed_answers_all_and_abstains_on_the_unanswerable(cli_env):
     metrics = json.loads(done.stdout)
     assert metrics["recall@1"] == 1.0
     assert metrics["answered"] == 1.0 and metrics["abstained"] == 1.0
+    assert metrics["conversations"] == 2  # conversations.jsonl: turns asked as one thread
+    assert metrics["follow_up_hit"] == 1.0 and metrics["follow_up_refused"] == 1.0
 
 
 @pytest.mark.slow
 def test_chat_answers_until_an_empty_line(cli_env):
     run_berita(cli_env, "ingest", str(SEED))
-    done = run_berita(cli_env, "chat", input_text="Siapa juru bicara Kremlin?\n\n")
+    questions = "Siapa Perdana Menteri Armenia?\nDengan siapa dia dijadwalkan berbicara?\n"
+    done = run_berita(cli_env, "chat", input_text=questions + "/new\nBerapa umurnya?\n\n")
     assert done.returncode == 0
-    assert "Peskov" in done.stdout and "Sumber:" in done.stdout
+    answers = [part for part in done.stdout.split("? ")[1:] if part.strip()]  # after prompts
+    assert "Pashinyan" in answers[0] and "Sumber:" in answers[0]
+    assert "Aliyev" in answers[1]  # "dia": the thread's Pashinyan
+    assert answers[2].startswith("Maaf")  # after /new, "-nya" is nobody's
 
 
 def test_unknown_model_offline_is_a_quick_clear_error(cli_env):

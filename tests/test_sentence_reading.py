@@ -170,9 +170,8 @@ def test_a_sentence_with_an_answer_new_to_the_question_outranks_one_restating_it
 ):
     question = "Berapa lama perang Armenia dengan Azerbaijan pada 2020?"
     language = "id"
-    read = seed_answerer._read_sentences(
-        question, language, seed_answerer.retriever.retrieve(question, 5, language), {}
-    )
+    passages = seed_answerer.retriever.retrieve(question, 5, language)
+    read = seed_answerer._read_sentences(question, language, passages, {}, question)
     by_text = {sentence.text: sentence for sentence in read}
     answering = next(s for s in by_text.values() if "enam minggu" in s.text)
     assert answering.typed and answering.new  # "enam" is a number the question does not say

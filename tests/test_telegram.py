@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import BERITA, SEED, ChromaServer, free_port, run_berita
+from tests.conftest import BERITA, FLOODS, SEED, ChromaServer, free_port, run_berita
 from tests.telegram_api import BOT_USERNAME, BotAPIServer, parse_html
 
 pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
@@ -520,3 +520,31 @@ def test_feeds_are_managed_by_admins_and_watched_articles_answered_live(api, cli
             watch.send_signal(signal.SIGTERM)
             watch.wait(timeout=30)
             stop_bot(bot)
+
+
+def test_follow_ups_continue_the_chat_or_the_reply_chain_and_new_starts_afresh(api, cli_env):
+    assert run_berita(cli_env, "ingest", str(FLOODS)).returncode == 0
+    bot = start_bot(api, cli_env)
+    try:
+        api.user_says("/help", user_id=50)
+        assert "/new" in nth_reply(api, 50).text and "10 min" in nth_reply(api, 50).text
+        api.user_says("Berapa rumah terendam banjir bandang di Garut?", user_id=50)
+        assert "1.200 rumah" in nth_reply(api, 50, 2).text
+        api.user_says("Berapa korban tewasnya?", user_id=50)
+        assert "23 orang tewas" in nth_reply(api, 50, 3).text
+        api.user_says("/new", user_id=50)
+        assert "New conversation" in nth_reply(api, 50, 4).text
+        api.user_says("Berapa korban tewasnya?", user_id=50)  # whose? nothing says now
+        assert "23 orang" not in nth_reply(api, 50, 5).text
+
+        group = -200
+        ask = {"chat_id": group, "chat_type": "group"}
+        api.user_says(f"@{BOT_USERNAME} Berapa rumah terendam banjir di Garut?", 51, **ask)
+        garut = nth_reply(api, group)
+        api.user_says(f"@{BOT_USERNAME} Berapa rumah tertimbun longsor di Sumedang?", 52, **ask)
+        assert "30 rumah" in nth_reply(api, group, 2).text
+        api.user_says("Berapa korban tewasnya?", 51, reply_to_bot=garut.message_id, **ask)
+        assert "23 orang tewas" in nth_reply(api, group, 3).text  # Garut's thread, not Sumedang's
+    finally:
+        log = stop_bot(bot)
+    assert "korban" not in log and "Garut" not in log  # no question or answer in the log

@@ -8,6 +8,7 @@ import codecs
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -124,6 +125,7 @@ def _ingest_with_progress(
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_answerer
+    from berita.answer.conversation import Threads
 
     if not args.batch and not args.question:
         raise CommandError("ask needs a QUESTION or --batch FILE")
@@ -138,13 +140,20 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     rejected = 0
+    threads = Threads(timeout_s=math.inf)  # lines of one "conversation" are one thread
     for where, record in _batch_records(args.batch):
         if isinstance(record, str):
             print(f"berita: {where}: {record}", file=sys.stderr)
             rejected += 1
             continue
+        thread = record.get("conversation")
         try:
-            result = answer_json(answerer.ask(record["question"], k=k))
+            answer = answerer.ask(
+                record["question"], k=k, context=threads.context(thread) if thread else None
+            )
+            if thread:
+                threads.add(thread, answer.turn())
+            result = answer_json(answer)
         except _user_errors():
             raise  # the store or a setting: every question would fail the same way
         except Exception as error:  # one question's failure, not the batch's
@@ -329,9 +338,14 @@ def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_answerer
+    from berita.answer.conversation import Threads
 
     answerer = open_answerer(settings)
-    print("Ask about the articles (empty line or Ctrl-D to quit).")
+    threads = Threads(settings.conversation_timeout_min * 60)
+    print(
+        "Ask about the articles; follow-ups continue the thread, /new starts afresh "
+        "(empty line or Ctrl-D to quit)."
+    )
     while True:
         try:
             question = input("? ").strip()
@@ -339,7 +353,12 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if not question:
             return 0
-        print(format_answer(answerer.ask(question, k=settings.retrieve_k)), end="\n\n")
+        if question == "/new":
+            threads.forget("console")
+            continue
+        answer = answerer.ask(question, k=settings.retrieve_k, context=threads.context("console"))
+        threads.add("console", answer.turn())
+        print(format_answer(answer), end="\n\n")
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -368,6 +387,7 @@ def answer_json(answer: Any) -> dict[str, Any]:
             for p in answer.passages
         ],
         "citations": answer.citations,
+        "follows_up": answer.follows is not None,
         "evidence": {name: round(value, 4) for name, value in answer.evidence.items()},
         "timings_ms": answer.timings_ms,
     }

@@ -1,8 +1,10 @@
-"""`berita eval`: ingest a suite's corpus into a temporary store, ask its questions, score them."""
+"""`berita eval`: ingest a suite's corpus into a temporary store, ask its questions (and its
+conversations, turn by turn), score them."""
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import tempfile
 from collections import defaultdict
@@ -12,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from berita.answer.answerer import Answer
+from berita.answer.answerer import Answer, Answerer
+from berita.answer.conversation import Threads
 from berita.settings import Settings
 from berita.text import normalize, split_sentences
 from berita.vectorstore.store import PassageStore
@@ -60,17 +63,85 @@ def load_questions(path: Path) -> list[Question]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             record = json.loads(line)
-            questions.append(
-                Question(
-                    id=str(record["id"]),
-                    question=record["question"],
-                    answers=record.get("answers") or [],
-                    doc_id=record.get("doc_id"),
-                    lang=record.get("lang", ""),
-                    all_of=record.get("all_of") or [],
-                )
-            )
+            questions.append(_question(str(record["id"]), record))
     return questions
+
+
+def _question(question_id: str, record: dict[str, Any]) -> Question:
+    return Question(
+        id=question_id,
+        question=record["question"],
+        answers=record.get("answers") or [],
+        doc_id=record.get("doc_id"),
+        lang=record.get("lang", ""),
+        all_of=record.get("all_of") or [],
+    )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Questions asked in order in one chat: the first stands alone, the rest follow it up."""
+
+    id: str
+    turns: list[Question]
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """Read a suite's conversations.jsonl (`{"id", "turns": [question, ...]}` a line)."""
+    conversations = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            turns = [
+                _question(f"{record['id']}/{number}", turn)
+                for number, turn in enumerate(record["turns"], start=1)
+            ]
+            conversations.append(Conversation(str(record["id"]), turns))
+    return conversations
+
+
+def ask_conversations(
+    answerer: Answerer, conversations: list[Conversation], k: int = 10
+) -> list[list[Answer]]:
+    """Each conversation's answers, its turns asked in order as one thread."""
+    threads = Threads(timeout_s=math.inf)
+    asked = []
+    for conversation in conversations:
+        answers = []
+        for turn in conversation.turns:
+            answer = answerer.ask(turn.question, k=k, context=threads.context(conversation.id))
+            threads.add(conversation.id, answer.turn())
+            answers.append(answer)
+        asked.append(answers)
+    return asked
+
+
+def conversation_metrics(
+    conversations: list[Conversation], asked: list[list[Answer]]
+) -> dict[str, float]:
+    """Answer hit of first turns and of follow-ups apart; of the follow-ups that move to
+    another article, the share citing it first; of those no article answers, the share
+    refused."""
+    first, follow_ups, moved, unanswerable = [], [], [], []
+    for conversation, answers in zip(conversations, asked, strict=True):
+        previous = None
+        for number, (turn, answer) in enumerate(zip(conversation.turns, answers, strict=True)):
+            if turn.doc_id is None:
+                unanswerable.append(answer.abstained)
+            elif number == 0:
+                first.append(answer_hit(turn, answer))
+            else:
+                follow_ups.append(answer_hit(turn, answer))
+                if previous and turn.doc_id != previous:
+                    moved.append(answer.citations[:1] == [turn.doc_id])
+            previous = turn.doc_id or previous
+    shares = {
+        "conversation_first_hit": first,
+        "follow_up_hit": follow_ups,
+        "follow_up_moved_cited": moved,
+        "follow_up_refused": unanswerable,
+    }
+    return {name: sum(values) / len(values) for name, values in shares.items() if values}
 
 
 def ranked_doc_ids(answer: Answer) -> list[str]:
@@ -191,6 +262,8 @@ def evaluate(
     from berita.answer.components import open_answerer
 
     questions = load_questions(suite / "questions.jsonl")[:limit]
+    conversations_file = suite / "conversations.jsonl"
+    conversations = load_conversations(conversations_file) if conversations_file.is_file() else []
     progress = on_progress or (lambda done, total: None)
     with temporary_store(suite / "corpus.jsonl", settings) as (local, store):
         answerer = open_answerer(local, store)
@@ -198,6 +271,10 @@ def evaluate(
         for number, question in enumerate(questions, start=1):
             pairs.append((question, answerer.ask(question.question, k=k)))
             progress(number, len(questions))
+        asked = ask_conversations(answerer, conversations, k)
     metrics = score(pairs)
+    if conversations:
+        metrics["conversations"] = len(conversations)
+        metrics.update(conversation_metrics(conversations, asked))
     metrics["suite"] = suite.name
     return metrics, pairs
