@@ -49,6 +49,7 @@ def test_ask_json_and_batch(cli_env, tmp_path):
         "language",
         "passages",
         "citations",
+        "follows_up",
         "evidence",
         "timings_ms",
     }
