@@ -30,8 +30,11 @@ from berita.answer.components import open_answerer  # noqa: E402
 from berita.app.evaluate import (  # noqa: E402
     Question,
     answer_hit,
+    ask_conversations,
     asked_without_gold,
+    conversation_metrics,
     held_out_questions,
+    load_conversations,
     present_suites,
     retrieval_metrics,
     score,
@@ -131,7 +134,7 @@ def reader_variants(settings: Settings, choice: str) -> dict[str, bool]:
 
 
 def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) -> None:
-    rows, baseline_rows, removed_rows = [], [], []
+    rows, baseline_rows, removed_rows, conversation_rows = [], [], [], []
     latencies: dict[str, list[float]] = defaultdict(list)
     variants = reader_variants(settings, reader)
     for name, suite in present_suites(eval_dir, SUITES):
@@ -161,6 +164,8 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
                 if name in REMOVED_SUITES:
                     removed = gold_removed_abstention(answering, store, suite, questions)
                     removed_rows.append([name, method, len(questions), *removed])
+                if (suite / "conversations.jsonl").is_file():
+                    conversation_rows += threads_against_alone(answerer, suite, name, method)
     scope = "subset" if limit else "full suites"
     print(f"\n### Answer quality ({dt.date.today()}, {scope})\n")
     print(table(["suite", "berita", "questions", *METRICS, "run time"], rows))
@@ -170,6 +175,9 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
     print(
         table(["suite", "berita", "questions", "abstained", "answered right anyway"], removed_rows)
     )
+    if conversation_rows:
+        print("\n### Conversations: each turn asked alone, and each conversation as a thread\n")
+        print(table(["suite", "berita", "asked", *CONVERSATION_METRICS], conversation_rows))
     if not latencies:
         return
     print("\n### Warm ask latency (all questions above, one process, 2 cores)\n")
@@ -185,6 +193,32 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
             ]
         )
     print(table(["berita", "p50 ms", "p95 ms", "questions"], latency_rows))
+
+
+CONVERSATION_METRICS = [
+    "conversation_first_hit",
+    "follow_up_hit",
+    "follow_up_moved_cited",
+    "follow_up_refused",
+    "follow-up p50 ms",
+    "follow-up p95 ms",
+]
+
+
+def threads_against_alone(answerer, suite: Path, name: str, method: str) -> list[list[object]]:
+    """The suite's conversations with every turn asked alone, then as threads; the
+    follow-ups' latency each way (the thread's cost)."""
+    conversations = load_conversations(suite / "conversations.jsonl")
+    alone = [[answerer.ask(t.question, k=10) for t in c.turns] for c in conversations]
+    threaded = ask_conversations(answerer, conversations)
+    rows = []
+    for asked, answers in (("alone", alone), ("as threads", threaded)):
+        metrics = conversation_metrics(conversations, answers)
+        follow_ups = sorted(a.timings_ms["total"] for turns in answers for a in turns[1:])
+        metrics["follow-up p50 ms"] = f"{statistics.median(follow_ups):.0f}"
+        metrics["follow-up p95 ms"] = f"{follow_ups[int(0.95 * (len(follow_ups) - 1))]:.0f}"
+        rows.append([name, method, asked, *[metrics.get(m, "–") for m in CONVERSATION_METRICS]])
+    return rows
 
 
 METRICS = [
