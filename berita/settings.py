@@ -233,6 +233,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Minutes a chat's thread is remembered for follow-up questions (0: none).",
     )
+    feedback: bool = Field(
+        True,
+        description="Record 👍/👎 votes and refused questions (no user names or ids) in "
+        "feedback.sqlite3 beside CHROMA_PATH, for admins' /feedback.",
+    )
     conversation_chats: int = Field(
         10_000, ge=1, description="Chats (threads) remembered at once; the idlest go first."
     )

@@ -6,6 +6,7 @@ import re
 from html import escape
 
 from berita.answer.answerer import Answer
+from berita.vectorstore.passages import passage_body
 
 TELEGRAM_LIMIT = 4096
 
@@ -28,7 +29,8 @@ TEXTS = {
             "A follow-up (<i>when did that happen?</i>) continues the conversation for "
             "{minutes} min; in groups, reply to my answer.\n\nAdmins: /add <i>URL…</i> adds "
             "articles or feeds; /remove <i>DOC_ID</i> deletes one; /feeds shows the watched feeds "
-            "(<code>/feeds add|remove URL</code>)."
+            "(<code>/feeds add|remove URL</code>); /feedback the latest 👎 and the questions "
+            "I could not answer."
         ),
         "sources_title": "<b>Articles</b> (page {page} of {pages})",
         "sources_more": "More: /sources {next}",
@@ -43,6 +45,12 @@ TEXTS = {
         "generated": "written by <code>{llm}</code> from the articles",
         "ask_usage": "Ask like this: <code>/ask which countries left CSTO?</code>",
         "new_thread": "New conversation: your next question starts afresh.",
+        "context_button": "Context",
+        "button_expired": "This button has expired: ask again.",
+        "thanks": "Thanks for the feedback!",
+        "feedback_off": "Feedback is not recorded (FEEDBACK=false).",
+        "feedback": "<b>Latest 👎</b>\n{down}\n\n<b>Most-asked refused questions</b>\n{refused}",
+        "feedback_none": "none yet",
         "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
         "slow_down": "You are asking quickly — please wait {seconds} s and try again.",
         "too_long": "That question is too long ({length} characters; at most {limit}). "
@@ -84,7 +92,8 @@ TEXTS = {
             "Pertanyaan lanjutan (<i>kapan itu terjadi?</i>) melanjutkan percakapan selama "
             "{minutes} menit; di grup, balas jawaban saya.\n\nAdmin: /add <i>URL…</i> "
             "menambah artikel atau feed; /remove <i>DOC_ID</i> menghapusnya; /feeds "
-            "menampilkan feed yang dipantau (<code>/feeds add|remove URL</code>)."
+            "menampilkan feed yang dipantau (<code>/feeds add|remove URL</code>); /feedback "
+            "👎 terbaru dan pertanyaan yang tak bisa saya jawab."
         ),
         "sources_title": "<b>Artikel</b> (halaman {page} dari {pages})",
         "sources_more": "Berikutnya: /sources {next}",
@@ -99,6 +108,14 @@ TEXTS = {
         "generated": "ditulis oleh <code>{llm}</code> dari artikel",
         "ask_usage": "Tanyakan seperti ini: <code>/ask negara mana yang keluar dari CSTO?</code>",
         "new_thread": "Percakapan baru: pertanyaan berikutnya dimulai dari awal.",
+        "context_button": "Konteks",
+        "button_expired": "Tombol ini sudah kedaluwarsa: tanyakan lagi.",
+        "thanks": "Terima kasih atas masukannya!",
+        "feedback_off": "Masukan tidak dicatat (FEEDBACK=false).",
+        "feedback": (
+            "<b>👎 terbaru</b>\n{down}\n\n<b>Pertanyaan tak terjawab terbanyak</b>\n{refused}"
+        ),
+        "feedback_none": "belum ada",
         "not_allowed": "Maaf, bot ini privat. Minta akses kepada pemiliknya.",
         "slow_down": "Anda bertanya terlalu cepat — tunggu {seconds} detik lalu coba lagi.",
         "too_long": "Pertanyaan terlalu panjang ({length} karakter; maksimal {limit}). "
@@ -150,6 +167,24 @@ def answer_html(answer: Answer) -> str:
     if sources:
         lines += ["", f"<b>{answer.sources_heading}</b>", *sources]
     return "\n".join(lines)
+
+
+def context_html(answer: Answer, limit: int = 1500) -> str:
+    """The passage the answer quotes, under its article's linked title and date."""
+    cited = [p for p in answer.passages if p.document.metadata["doc_id"] in answer.citations[:1]]
+    opening = answer.answer[:60]
+    passage = next(
+        (p for p in cited if opening in passage_body(p.document)), cited[0] if cited else None
+    )
+    if passage is None:
+        return escape(answer.answer)
+    metadata = passage.document.metadata
+    title = linked_title(metadata.get("title") or metadata["doc_id"], metadata.get("url", ""))
+    date = metadata.get("published")
+    body = passage_body(passage.document)
+    if len(body) > limit:
+        body = body[: limit - 1].rstrip() + "…"
+    return f"<b>{title}</b>" + (f" — {escape(date)}" if date else "") + f"\n\n{escape(body)}"
 
 
 def linked_title(title: str, url: str, limit: int = 200) -> str:

@@ -7,13 +7,14 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from html import escape
 from typing import Any
 
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
@@ -23,6 +24,7 @@ from telegram.ext import (
     ApplicationHandlerStop,
     BaseUpdateProcessor,
     CallbackContext,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -33,9 +35,18 @@ from telegram.ext import (
 )
 
 from berita import __version__
+from berita.answer.answerer import Answer
 from berita.answer.conversation import Threads
 from berita.bot.access import AccessPolicy, RateLimiter
-from berita.bot.replies import Html, answer_html, linked_title, split_message, text
+from berita.bot.feedback import Feedback
+from berita.bot.replies import (
+    Html,
+    answer_html,
+    context_html,
+    linked_title,
+    split_message,
+    text,
+)
 from berita.bot.service import AnswerService, StoreUnavailableError
 from berita.settings import Settings
 from berita.text import detect_language
@@ -131,6 +142,8 @@ class BotData:
     service: AnswerService
     access: AccessPolicy
     rate: RateLimiter
+    answers: RecentAnswers
+    feedback: Feedback | None  # FEEDBACK=false: none
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
@@ -171,10 +184,18 @@ async def _typing(message: Message) -> AsyncIterator[None]:
         task.cancel()
 
 
-async def _reply(message: Message, html: str) -> list[Message]:
+async def _reply(
+    message: Message, html: str, buttons: InlineKeyboardMarkup | None = None
+) -> list[Message]:
+    """Reply in as many messages as it takes; `buttons` go under the last one."""
+    parts = split_message(html)
     return [
-        await message.reply_html(part, do_quote=message.chat.type != ChatType.PRIVATE)
-        for part in split_message(html)
+        await message.reply_html(
+            part,
+            do_quote=message.chat.type != ChatType.PRIVATE,
+            reply_markup=buttons if number == len(parts) - 1 else None,
+        )
+        for number, part in enumerate(parts)
     ]
 
 
@@ -257,8 +278,91 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         answer.abstained,
         answer.timings_ms["total"],
     )
-    for sent in await _reply(message, answer_html(answer)):  # a reply to it continues the thread
+    buttons = None
+    feedback = context.bot_data.feedback
+    if answer.abstained and feedback is not None:
+        await asyncio.to_thread(feedback.refused, question)
+    elif not answer.abstained:
+        buttons = _answer_buttons(context.bot_data.answers.add(answer), answer.language)
+    for sent in await _reply(message, answer_html(answer), buttons):  # a reply continues it
         service.threads.link(("message", sent.chat_id, sent.message_id), thread)
+
+
+class RecentAnswers:
+    """The latest answers by a short random token, for their buttons (older ones expire)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self.size = size
+        self._answers: dict[str, Answer] = {}
+
+    def add(self, answer: Answer) -> str:
+        """Keep an answer; returns its token."""
+        token = secrets.token_hex(4)
+        self._answers[token] = answer
+        while len(self._answers) > self.size:
+            del self._answers[next(iter(self._answers))]
+        return token
+
+    def get(self, token: str) -> Answer | None:
+        """The answer, unless it expired."""
+        return self._answers.get(token)
+
+
+_BUTTON = re.compile(r"(context|up|down):([0-9a-f]{8})")
+
+
+def _answer_buttons(token: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    text(language, "context_button"), callback_data=f"context:{token}"
+                ),
+                InlineKeyboardButton("👍", callback_data=f"up:{token}"),
+                InlineKeyboardButton("👎", callback_data=f"down:{token}"),
+            ]
+        ]
+    )
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """An answer's buttons: its context, or a vote; a forged or expired one gets a notice."""
+    query = update.callback_query
+    language = _user_language(update)
+    pressed = _BUTTON.fullmatch(query.data or "")
+    answer = context.bot_data.answers.get(pressed.group(2)) if pressed else None
+    if answer is None:
+        await query.answer(text(language, "button_expired"))
+        return
+    if pressed.group(1) == "context":
+        await query.answer()
+        if query.message is not None:
+            await query.message.reply_html(context_html(answer))
+        return
+    feedback = context.bot_data.feedback
+    if feedback is not None:
+        up = pressed.group(1) == "up"
+        await asyncio.to_thread(feedback.vote, up, answer.question, answer.answer, answer.citations)
+    await query.answer(text(language, "thanks"))
+
+
+async def feedback_command(update: Update, context: Context) -> None:
+    """/feedback: admins see the latest 👎 and the most-asked refused questions."""
+    if not await _admin(update, context):
+        return
+    language = _language(update)
+    feedback = context.bot_data.feedback
+    if feedback is None:
+        await update.effective_message.reply_html(text(language, "feedback_off"))
+        return
+    report = await asyncio.to_thread(feedback.report)
+    none = text(language, "feedback_none")
+    down = "\n".join(f"• {escape(q)} → {escape(a[:200])}" for q, a in report.down) or none
+    refused = "\n".join(f"• {escape(q)} ({n}×)" for q, n in report.refused) or none
+    await _reply(
+        update.effective_message,
+        text(language, "feedback", down=Html(down), refused=Html(refused)),
+    )
 
 
 def _thread(message: Message, threads: Threads) -> Hashable:
@@ -555,6 +659,8 @@ async def _refresh_store(context: Context) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     application.bot_data.service.close()
+    if application.bot_data.feedback is not None:
+        application.bot_data.feedback.close()
 
 
 def build_application(settings: Settings) -> Application:
@@ -578,6 +684,10 @@ def build_application(settings: Settings) -> Application:
     shared.service = AnswerService(settings)
     shared.access = AccessPolicy(settings)
     shared.rate = RateLimiter(settings.rate_limit_per_minute)
+    shared.answers = RecentAnswers()
+    shared.feedback = (
+        Feedback(settings.chroma_path.with_name("feedback.sqlite3")) if settings.feedback else None
+    )
     application.add_handler(TypeHandler(Update, guard_access), group=-2)
     application.add_handler(TypeHandler(Update, guard_rate), group=-1)
     application.add_handler(CommandHandler("start", start_command))
@@ -589,6 +699,8 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("add", add_command))
     application.add_handler(CommandHandler("remove", remove_command))
     application.add_handler(CommandHandler("feeds", feeds_command))
+    application.add_handler(CommandHandler("feedback", feedback_command))
+    application.add_handler(CallbackQueryHandler(on_button))
     private = filters.ChatType.PRIVATE
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_private_text)
@@ -616,7 +728,7 @@ def run_bot(settings: Settings) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per store check
     application = build_application(settings)
-    updates = [Update.MESSAGE]
+    updates = [Update.MESSAGE, Update.CALLBACK_QUERY]
     try:
         if settings.telegram_webhook_url:
             application.run_webhook(

@@ -90,6 +90,7 @@ class Sent:
     parse_mode: str | None
     message_id: int
     reply_to: int | None = None
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (label, callback data)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -108,6 +109,7 @@ class BotAPIServer:
     flood_retry_after: int = 1
     fail_methods: dict[str, int] = field(default_factory=dict)  # method -> HTTP status
     webhook: dict[str, Any] = field(default_factory=dict)
+    callback_answers: list[str] = field(default_factory=list)  # answerCallbackQuery texts
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -177,6 +179,28 @@ class BotAPIServer:
         if self._loop and self._new_update:
             self._loop.call_soon_threadsafe(self._new_update.set)
         return message_id
+
+    def user_presses(self, sent: Sent, data: str, user_id: int = 42) -> None:
+        """Queue a press on an inline button (any callback data, forged ones too) under the
+        bot's message `sent`."""
+        message = {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "text": parse_html(sent.text),
+            "chat": {"id": sent.chat_id, "type": "private", "first_name": "User"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Berita"},
+        }
+        query = {
+            "id": str(next(self._update_ids) + 10_000),
+            "from": {"id": user_id, "is_bot": False, "first_name": "User", "language_code": "en"},
+            "message": message,
+            "chat_instance": "1",
+            "data": data,
+        }
+        with self._lock:
+            self.updates.append({"update_id": next(self._update_ids), "callback_query": query})
+        if self._loop and self._new_update:
+            self._loop.call_soon_threadsafe(self._new_update.set)
 
     def replies_to(self, chat_id: int) -> list[Sent]:
         """Messages sent to a chat, in order."""
@@ -289,11 +313,18 @@ class BotAPIServer:
         if len(visible) > 4096:
             raise ValueError("message is too long")
         chat_id = int(params["chat_id"])
+        markup = params.get("reply_markup")
+        markup = json.loads(markup) if isinstance(markup, str) else markup or {}
+        buttons = [
+            (button["text"], button["callback_data"])
+            for row in markup.get("inline_keyboard", [])
+            for button in row
+        ]
         reply = params.get("reply_parameters")
         reply_to = json.loads(reply)["message_id"] if isinstance(reply, str) else None
         message_id = next(self._message_ids)
         with self._lock:
-            self.sent.append(Sent(chat_id, text, parse_mode, message_id, reply_to))
+            self.sent.append(Sent(chat_id, text, parse_mode, message_id, reply_to, buttons))
         return {
             "message_id": message_id,
             "date": int(time.time()),
@@ -301,6 +332,11 @@ class BotAPIServer:
             "chat": {"id": chat_id, "type": "private"},
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Berita"},
         }
+
+    async def api_answercallbackquery(self, params: dict) -> bool:
+        with self._lock:
+            self.callback_answers.append(str(params.get("text", "")))
+        return True
 
     async def api_editmessagetext(self, params: dict) -> dict:
         return await self.api_sendmessage(params)

@@ -2,9 +2,11 @@
 
 import json
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -524,7 +526,7 @@ def test_feeds_are_managed_by_admins_and_watched_articles_answered_live(api, cli
 
 def test_follow_ups_continue_the_chat_or_the_reply_chain_and_new_starts_afresh(api, cli_env):
     assert run_berita(cli_env, "ingest", str(FLOODS)).returncode == 0
-    bot = start_bot(api, cli_env)
+    bot = start_bot(api, cli_env, ADMIN_USER_IDS="50")
     try:
         api.user_says("/help", user_id=50)
         assert "/new" in nth_reply(api, 50).text and "10 min" in nth_reply(api, 50).text
@@ -545,6 +547,32 @@ def test_follow_ups_continue_the_chat_or_the_reply_chain_and_new_starts_afresh(a
         assert "30 rumah" in nth_reply(api, group, 2).text
         api.user_says("Berapa korban tewasnya?", 51, reply_to_bot=garut.message_id, **ask)
         assert "23 orang tewas" in nth_reply(api, group, 3).text  # Garut's thread, not Sumedang's
+
+        # Buttons under an answer: its context, votes, and forged or stale ones.
+        answer = nth_reply(api, 50, 3)
+        labels = [label for label, _ in answer.buttons]
+        assert labels == ["Konteks", "👍", "👎"] and not nth_reply(api, 50, 5).buttons
+        context_of, _, vote_down = (data for _, data in answer.buttons)
+        api.user_presses(answer, context_of, user_id=50)
+        shown = parse_html(nth_reply(api, 50, 6).text)
+        assert shown.startswith("Banjir bandang terjang Garut — 2024-04-02")
+        assert "23 orang tewas dan 6 orang masih hilang" in shown
+        api.user_presses(answer, vote_down, user_id=50)
+        for forged in ("down:zz'; DROP TABLE votes", "up:00000000", "x" * 64):
+            api.user_presses(answer, forged, user_id=50)
+        api.wait_for(lambda s: len(s.callback_answers) == 5)
+        assert api.callback_answers[1] == "Thanks for the feedback!"
+        assert api.callback_answers[2:] == ["This button has expired: ask again."] * 3
+        api.user_says("/feedback", user_id=50)
+        report = parse_html(nth_reply(api, 50, 7).text)
+        assert "• Berapa korban tewasnya? → Badan Penanggulangan" in report  # the 👎
+        assert "• berapa korban tewasnya? (1×)" in report  # refused after /new
     finally:
         log = stop_bot(bot)
     assert "korban" not in log and "Garut" not in log  # no question or answer in the log
+    votes = Path(cli_env["CHROMA_PATH"]).with_name("feedback.sqlite3")
+    with sqlite3.connect(votes) as db:
+        [row] = db.execute("SELECT * FROM votes").fetchall()
+    up, question, quoted, cited = row[1:]  # when, the vote, what was asked and said: no user
+    assert (up, question, cited) == (0, "Berapa korban tewasnya?", "garut")
+    assert quoted.startswith("Badan Penanggulangan Bencana Daerah mencatat 23 orang tewas")
