@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
 
-from berita.answer.conversation import Turn, leans_on_thread
+from berita.answer.conversation import Threads, Turn, leans_on_thread
 from berita.answer.llm import AnswerWriter
 from berita.reader.refusal import Refusal
 from berita.text import detect_language, normalize, without_lone_surrogates
@@ -288,6 +288,12 @@ class Answerer:
         """Answer one question from the top `k` passages (written by the LLM when one is set);
         a follow-up is read with `context`, its thread's latest answered turn."""
         return self.generate(self.extract(question, k, context))
+
+    def ask_in(self, threads: Threads, key: Hashable, question: str, k: int = 5) -> Answer:
+        """Answer the next question of thread `key`: read with its context, then remembered."""
+        answer = self.ask(question, k, threads.context(key))
+        threads.add(key, answer.turn())
+        return answer
 
     def extract(self, question: str, k: int = 5, context: Turn | None = None) -> Answer:
         """The extractive answer: the passages' best sentences, or a refusal. A question that

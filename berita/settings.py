@@ -233,13 +233,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Minutes a chat's thread is remembered for follow-up questions (0: none).",
     )
+    conversation_chats: int = Field(
+        10_000, ge=1, description="Chats (threads) remembered at once; the idlest go first."
+    )
     feedback: bool = Field(
         True,
         description="Record 👍/👎 votes and refused questions (no user names or ids) in "
         "feedback.sqlite3 beside CHROMA_PATH, for admins' /feedback.",
-    )
-    conversation_chats: int = Field(
-        10_000, ge=1, description="Chats (threads) remembered at once; the idlest go first."
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -148,11 +148,10 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             continue
         thread = record.get("conversation")
         try:
-            answer = answerer.ask(
-                record["question"], k=k, context=threads.context(thread) if thread else None
-            )
             if thread:
-                threads.add(thread, answer.turn())
+                answer = answerer.ask_in(threads, thread, record["question"], k)
+            else:
+                answer = answerer.ask(record["question"], k)
             result = answer_json(answer)
         except _user_errors():
             raise  # the store or a setting: every question would fail the same way
@@ -356,8 +355,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if question == "/new":
             threads.forget("console")
             continue
-        answer = answerer.ask(question, k=settings.retrieve_k, context=threads.context("console"))
-        threads.add("console", answer.turn())
+        answer = answerer.ask_in(threads, "console", question, settings.retrieve_k)
         print(format_answer(answer), end="\n\n")
 
 

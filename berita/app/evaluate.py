@@ -107,12 +107,12 @@ def ask_conversations(
     threads = Threads(timeout_s=math.inf)
     asked = []
     for conversation in conversations:
-        answers = []
-        for turn in conversation.turns:
-            answer = answerer.ask(turn.question, k=k, context=threads.context(conversation.id))
-            threads.add(conversation.id, answer.turn())
-            answers.append(answer)
-        asked.append(answers)
+        asked.append(
+            [
+                answerer.ask_in(threads, conversation.id, turn.question, k)
+                for turn in conversation.turns
+            ]
+        )
     return asked
 
 
