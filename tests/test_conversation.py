@@ -131,11 +131,14 @@ def test_batch_lines_of_one_conversation_are_one_thread(cli_env, tmp_path):
         {"id": "2", "conversation": "b", "question": "Berapa rumah tertimbun longsor di Sumedang?"},
         {"id": "3", "conversation": "a", "question": "Berapa korban tewasnya?"},
         {"id": "4", "question": "Berapa korban tewasnya?"},
+        {"id": "5", "conversation": ["a"], "question": "Berapa korban tewasnya?"},
     ]
     batch = tmp_path / "batch.jsonl"
     batch.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
     done = run_berita(cli_env, "ask", "--batch", str(batch))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1  # the malformed line fails the run; the others are answered
+    assert done.stderr == f'berita: {batch}:5: expected "conversation" as text or a number\n'
+
     answers = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
     assert answers["3"]["follows_up"] and "23 orang tewas" in answers["3"]["answer"]
     assert answers["3"]["citations"] == ["garut"]

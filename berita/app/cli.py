@@ -177,6 +177,9 @@ def _batch_records(path: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
             if not isinstance(question, str) or not question.strip():
                 yield where, 'expected {"id", "question"} with the question as text'
                 continue
+            if not isinstance(record.get("conversation", ""), str | int):
+                yield where, 'expected "conversation" as text or a number'
+                continue
             yield where, record
 
 
