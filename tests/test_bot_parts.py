@@ -7,8 +7,8 @@ import pytest
 from telegram import Chat, Message, Update
 
 from berita.bot.access import AccessPolicy, RateLimiter
+from berita.bot.processing import ChatOrderedProcessor, redact
 from berita.bot.replies import split_message
-from berita.bot.telegram import ChatOrderedProcessor, redact
 from berita.settings import load_settings
 from tests.telegram_api import parse_html
 
