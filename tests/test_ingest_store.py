@@ -7,6 +7,7 @@ import pytest
 from berita.answer.components import open_answerer, open_store
 from berita.ingest.pipeline import ingest
 from berita.vectorstore.lexical import LexicalIndex
+from berita.vectorstore.lexical_sync import LexicalSync
 from berita.vectorstore.store import PassageStore, StoreError
 from tests.conftest import SEED
 
@@ -136,7 +137,6 @@ def test_folder_ingest_reads_supported_files_recursively(settings, tmp_path):
 def test_opening_a_store_with_another_model_says_how_to_reindex(settings):
     ingest([str(SEED)], open_store(settings), settings)
     other = settings.model_copy(update={"embedding_model": "some/other-model"})
-    from berita.vectorstore.store import PassageStore
 
     with pytest.raises(StoreError, match="berita reindex"):
         PassageStore(other, embeddings=None)
@@ -390,10 +390,10 @@ def test_readers_and_commits_apply_only_the_writes_since_the_last_commit(
     _assert_same_as_rebuilt(reader)
 
     # From here on nothing may rebuild the index from the whole collection.
-    def whole_rebuild(self):
+    def whole_rebuild(self, collection):
         raise AssertionError("the index was rebuilt from the whole collection")
 
-    monkeypatch.setattr(PassageStore, "_build_lexical", whole_rebuild)
+    monkeypatch.setattr(LexicalSync, "build", whole_rebuild)
     seen = []
 
     def check_reader(origin, outcome):  # called after each stored article, before a commit

@@ -6,8 +6,6 @@ import contextlib
 import functools
 import logging
 import re
-import shutil
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -19,7 +17,7 @@ from urllib.parse import urlsplit
 import chromadb
 import httpx
 import numpy as np
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
@@ -28,15 +26,13 @@ from berita.text import normalize_id
 from berita.vectorstore import owner
 from berita.vectorstore.embeddings import prune_cache
 from berita.vectorstore.feeds import FeedStates
-from berita.vectorstore.lexical import Change, Journal, LexicalIndex, tokenize
+from berita.vectorstore.lexical import Change, LexicalIndex, tokenize
+from berita.vectorstore.lexical_sync import PAGE, LexicalSync, collection_pages, collection_stem
 from berita.vectorstore.passages import article_length, article_sentences, quotable_spans
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-PAGE = 1000
 WRITE_LOCK_TIMEOUT_S = 600
-DIRTY_REBUILD_MIN_S = 2.0
-DIRTY_REBUILD_FACTOR = 10
 WARM_SPANS = 300  # spans embedded at ingest at most an article (a news article has ~100);
 # the rest of a very long one is embedded when a question first reads it
 Status = Literal["added", "updated", "unchanged"]
@@ -55,17 +51,6 @@ class SourceInfo:
     url: str
     published: str
     passages: int
-
-
-@dataclass(frozen=True)
-class _LexicalState:
-    """A BM25 index in memory and the state of the store it answers for."""
-
-    revision: str  # the store's revision() it is exact for ("": look again next time)
-    committed: str  # the committed revision it grew from
-    applied: int  # journal records applied to that revision's saved index (-1: rebuilt)
-    mark: str  # the writing mark of the last record applied ("" when none)
-    index: LexicalIndex
 
 
 def open_client(
@@ -169,8 +154,7 @@ class PassageStore:
         self.model = settings.embedding_model
         self._check_models = not for_reindex
         self._write_lock = FileLock(self._lock_path(), timeout=WRITE_LOCK_TIMEOUT_S)
-        self._lexical: _LexicalState | None = None
-        self._dirty_until = 0.0  # keep an index built while a writer works until then
+        self._lexical = LexicalSync(settings, self._write_lock)
         self._sources: tuple[str, list[SourceInfo]] | None = None
         self._damage_logged: set[str] = set()  # passages whose missing vector was logged
         self._open(open_client(settings, serve=serve))  # one opener of a folder: its owner
@@ -218,7 +202,7 @@ class PassageStore:
         folder = self.settings.lexical_cache_path if self.settings.server_mode else None
         folder = folder or self.settings.chroma_path
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{self._stem(self.name)}.write.lock"
+        return folder / f"{collection_stem(self.settings, self.name)}.write.lock"
 
     def _live_name(self) -> str:
         """The collection that holds the passages (CHROMA_COLLECTION's `active`, or itself)."""
@@ -361,7 +345,7 @@ class PassageStore:
         self._set_metadata(writing=_new_token())
         yield
         mark = _new_token()
-        self._journal(self._committed()).append(after, mark, changes)
+        self._lexical.record(self.collection, after, mark, changes)
         self._set_metadata(writing=mark)
 
     def _warm_sentence_vectors(self, passages: list[Document]) -> None:
@@ -406,21 +390,10 @@ class PassageStore:
             if not self.dirty():
                 self.lexical()  # saves the index of the clean revision when it is missing
                 return
-            state = self._follow()
-            index = state.index if state else self._build_lexical()
             revision = _new_token()
-            index.save(self._lexical_path(revision), self._segments_path())
+            index = self._lexical.save(self.collection, revision)
             self._set_metadata(revision=revision, writing="")
-            self._lexical = _LexicalState(self.revision(), revision, 0, "", index)
-            folder = self._lexical_folder()
-            patterns = (self._lexical_file("*.bm25").name, self._lexical_file("*.journal").name)
-            for old in [path for pattern in patterns for path in folder.glob(pattern)]:
-                if old.name.split(".")[-2] != revision:
-                    shutil.rmtree(old, ignore_errors=True)
-            keep = index.segment_keys()
-            for segment in self._segments_path().glob("*"):
-                if segment.name not in keep and not segment.name.startswith("."):
-                    shutil.rmtree(segment, ignore_errors=True)
+            self._lexical.committed(self.collection, index, self.revision())
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -428,13 +401,7 @@ class PassageStore:
         self, include: tuple[str, ...] = ("documents", "metadatas")
     ) -> Iterator[dict]:
         """Every stored passage, page by page: dicts with `ids` and the included fields."""
-        offset = 0
-        while True:
-            page = self.collection.get(limit=PAGE, offset=offset, include=list(include))
-            if not page["ids"]:
-                return
-            yield page
-            offset += len(page["ids"])
+        return collection_pages(self.collection, include)
 
     def embedded_texts(self) -> Iterator[str]:
         """Every text whose vector the embedding cache should keep: each stored passage and
@@ -564,112 +531,8 @@ class PassageStore:
 
     @_reconnecting
     def lexical(self) -> LexicalIndex:
-        """The BM25 index of the passages as they are now: the committed revision's saved
-        index plus the journal's records since (each applied once), or rebuilt from Chroma.
-
-        While a writer is at work readers keep the index of its last finished write. A mark
-        with no record (a killed writer, or one on another machine) means a rebuild, kept for
-        DIRTY_REBUILD_FACTOR times what it took (at least DIRTY_REBUILD_MIN_S), so a reader
-        of a large store is not rebuilding all the time.
-        """
-        revision = self.revision()
-        if self._lexical and self._lexical.revision == revision:
-            return self._lexical.index
-        state = self._follow()
-        if state is None and self.dirty():
-            if self._lexical and time.monotonic() < self._dirty_until:
-                return self._lexical.index
-            started = time.monotonic()
-            index = self._build_lexical()
-            took = time.monotonic() - started
-            self._dirty_until = time.monotonic() + max(
-                DIRTY_REBUILD_MIN_S, DIRTY_REBUILD_FACTOR * took
-            )
-            state = _LexicalState(revision, self._committed(), -1, "", index)
-        elif state is None:
-            index = self._build_lexical()
-            index.save(self._lexical_path(self._committed()), self._segments_path())
-            state = _LexicalState(revision, self._committed(), 0, "", index)
-        self._lexical = state
-        return state.index
-
-    def _follow(self) -> _LexicalState | None:
-        """The index at the live collection's marks from the saved index of its committed
-        revision and the journal, or None when the records do not lead there."""
-        metadata = self.collection.metadata or {}
-        committed, mark = self._committed(), str(metadata.get("writing", ""))
-        known = self._lexical
-        if not (known and known.committed == committed and known.applied >= 0):
-            saved = LexicalIndex.load(
-                self._lexical_path(committed),
-                self._segments_path(),
-                known=known.index if known else None,
-            )
-            if saved is None:
-                return None
-            known = _LexicalState("", committed, 0, "", saved)
-        if not mark:
-            return known if known.applied == 0 else None
-        changes: list[Change] = []
-        applied, last = known.applied, known.mark
-        try:
-            for after, record_mark, record_changes in self._journal(committed).records(applied):
-                if after != last:
-                    return None  # a write with no record came between (a killed writer)
-                changes.extend(record_changes)
-                applied, last = applied + 1, record_mark
-                if record_mark == mark:
-                    break
-        except (OSError, ValueError):  # a commit removed the journal meanwhile
-            return None
-        if last != mark and not self._writer_active():
-            return None
-        revision = self.revision() if last == mark else ""
-        index = known.index.updated(changes) if changes else known.index
-        return _LexicalState(revision, committed, applied, last, index)
-
-    def _writer_active(self) -> bool:
-        """Whether another writer on this machine holds the write lock now."""
-        try:
-            self._write_lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        self._write_lock.release()
-        return False
-
-    def _build_lexical(self) -> LexicalIndex:
-        ids: list[str] = []
-        texts: list[str] = []
-        for page in self.iter_passages(include=("documents",)):
-            ids.extend(page["ids"])
-            texts.extend(page["documents"])
-        return LexicalIndex.build(ids, texts)
-
-    def _committed(self) -> str:
-        return str((self.collection.metadata or {}).get("revision", ""))
-
-    def _journal(self, revision: str) -> Journal:
-        return Journal(self._lexical_file(f"{revision}.journal"))
-
-    def _segments_path(self) -> Path:
-        return self._lexical_file("segments")
-
-    def _stem(self, collection: str) -> str:
-        if self.settings.server_mode:
-            return f"{self.settings.chroma_host}_{self.settings.chroma_port}_{collection}"
-        return collection
-
-    def _lexical_folder(self) -> Path:
-        if self.settings.server_mode:
-            return self.settings.lexical_cache_path
-        return self.settings.chroma_path / "lexical"
-
-    def _lexical_path(self, revision: str) -> Path:
-        return self._lexical_file(f"{revision}.bm25")
-
-    def _lexical_file(self, name: str) -> Path:
-        """A file of the live collection's lexical index: `<folder>/<stem>.<name>`."""
-        return self._lexical_folder() / f"{self._stem(self.collection.name)}.{name}"
+        """The BM25 index of the passages as they are now (`LexicalSync.index`)."""
+        return self._lexical.index(self.collection, self.revision(), self.dirty())
 
     # -- re-indexing --------------------------------------------------------------------------
 
