@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
@@ -14,6 +12,17 @@ from langchain_core.documents import Document
 
 from berita.answer.conversation import Threads, Turn, leans_on_thread
 from berita.answer.llm import AnswerWriter
+from berita.answer.sentences import (
+    LIST_QUESTION,
+    LISTING,
+    PICK_WEIGHTS,
+    Sentence,
+    compose_quote,
+    expected_type,
+    key_terms,
+    points_back,
+    share,
+)
 from berita.reader.refusal import Refusal
 from berita.text import detect_language, normalize, without_lone_surrogates
 from berita.vectorstore.crosslingual import question_terms
@@ -40,29 +49,6 @@ NO_ARTICLES = {
 }
 SOURCES_HEADING = {"id": "Sumber", "en": "Sources"}
 
-_MONTHS = (
-    "januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
-    "january|february|march|may|june|july|august|october|december"
-)
-_NUMBER_WORDS = (
-    "satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|sebelas|belas|puluh|ratus|"
-    "ribu|juta|miliar|triliun|seratus|seribu"
-)
-_ANSWER_TYPES = {
-    "date": (
-        re.compile(r"\b(kapan|kapankah|tanggal berapa|tahun berapa|when|what year|which year)\b"),
-        re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS})\b|\d+/\d+", re.IGNORECASE),
-    ),
-    "number": (
-        re.compile(r"\b(berapa|berapakah|how many|how much|how long|how old)\b"),
-        re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE),
-    ),
-    "name": (
-        re.compile(r"\b(siapa|siapakah|who|whom|whose|mana|manakah|where|which)\b"),
-        re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+"),
-    ),
-}
-
 
 # Log-odds that the top passages answer the question, per question language: bias, share of
 # the question's words found in the top passage (an English word also by the Indonesian words
@@ -75,39 +61,6 @@ SUPPORT_WEIGHTS = {
     "en": (-25.60, 3.57, 0.94, 28.04),
 }
 IDF_SMOOTHING = 2.0
-# Sentence reading: the share of the question's words a sentence holds (idf-weighted) picks the
-# sentences the reader reads; names and numbers, the answer's type and the best article add to
-# the pick. The reader reads each picked sentence under its article's title, and its logit is
-# weighed with the share of the question's words, whether the sentence holds something of the
-# answer's type, and whether that is new to the question (the sentence that restates the
-# question is rarely the one that answers it). Weights: a softmax over the gold article's
-# sentences fitted on news-dev (5-fold cross-validated first-sentence pick 0.605 -> 0.684 given
-# the gold article, 2026-12-05).
-SENTENCE_WEIGHTS = {"words": 0.3, "type": 0.5, "new": 0.8, "listing": 2.0}
-# A list question ("Negara mana saja ...") is answered by a sentence that lists three or more
-# names ("Azerbaijan, Georgia, dan Uzbekistan"), which the reader, trained on single answers,
-# does not favour (news-dev's 6 list questions and the seed's 2).
-_NAME = r"[A-Z][\w.'’/-]*(?:\s+(?:[A-Z][\w.'’/-]*|de|van|bin|binti|al))*"
-_LISTING = re.compile(
-    rf"{_NAME}(?:,\s*{_NAME}){{2,}}|{_NAME},\s*{_NAME},?\s+(?:dan|and|serta)\s+{_NAME}"
-)
-RUNNER_UP_WITHIN = 2.5  # the second-best sentence follows the best when its score is this close
-PICK_WEIGHTS = {"keys": 0.5, "type": 0.3, "best_article": 0.3, "listing": 0.5}
-# A sentence that points back ("Itu ...", "Dia ...", "Namun ...", or "tersebut" / "itu" in it:
-# "Kelima calon tersebut ...") is read after the one before it; it is quoted after it only when
-# it opens with a word standing for what that one said ("Dia ...", "Hal itu ...", "They ..."):
-# "Ketua yayasan itu sudah 12 kali diperiksa" is quoted alone, answer first.
-_OPENS_WITH_PRONOUN = re.compile(
-    r"^\W*(itu|ini|hal (itu|ini|tersebut)|dia|ia|mereka|beliau|keduanya|tersebut|"
-    r"it|this|that|these|those|he|she|they)\b",
-    re.IGNORECASE,
-)
-_OPENS_WITH_LINK = re.compile(r"^\W*(namun|sementara itu|however)\b", re.IGNORECASE)
-_LIST_QUESTION = re.compile(
-    r"\b(saja|siapa-siapa|apa-apa|which (countries|cities|players|teams|companies|people)|"
-    r"who (are|were)|what are)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -185,59 +138,6 @@ class _Span:
     def joined(self, other: _Span) -> _Span:
         """The contiguous span covering both."""
         return replace(self, first=min(self.first, other.first), last=max(self.last, other.last))
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence of an article the reader may quote: its article's sentences, where it
-    stands, the share of the question's words it holds and the reader's logit (once read)."""
-
-    passage: RetrievedPassage  # the article's best retrieved passage: what the answer cites
-    sentences: list[str]
-    index: int
-    words: float
-    typed: bool = False  # holds something of the answer's type ("berapa": a number)
-    new: bool = False  # ... that the question does not say
-    listing: bool = False  # lists three names or more, and a list question asks
-    logit: float = -math.inf
-
-    @property
-    def text(self) -> str:
-        return self.sentences[self.index]
-
-    @property
-    def with_previous(self) -> bool:
-        """Whether it is read after the sentence before it, which it points back to."""
-        return self.index > 0 and points_back(self.text)
-
-    @property
-    def quoted_after_previous(self) -> bool:
-        """Whether it is quoted after the sentence before it: it opens with a pronoun."""
-        return self.index > 0 and bool(_OPENS_WITH_PRONOUN.match(self.text))
-
-    @property
-    def read_text(self) -> str:
-        """What the reader reads: the article's title line, then the sentence (after the one
-        before it when it points back)."""
-        title = self.passage.document.metadata.get("title") or ""
-        text = self.text
-        if self.with_previous:
-            text = f"{self.sentences[self.index - 1]} {text}"
-        return f"{title}\n{text}" if title else text
-
-    @property
-    def score(self) -> float:
-        """How well it answers: the reader's logit, plus SENTENCE_WEIGHTS of the share of the
-        question's words it holds, of an answer of the expected type (new to the question) and
-        of a listing of names for a list question."""
-        weights = SENTENCE_WEIGHTS
-        return (
-            self.logit
-            + weights["words"] * self.words
-            + weights["type"] * self.typed
-            + weights["new"] * self.new
-            + weights["listing"] * self.listing
-        )
 
 
 class PassageReader(Protocol):
@@ -407,7 +307,7 @@ class Answerer:
         dense = vectors @ query_vector
         low, width = float(dense.min()), float(dense.max() - dense.min()) or 1.0
         terms = set(tokenize(question))
-        expected = _expected_type(question)
+        expected = expected_type(question)
         best_passage = max(p.strength for p in passages[: tuning.span_passages]) or 1.0
         scored = []
         for (passage, sentences, first, last, text), similarity in zip(spans, dense, strict=True):
@@ -454,7 +354,7 @@ class Answerer:
         """Log-odds that the passages hold the answer (SUPPORT_WEIGHTS over three signals of
         the top passage and the best quotable text's cosine to the question, `similarity`)."""
         found = set(tokenize(passages[0].document.page_content))
-        coverage = _share(self._weighted_terms(question, language), found)
+        coverage = share(self._weighted_terms(question, language), found)
         keys = key_terms(question)
         key_coverage = len(keys & found) / len(keys) if keys else 1.0
         signals = (1.0, coverage, key_coverage, similarity)
@@ -506,9 +406,9 @@ class Answerer:
         assert self.reading is not None
         terms = self._weighted_terms(question, language)
         keys = key_terms(question)
-        expected = _expected_type(question)
+        expected = expected_type(question)
         asked = set(tokenize(question))
-        wants_list = bool(_LIST_QUESTION.search(question))
+        wants_list = bool(LIST_QUESTION.search(question))
         best_passages: dict[str, RetrievedPassage] = {}
         for passage in passages:
             best_passages.setdefault(passage.document.metadata["doc_id"], passage)
@@ -523,18 +423,18 @@ class Answerer:
                 tokens = set(tokenize(sentence))
                 if number > 0 and points_back(sentence):  # "... kelompok itu": its context too
                     tokens |= set(tokenize(sentences[number - 1]))
-                share = _share(terms, tokens)
+                words = share(terms, tokens)
                 typed = [m.group(0) for m in expected.finditer(sentence)] if expected else []
                 new = any(not set(tokenize(found)) <= asked for found in typed)
-                listing = wants_list and bool(_LISTING.search(sentence))
+                listing = wants_list and bool(LISTING.search(sentence))
                 pick = (
-                    share
+                    words
                     + PICK_WEIGHTS["keys"] * (len(keys & tokens) / len(keys) if keys else 0.0)
                     + PICK_WEIGHTS["type"] * bool(typed)
                     + PICK_WEIGHTS["best_article"] * (rank == 0)
                     + PICK_WEIGHTS["listing"] * listing
                 )
-                read = Sentence(passage, sentences, number, share, bool(typed), new, listing)
+                read = Sentence(passage, sentences, number, words, bool(typed), new, listing)
                 pool.append((pick, read))
         pool.sort(key=lambda item: -item[0])
         chosen = [sentence for _, sentence in pool[: self.reading.sentences]]
@@ -620,13 +520,6 @@ def _probabilities(reader: PassageReader, question: str, texts: list[str]) -> np
     return np.clip(reader.probabilities(question, texts), 1e-6, 1 - 1e-6)
 
 
-def _share(terms: list[tuple[frozenset[str], float]], tokens: set[str]) -> float:
-    """The weighted share of the question's words found among `tokens`."""
-    total = sum(weight for _, weight in terms)
-    found = sum(weight for word, weight in terms if word & tokens)
-    return found / total if total else 0.0
-
-
 def quoted_sentences(spans: list[_Span]) -> list[str]:
     """The spans' sentences in order, each quoted once (the same sentence in two passages or
     in two copies of an article is one sentence)."""
@@ -647,63 +540,6 @@ def _first_of_each(items: list[T], key: Callable[[T], str]) -> list[T]:
             seen.add(found)
             kept.append(item)
     return kept
-
-
-def points_back(sentence: str) -> bool:
-    """Whether a sentence leans on the one before it: it opens by pointing back ("Itu ...",
-    "Dia ...", "They ..."), or it says "tersebut" / "itu" ("... meninggalkan kelompok itu.")."""
-    words = {word.strip(".,;:!?\"“”'()") for word in sentence.casefold().split()}
-    opens = _OPENS_WITH_PRONOUN.match(sentence) or _OPENS_WITH_LINK.match(sentence)
-    return bool(opens or {"tersebut", "itu"} & words)
-
-
-def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tuple[str, list[str]]:
-    """The reply's text and the articles it cites. It opens with the best sentence (after the
-    one before it when it opens with a pronoun standing for it); the runner-up of the same
-    article follows when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list
-    question, unless the best sentence lists names, every other sentence of that article that
-    lists names or that the reader believes answers, while they fit `max_chars`."""
-    if not quotes:
-        return "", []
-    best = quotes[0]
-    picked = [best]
-    same = [q for q in quotes[1:] if q.passage is best.passage]
-    if _LIST_QUESTION.search(question):
-        if not best.listing:  # a sentence listing the names is the answer on its own
-            picked += [q for q in same if q.logit > 0 or q.listing]
-    elif same and best.score - same[0].score < RUNNER_UP_WITHIN:
-        picked.append(same[0])
-    numbers: list[int] = []
-    for quote in picked:
-        wanted = [quote.index - 1, quote.index] if quote.quoted_after_previous else [quote.index]
-        grown = numbers + [n for n in wanted if n not in numbers]
-        if numbers and len(" ".join(best.sentences[n] for n in grown)) > max_chars:
-            break
-        numbers = grown
-    text = " ".join(best.sentences[n] for n in numbers)
-    return text, [best.passage.document.metadata["doc_id"]]
-
-
-def key_terms(question: str) -> set[str]:
-    """Tokens of the question's names, acronyms and numbers (capitalised after the first word)."""
-    keys: set[str] = set()
-    for position, word in enumerate(question.split()):
-        word = word.strip("?.,!;:\"'()“”‘’")
-        if word and (
-            any(ch.isdigit() for ch in word)
-            or (position > 0 and word[0].isupper())
-            or (word.isupper() and len(word) > 1)
-        ):
-            keys.update(tokenize(word))
-    return keys
-
-
-def _expected_type(question: str) -> re.Pattern[str] | None:
-    lowered = question.casefold()
-    for cue, answer_pattern in _ANSWER_TYPES.values():
-        if cue.search(lowered):
-            return answer_pattern
-    return None
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -9,10 +9,12 @@ from dataclasses import replace
 import pytest
 from langchain_core.documents import Document
 
-from berita.answer.answerer import NOT_FOUND, Sentence, article_sentences, compose_quote
+from berita.answer.answerer import NOT_FOUND
 from berita.answer.components import open_answerer, open_store
+from berita.answer.sentences import Sentence, compose_quote
 from berita.ingest.pipeline import ingest
 from berita.reader.refusal import RULE_FIELDS, SENTENCE_REFUSAL_FILE, Refusal
+from berita.vectorstore.passages import article_sentences
 from berita.vectorstore.retrieve import RetrievedPassage
 from tests.conftest import SEED
 
