@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
 
+from berita.text import detect_language
 from berita.vectorstore.crosslingual import query_terms
 from berita.vectorstore.fusion import fuse
 from berita.vectorstore.store import PassageStore
@@ -52,12 +56,34 @@ class RetrievedPassage:
         return self.score if self.reader is None else self.reader
 
 
-class HybridRetriever:
-    """Question -> ranked passages, fusing dense and BM25 scores (`vectorstore.fusion`)."""
+class HybridRetriever(BaseRetriever):
+    """Question -> ranked passages, fusing dense and BM25 scores (`vectorstore.fusion`).
 
-    def __init__(self, store: PassageStore, weights: FusionWeights | None = None) -> None:
-        self.store = store
-        self.weights = weights or FusionWeights()
+    A LangChain retriever too: `invoke(question)` gives the `k` best passages as documents
+    (the question's language detected; the scores in each document's metadata), so it drops
+    into any LangChain chain. berita's answerer calls `retrieve`, which keeps the scores apart.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: PassageStore
+    weights: FusionWeights = Field(default_factory=FusionWeights)
+    k: int = 5
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        """The `k` best passages for the question, best first, each with its `score`, `dense`
+        and `lexical` scores added to a copy of its metadata."""
+        return [
+            Document(
+                id=passage.document.id,
+                page_content=passage.document.page_content,
+                metadata=passage.document.metadata
+                | {"score": passage.score, "dense": passage.dense, "lexical": passage.lexical},
+            )
+            for passage in self.retrieve(query, self.k, detect_language(query))
+        ]
 
     def embed_question(self, question: str) -> np.ndarray:
         """The question's vector (unit length)."""
