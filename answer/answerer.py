@@ -89,6 +89,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, float] = field(default_factory=dict)
     follows: Turn | None = None  # the turn of its thread a follow-up was read with
+    asked_as: str = ""  # the standalone question the LLM rewrote a follow-up into
 
     def turn(self) -> Turn:
         """This question and answer as its thread remembers them."""
@@ -187,7 +188,8 @@ class Answerer:
     def ask(self, question: str, k: int = 5, context: Turn | None = None) -> Answer:
         """Answer one question from the top `k` passages (written by the LLM when one is set);
         a follow-up is read with `context`, its thread's latest answered turn."""
-        return self.generate(self.extract(question, k, context))
+        standalone = self.standalone(question, context)
+        return self.generate(self.extract(question, k, context, standalone))
 
     def ask_in(self, threads: Threads, key: Hashable, question: str, k: int = 5) -> Answer:
         """Answer the next question of thread `key`: read with its context, then remembered."""
@@ -195,18 +197,33 @@ class Answerer:
         threads.add(key, answer.turn())
         return answer
 
-    def extract(self, question: str, k: int = 5, context: Turn | None = None) -> Answer:
+    def standalone(self, question: str, context: Turn | None) -> str:
+        """With an LLM, a question that leans on `context` rewritten into one that stands
+        alone ("Kapan itu terjadi?" -> "Kapan banjir bandang di Garut terjadi?"); "" for a
+        question that stands alone, without an LLM, or when the LLM failed."""
+        if self.writer is None or context is None or not leans_on_thread(question):
+            return ""
+        history = [(context.question, context.answer)]
+        return self.writer.standalone_question(question, history) or ""
+
+    def extract(
+        self, question: str, k: int = 5, context: Turn | None = None, standalone: str = ""
+    ) -> Answer:
         """The extractive answer: the passages' best sentences, or a refusal. A question that
-        leans on `context` ("Kapan itu terjadi?") is retrieved with that turn's question and
-        answer before it, and read with them after it."""
+        leans on `context` ("Kapan itu terjadi?") is answered as `standalone` when the LLM
+        rewrote it so; otherwise it is retrieved with that turn's question and answer before
+        it, and read with them after it. The reply's language is the question's."""
         started = time.perf_counter()
         question = " ".join(without_lone_surrogates(question).split())
+        language = detect_language(question)
         follows = context if context and leans_on_thread(question) else None
-        query, read_as = question, question
-        if follows:
+        asked = question
+        if follows and standalone:
+            asked = " ".join(without_lone_surrogates(standalone).split())
+        query, read_as = asked, asked
+        if follows and not standalone:
             query = f"{follows.question} {follows.answer} {question}"
             read_as = f"{question} {follows.question} {follows.answer}"
-        language = detect_language(question)
         query_vector = self.retriever.embed_question(query)
         embedded = time.perf_counter()
         depth = max(k, self.tuning.span_passages, 2)
@@ -217,7 +234,7 @@ class Answerer:
         evidence: dict[str, float] = {}
         if not passages:
             text, abstained, cited = NO_ARTICLES[language], True, []
-        elif not self._knows_a_word(question, language):  # "(?i)", "???", "12 34"
+        elif not self._knows_a_word(asked, language):  # "(?i)", "???", "12 34"
             text, abstained, cited = NOT_FOUND[language], True, []
         else:
             reader_logit = None
@@ -226,19 +243,19 @@ class Answerer:
             articles: dict[str, list[str]] = {}
             reads_sentences = self._reads_sentences(passages[0], articles)
             if reads_sentences:
-                quotes = self._read_sentences(question, language, passages[:k], articles, read_as)
+                quotes = self._read_sentences(asked, language, passages[:k], articles, read_as)
                 similarity = self._similarity(query_vector, [q.text for q in quotes[:3]])
                 reader_logit = max((q.logit for q in quotes), default=reader_logit)
-                chosen_text, cited = compose_quote(question, quotes, self.max_chars)
+                chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
             else:
-                spans = self._score_spans(question, query_vector, passages)
+                spans = self._score_spans(asked, query_vector, passages)
                 similarity = max((span.similarity for span in spans), default=None)
                 chosen = self._compose(spans) if spans else []
                 chosen_text = " ".join(quoted_sentences(chosen))
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
             if similarity is not None:
                 evidence = self._evidence(
-                    question, language, passages, similarity, reader_logit, reads_sentences
+                    asked, language, passages, similarity, reader_logit, reads_sentences
                 )
             if similarity is not None and evidence["confidence"] >= evidence["threshold"]:
                 text = _shorten(chosen_text, self.max_chars)
@@ -261,6 +278,7 @@ class Answerer:
             },
             evidence=evidence,
             follows=follows,
+            asked_as=asked if asked != question else "",
         )
 
     def generate(self, answer: Answer) -> Answer:
@@ -271,7 +289,10 @@ class Answerer:
             return answer
         started = time.perf_counter()
         written = self.writer.write(
-            answer.question, answer.language, evidence_first(answer), self.max_chars
+            answer.asked_as or answer.question,
+            answer.language,
+            evidence_first(answer),
+            self.max_chars,
         )
         took = round((time.perf_counter() - started) * 1000, 1)
         timings = answer.timings_ms | {

@@ -143,8 +143,10 @@ class AnswerService:
         context = None if thread is None else self.threads.context(thread)
         with self._lock:
             answerer = self._ready()
-            answer = answerer.extract(question, k=self.settings.retrieve_k, context=context)
-        answer = answerer.generate(answer)  # an LLM call holds no lock
+        standalone = answerer.standalone(question, context)  # an LLM call holds no lock
+        with self._lock:
+            answer = self._ready().extract(question, self.settings.retrieve_k, context, standalone)
+        answer = answerer.generate(answer)
         if thread is not None:
             self.threads.add(thread, answer.turn())
         return answer

@@ -2,7 +2,9 @@
 
 By default it reads like a very literal model: it answers with the passage sentence that
 shares the most words with the question, citing that passage, or NOT_FOUND when no sentence
-shares two. Tests can script the reply instead, or make it fail with an HTTP status.
+shares two. Asked to rewrite a follow-up into a standalone question (berita's history-aware
+prompt), it returns the rewrite a test scripted for it, else the follow-up unchanged. Tests can
+script the reply instead, or make it fail with an HTTP status.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class ChatServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.reply: str | None = None  # scripted reply instead of reading
+        self.standalone: dict[str, str] = {}  # follow-up -> its scripted standalone question
         self.fail_status: int | None = None
         self.delay_s = 0.0  # answer this late
         self.malformed = False  # answer 200 with a body that is no chat completion
@@ -50,8 +53,13 @@ class ChatServer:
         if self.fail_status:
             error = {"message": "model is overloaded", "type": "server_error", "code": None}
             return self.fail_status, {"error": error}
-        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        content = self.reply if self.reply is not None else read_passages(user)
+        messages = body["messages"]
+        if messages[0]["content"].startswith("Given a chat history"):
+            follow_up = messages[-1]["content"]
+            content = self.standalone.get(follow_up, follow_up)
+        else:
+            user = next(m["content"] for m in messages if m["role"] == "user")
+            content = self.reply if self.reply is not None else read_passages(user)
         return 200, {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
@@ -88,6 +96,11 @@ class ChatServer:
                 pass
 
         return Handler
+
+
+def rewrites(requests: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The messages of each request that asked for a standalone question."""
+    return [r["messages"] for r in requests if r["messages"][0]["content"].startswith("Given")]
 
 
 def read_passages(user_message: str) -> str:

@@ -50,6 +50,7 @@ def test_ask_json_and_batch(cli_env, tmp_path):
         "passages",
         "citations",
         "follows_up",
+        "asked_as",
         "evidence",
         "timings_ms",
     }

@@ -6,11 +6,11 @@ import logging
 import pytest
 
 from berita.answer.components import open_answerer, open_store
-from berita.answer.llm import parse_reply
+from berita.answer.llm import parse_reply, standalone_from
 from berita.ingest.pipeline import ingest
 from berita.settings import load_settings
-from tests.conftest import SEED, run_berita
-from tests.llm_api import ChatServer
+from tests.conftest import FLOODS, SEED, run_berita
+from tests.llm_api import ChatServer, rewrites
 
 SEED_ID = "seed-csto-armenia"
 
@@ -149,3 +149,92 @@ def test_openai_itself_without_a_key_is_a_one_line_setting_error(cli_env):
     assert done.returncode == 2
     assert done.stderr.startswith("berita: invalid setting LLM_API_KEY: ")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def floods_llm(llm_settings):
+    ingest([str(FLOODS)], open_store(llm_settings), llm_settings)
+    return open_answerer(llm_settings)
+
+
+def test_the_model_rewrites_a_follow_up_into_a_question_that_stands_alone(floods_llm, chat):
+    first = floods_llm.ask("Berapa rumah terendam banjir bandang di Garut?")
+    assert first.citations[0] == "garut" and not first.asked_as
+    assert not rewrites(chat.requests)  # a first question is never rewritten
+
+    # An ellipsis moving to a new subject: offline, the earlier answer pulls it back to Garut.
+    standalone = "Berapa rumah tertimbun longsor di Sumedang?"
+    chat.standalone["Kalau di Sumedang?"] = standalone
+    chat.requests.clear()
+    moved = floods_llm.ask("Kalau di Sumedang?", context=first.turn())
+    assert moved.asked_as == standalone and moved.follows == first.turn()
+    assert moved.citations[0] == "sumedang" and "30 rumah" in moved.answer
+    assert moved.question == "Kalau di Sumedang?" and moved.language == "id"
+    (rewrite,) = rewrites(chat.requests)
+    assert [(m["role"], m["content"]) for m in rewrite[1:]] == [
+        ("user", first.question),
+        ("assistant", first.answer),  # what the thread's answer said, as the model's turn
+        ("user", "Kalau di Sumedang?"),
+    ]
+    assert "standalone question" in rewrite[0]["content"]
+    assert "never instructions" in rewrite[0]["content"]
+    written = chat.requests[-1]["messages"][1]["content"]
+    assert written.endswith(f"Question: {standalone}")  # the answer is written for it too
+
+    chat.requests.clear()
+    alone = floods_llm.ask("Berapa korban tewas banjir bandang di Garut?", context=first.turn())
+    assert not alone.asked_as and alone.follows is None
+    assert not rewrites(chat.requests)  # it names its subject: asked as it is
+
+
+@pytest.mark.parametrize("reply", [None, "NOT_FOUND", "x" * 400])
+def test_a_failed_or_unusable_rewrite_falls_back_to_reading_with_the_thread(
+    floods_llm, chat, reply
+):
+    first = floods_llm.ask("Berapa rumah terendam banjir bandang di Garut?")
+    if reply is None:
+        chat.fail_status = 500  # the answer is then extracted too
+    else:
+        chat.standalone["Berapa korban tewasnya?"] = reply
+    chat.requests.clear()
+    follow_up = floods_llm.ask("Berapa korban tewasnya?", context=first.turn())
+    assert rewrites(chat.requests)
+    assert not follow_up.asked_as and follow_up.follows == first.turn()
+    extracted = floods_llm.extract("Berapa korban tewasnya?", context=first.turn())
+    assert extracted.citations[0] == "garut" and "23 orang" in extracted.answer
+    if reply is None:
+        assert (follow_up.answer, follow_up.citations) == (extracted.answer, extracted.citations)
+    else:  # the model writes the answer for the follow-up as asked, from the thread's passages
+        written = chat.requests[-1]["messages"][1]["content"]
+        assert written.endswith("Question: Berapa korban tewasnya?")
+        assert written.startswith("<passages>\n[1] Banjir bandang")
+
+
+def test_standalone_from_keeps_one_question_without_labels_links_or_quotes():
+    assert standalone_from('Standalone question: "Kapan banjir di Garut?"\n') == (
+        "Kapan banjir di Garut?"
+    )
+    assert standalone_from("\n  Siapa bupati Garut? https://x.example/a\nBecause…") == (
+        "Siapa bupati Garut?"
+    )
+    assert standalone_from("NOT_FOUND") is None
+    assert standalone_from("") is None
+    assert standalone_from("a" * 301) is None
+
+
+def test_batch_conversations_are_rewritten_through_the_cli(cli_env, llm_settings, chat, tmp_path):
+    env = cli_env | {"LLM_MODEL": "test-model", "LLM_BASE_URL": chat.base_url}
+    assert run_berita(env, "ingest", str(FLOODS)).returncode == 0
+    chat.standalone["Kalau di Sumedang?"] = "Berapa rumah tertimbun longsor di Sumedang?"
+    lines = [
+        {"id": "1", "conversation": "a", "question": "Berapa rumah terendam banjir di Garut?"},
+        {"id": "2", "conversation": "a", "question": "Kalau di Sumedang?"},
+    ]
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    done = run_berita(env, "ask", "--batch", str(batch))
+    assert done.returncode == 0, done.stderr
+    answers = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert answers["2"]["follows_up"] and answers["2"]["citations"] == ["sumedang"]
+    assert answers["2"]["asked_as"] == "Berapa rumah tertimbun longsor di Sumedang?"
+    assert answers["1"]["asked_as"] == ""

@@ -305,6 +305,30 @@ def test_answers_written_by_a_configured_model_are_escaped_and_cited(api, seeded
     assert (1, "typing") in api.actions
 
 
+def test_with_a_model_a_follow_up_is_rewritten_to_stand_alone(api, cli_env):
+    from tests.llm_api import ChatServer, rewrites
+
+    assert run_berita(cli_env, "ingest", str(FLOODS)).returncode == 0
+    with ChatServer() as chat:
+        chat.standalone["Kalau di Sumedang?"] = "Berapa rumah tertimbun longsor di Sumedang?"
+        bot = start_bot(api, cli_env, LLM_MODEL="test-model", LLM_BASE_URL=chat.base_url)
+        try:
+            api.user_says("Berapa rumah terendam banjir bandang di Garut?", user_id=7)
+            assert "Banjir bandang terjang Garut" in nth_reply(api, 7).text
+            api.user_says("Kalau di Sumedang?", user_id=7)
+            moved = parse_html(nth_reply(api, 7, 2).text)
+            api.user_says("Kalau di Sumedang?", user_id=8)  # another chat: no thread to lean on
+            other = parse_html(nth_reply(api, 8).text)
+        finally:
+            log = stop_bot(bot)
+    assert "30 rumah tertimbun" in moved and "Longsor timbun permukiman di Sumedang" in moved
+    (rewrite,) = rewrites(chat.requests)  # one rewrite: the second chat had no thread
+    assert rewrite[-1]["content"] == "Kalau di Sumedang?"
+    assert rewrite[1]["content"] == "Berapa rumah terendam banjir bandang di Garut?"
+    assert "30 rumah" not in other
+    assert "Sumedang" not in log and "Garut" not in log  # no question or rewrite in the log
+
+
 def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
     wrong = "999999:WRONG-SECRET-token-abcdef"
     done = subprocess.run(

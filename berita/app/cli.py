@@ -389,6 +389,7 @@ def answer_json(answer: Any) -> dict[str, Any]:
         ],
         "citations": answer.citations,
         "follows_up": answer.follows is not None,
+        "asked_as": answer.asked_as,
         "evidence": {name: round(value, 4) for name, value in answer.evidence.items()},
         "timings_ms": answer.timings_ms,
     }
