@@ -401,7 +401,7 @@ class PassageStore:
         self, include: tuple[str, ...] = ("documents", "metadatas")
     ) -> Iterator[dict]:
         """Every stored passage, page by page: dicts with `ids` and the included fields."""
-        return collection_pages(self.collection, include)
+        yield from collection_pages(self.collection, include)  # the store lives while it runs
 
     def embedded_texts(self) -> Iterator[str]:
         """Every text whose vector the embedding cache should keep: each stored passage and
