@@ -293,9 +293,11 @@ def _from_jsonl(data: bytes, origin: str) -> Iterator[Item]:
 class Fetcher:
     """HTTP GETs that are safe to point at untrusted URLs: every hop's address is checked
     after DNS resolution (no loopback, private, link-local or cloud-metadata address unless
-    ALLOW_PRIVATE_URLS; metadata never), redirects are followed by hand (at most
-    MAX_REDIRECTS), and each fetch has a total deadline of FETCH_TIMEOUT_S, however slowly
-    the server drips its bytes."""
+    ALLOW_PRIVATE_URLS; metadata never) and the connection goes to that checked address (the
+    name is not resolved twice, so a DNS answer that changes in between cannot point it
+    elsewhere: DNS rebinding), redirects are followed by hand (at most MAX_REDIRECTS), and
+    each fetch has a total deadline of FETCH_TIMEOUT_S, however slowly the server drips its
+    bytes."""
 
     def __init__(self, settings: Settings) -> None:
         self.timeout_s = settings.fetch_timeout_s
@@ -320,9 +322,9 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         for _ in range(MAX_REDIRECTS + 1):
-            check_address(url, allow_private=self.allow_private)
+            address = check_address(url, allow_private=self.allow_private)
             try:
-                fetched = self._get_one(url, deadline, headers)
+                fetched = self._get_one(url, address, deadline, headers)
             except httpx.TimeoutException:
                 raise SourceError(f"timed out (FETCH_TIMEOUT_S is {self.timeout_s:g})") from None
             except httpx.HTTPError as error:
@@ -332,16 +334,24 @@ class Fetcher:
             url = fetched
         raise SourceError(f"more than {MAX_REDIRECTS} redirects")
 
-    def _get_one(self, url: str, deadline: float, headers: dict[str, str]) -> Fetched | str:
-        """The response, or the URL it redirects to."""
+    def _get_one(
+        self, url: str, address: str, deadline: float, headers: dict[str, str]
+    ) -> Fetched | str:
+        """The response of `url`'s server at `address`, or the URL it redirects to. The
+        request names the host as usual (the Host header, and TLS's SNI and certificate
+        check), though the connection is made to the address."""
         remaining = deadline - time.monotonic()
+        asked = httpx.URL(url)
+        pinned = asked.copy_with(host=address)
+        headers = {**headers, "Host": asked.netloc.decode("ascii")}
+        extensions = {"sni_hostname": asked.host} if asked.scheme == "https" else {}
         with self._client.stream(
-            "GET", url, headers=headers, timeout=max(remaining, 0.1)
+            "GET", pinned, headers=headers, timeout=max(remaining, 0.1), extensions=extensions
         ) as response:
             if response.status_code == 304:
-                return Fetched(str(response.url), "", b"", not_modified=True)
+                return Fetched(url, "", b"", not_modified=True)
             if response.is_redirect:
-                return str(response.url.join(response.headers["location"]))
+                return str(asked.join(response.headers["location"]))
             if response.status_code >= 400:
                 raise SourceError(f"HTTP {response.status_code} {response.reason_phrase}")
             chunks, size = [], 0
@@ -354,7 +364,7 @@ class Fetcher:
                 chunks.append(chunk)
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
             return Fetched(
-                str(response.url),
+                url,
                 content_type,
                 b"".join(chunks),
                 charset=response.charset_encoding or "",
@@ -363,8 +373,9 @@ class Fetcher:
             )
 
 
-def check_address(url: str, *, allow_private: bool) -> None:
-    """Raise SourceError unless every address `url`'s host resolves to may be fetched."""
+def check_address(url: str, *, allow_private: bool) -> str:
+    """The address to fetch `url` from (the first its host resolves to); SourceError unless
+    every address the host resolves to may be fetched."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SourceError(f"not an http(s) URL: {url[:80]}")
@@ -384,6 +395,7 @@ def check_address(url: str, *, allow_private: bool) -> None:
                 f"refused: {parts.hostname} resolves to a non-public address ({address}); "
                 "set ALLOW_PRIVATE_URLS=true to allow"
             )
+    return str(infos[0][4][0]).split("%")[0]
 
 
 def _from_url(url: str, fetcher: Fetcher) -> Iterator[Item]:

@@ -110,9 +110,11 @@ class LocalSite(ServedSite):
 
     def __enter__(self) -> LocalSite:
         site = self
+        self.hosts: list[str] = []  # each request's Host header
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                site.hosts.append(self.headers.get("Host", ""))
                 path = self.path.split("?", 1)[0]
                 if path == "/drip":
                     self.drip()

@@ -1,5 +1,6 @@
 """Ingest real HTML pages and an RSS feed served on 127.0.0.1."""
 
+import socket
 import time
 
 from berita.answer.components import open_answerer, open_store
@@ -92,6 +93,30 @@ def test_private_addresses_are_refused_by_default_and_metadata_always(settings, 
         "refused: 169.254.169.254 is a cloud metadata address"
     ] * 2
     assert summary.added == 0
+
+
+def test_a_host_is_fetched_from_the_address_checked_not_a_second_answer(
+    settings, site, monkeypatch
+):
+    """DNS rebinding: a name that answers a checked address first and another one next must
+    not be fetched from the second; the connection goes to the address that was checked."""
+    real_getaddrinfo = socket.getaddrinfo
+    asked = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "kabar.test":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        asked.append(host)
+        address = "127.0.0.1" if len(asked) == 1 else "127.0.0.2"  # nothing listens there
+        return real_getaddrinfo(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://kabar.test:{site.server.server_address[1]}/berita/harga-beras"
+    summary = ingest([url], open_store(settings), settings)
+    assert (summary.added, summary.failures) == (1, [])
+    assert asked == ["kabar.test"]  # resolved once, by the check
+    assert site.hosts == [f"kabar.test:{site.server.server_address[1]}"]  # named as asked
+    assert [source.url for source in open_store(settings).sources()] == [url]
 
 
 def test_a_slow_drip_server_is_cut_off_at_the_fetch_deadline(settings, site):
