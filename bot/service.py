@@ -13,6 +13,7 @@ from typing import TypeVar
 from berita.answer.answerer import Answer, Answerer
 from berita.answer.conversation import Threads
 from berita.settings import Settings
+from berita.threads import SharedLock
 from berita.vectorstore.feeds import FeedState, FeedStates
 from berita.vectorstore.store import SourceInfo, StoreError
 
@@ -34,15 +35,17 @@ class Overview:
 
 
 class AnswerService:
-    """Runs questions in a bounded thread pool over a store the bot serves (the embedded
-    store's owner) or reaches (CHROMA_HOST, or another owner), and follows other processes'
-    writes: each refresh re-reads where the passages live and their revision. Questions and
-    the refresh share one lock."""
+    """Runs questions in a bounded thread pool (BOT_WORKERS answer at once) over a store the
+    bot serves (the embedded store's owner) or reaches (CHROMA_HOST, or another owner), and
+    follows other processes' writes: each refresh re-reads where the passages live and their
+    revision. Questions and listings share the store (a shared lock); the refresh, a removal
+    and opening the store have it alone (exclusive)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._executor = ThreadPoolExecutor(settings.bot_workers, thread_name_prefix="answer")
-        self._lock = threading.Lock()
+        self._lock = SharedLock()
+        self._opening = threading.Lock()  # one thread opens the answerer; the others wait
         self._answerer: Answerer | None = None
         self._outage = False  # the store was unreachable at the last refresh
         self.threads = Threads(settings.conversation_timeout_min * 60, settings.conversation_chats)
@@ -88,8 +91,10 @@ class AnswerService:
         return await self._run(self._refresh)
 
     def close(self) -> None:
-        """Stop the worker threads."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker threads, then let go of the store (an embedded one's server stops)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._answerer is not None:
+            self._answerer.retriever.store.close()
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
@@ -120,31 +125,35 @@ class AnswerService:
     # -- worker threads ---------------------------------------------------------------------
 
     def _ready(self) -> Answerer:
-        if self._answerer is None:
-            from berita.answer.components import open_answerer, setting_errors
+        with self._opening:
+            return self._answerer or self._open_answerer()
 
-            try:  # the bot serves an embedded store to every other berita process
-                self._answerer = open_answerer(self.settings, serve=True)
-            except setting_errors():
-                raise  # a setting to fix, whether or not the store is up
-            except StoreError as error:
-                raise StoreUnavailableError(str(error)) from None
-            except Exception as error:
-                if self.settings.server_mode:  # a server that is down fails in many ways
-                    raise StoreUnavailableError(f"{type(error).__name__}: {error}") from None
-                raise
+    def _open_answerer(self) -> Answerer:
+        """Open the store and load the models (callers hold `_opening`)."""
+        from berita.answer.components import open_answerer, setting_errors
+
+        try:  # the bot serves an embedded store to every other berita process
+            self._answerer = open_answerer(self.settings, serve=True)
+        except setting_errors():
+            raise  # a setting to fix, whether or not the store is up
+        except StoreError as error:
+            raise StoreUnavailableError(str(error)) from None
+        except Exception as error:
+            if self.settings.server_mode:  # a server that is down fails in many ways
+                raise StoreUnavailableError(f"{type(error).__name__}: {error}") from None
+            raise
         return self._answerer
 
     def _open(self) -> None:
-        with self._lock:
+        with self._lock.exclusive():
             self._ready()
 
     def _ask(self, question: str, thread: Hashable | None) -> Answer:
         context = None if thread is None else self.threads.context(thread)
-        with self._lock:
+        with self._lock.shared():
             answerer = self._ready()
         standalone = answerer.standalone(question, context)  # an LLM call holds no lock
-        with self._lock:
+        with self._lock.shared():
             answer = self._ready().extract(question, self.settings.retrieve_k, context, standalone)
         answer = answerer.generate(answer)
         if thread is not None:
@@ -152,7 +161,7 @@ class AnswerService:
         return answer
 
     def _sources(self) -> list[SourceInfo]:
-        with self._lock:
+        with self._lock.shared():
             return self._ready().retriever.store.sources()
 
     def _overview(self) -> Overview:
@@ -161,7 +170,7 @@ class AnswerService:
         return Overview(len(sources), dates[0] if dates else "", dates[-1] if dates else "")
 
     def _feed_states(self) -> FeedStates:
-        with self._lock:
+        with self._lock.shared():
             return self._ready().retriever.store.feed_states()
 
     def _feeds(self) -> list[FeedState]:
@@ -182,7 +191,7 @@ class AnswerService:
         return "removed" if self._feed_states().remove(url) else "unknown"
 
     def _remove(self, doc_ids: list[str]) -> dict[str, int]:
-        with self._lock:
+        with self._lock.exclusive():
             store = self._ready().retriever.store
             removed = store.remove(doc_ids)
             if any(removed.values()):
@@ -190,7 +199,7 @@ class AnswerService:
             return removed
 
     def _refresh(self) -> bool:
-        with self._lock:
+        with self._lock.exclusive():
             if self._answerer is None and not self._outage:
                 return False  # not opened yet: the first request opens it
             try:

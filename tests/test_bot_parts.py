@@ -1,15 +1,24 @@
-"""The bot's parts on their own: message splitting, per-chat order, rate limits, allow-lists."""
+"""The bot's parts on their own: message splitting, per-chat order, rate limits, allow-lists,
+questions answered side by side."""
 
 import asyncio
 import datetime as dt
+import threading
+import time
 
 import pytest
 from telegram import Chat, Message, Update
 
+from berita.answer.answerer import Answerer
+from berita.answer.components import open_store
 from berita.bot.access import AccessPolicy, RateLimiter
 from berita.bot.processing import ChatOrderedProcessor, redact
 from berita.bot.replies import split_message
+from berita.bot.service import AnswerService
+from berita.ingest.pipeline import ingest
 from berita.settings import load_settings
+from berita.threads import SharedLock
+from tests.conftest import SEED
 from tests.telegram_api import parse_html
 
 
@@ -113,3 +122,72 @@ def test_allow_lists_admins_and_a_bounded_memory_of_refusals():
 def test_the_token_is_redacted_wherever_it_appears(text):
     redacted = redact(text, "123456:AAH-secret-part-xyz")
     assert "AAH-secret" not in redacted and "<token>" in redacted
+
+
+def test_questions_are_answered_side_by_side_and_a_refresh_waits_for_them(settings, monkeypatch):
+    ingest([str(SEED)], open_store(settings), settings)
+    reading, release = threading.Event(), threading.Event()
+    extract = Answerer.extract
+
+    def slow_for_one(self, question, *args, **kwargs):
+        if question.startswith("Siapa"):  # this one is read slowly, holding the store shared
+            reading.set()
+            release.wait(30)
+        return extract(self, question, *args, **kwargs)
+
+    monkeypatch.setattr(Answerer, "extract", slow_for_one)
+    service = AnswerService(settings.model_copy(update={"bot_workers": 2}))
+
+    async def questions():
+        await service.start()
+        slow = asyncio.create_task(service.ask("Siapa juru bicara Kremlin?"))
+        await asyncio.to_thread(reading.wait, 30)
+        quick = await asyncio.wait_for(service.ask("which countries left CSTO?"), 60)
+        refresh = asyncio.create_task(service.refresh())  # takes the store alone
+        await asyncio.sleep(0.5)
+        waiting = not slow.done() and not refresh.done()
+        release.set()
+        return quick, await slow, waiting, await refresh
+
+    try:
+        quick, slow, waiting, _ = asyncio.run(questions())
+    finally:
+        release.set()
+        service.close()
+    assert "Azerbaijan" in quick.answer  # answered while the other question was being read
+    assert "Peskov" in slow.answer
+    assert waiting  # the refresh waited for the question that held the store
+
+
+def test_a_waiting_writer_goes_before_readers_that_come_after_it():
+    lock, order = SharedLock(), []
+    first_reader_in, writer_waiting = threading.Event(), threading.Event()
+
+    def reader(name, hold):
+        with lock.shared():
+            order.append(name)
+            first_reader_in.set()
+            hold.wait(10)
+
+    def writer():
+        writer_waiting.set()
+        with lock.exclusive():
+            order.append("writer")
+
+    hold = threading.Event()
+    threads = [threading.Thread(target=reader, args=("reader-1", hold))]
+    threads[0].start()
+    first_reader_in.wait(10)
+    threads.append(threading.Thread(target=writer))
+    threads[1].start()
+    writer_waiting.wait(10)
+    while not lock._writers_waiting:  # the writer is queued behind the first reader
+        time.sleep(0.01)
+    threads.append(threading.Thread(target=reader, args=("reader-2", hold)))
+    threads[2].start()
+    time.sleep(0.2)
+    assert order == ["reader-1"]  # the second reader waits behind the writer
+    hold.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["reader-1", "writer", "reader-2"]

@@ -8,6 +8,7 @@ reads them back into an index, saves one at each commit and clears what older co
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class LexicalSync:
         self._write_lock = write_lock
         self._state: _State | None = None
         self._dirty_until = 0.0  # keep an index built while a writer works until then
+        self._busy = threading.Lock()  # questions answered at once follow the journal once
 
     def index(self, collection: Any, revision: str, dirty: bool) -> LexicalIndex:
         """The BM25 index of the passages at the store's `revision`: the committed revision's
@@ -76,6 +78,10 @@ class LexicalSync:
         DIRTY_REBUILD_FACTOR times what it took (at least DIRTY_REBUILD_MIN_S), so a reader
         of a large store is not rebuilding all the time.
         """
+        with self._busy:
+            return self._index(collection, revision, dirty)
+
+    def _index(self, collection: Any, revision: str, dirty: bool) -> LexicalIndex:
         if self._state and self._state.revision == revision:
             return self._state.index
         state = self._follow(collection, revision)
