@@ -37,4 +37,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py --eval $(EVAL)
 
 clean:
-	rm -rf $(VENV) data/chroma data/lexical data/embedding-cache
+	rm -rf $(VENV)

@@ -9,6 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
+from platformdirs import user_cache_path, user_data_path
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -19,13 +20,30 @@ class SettingsError(ValueError):
     """A setting has an invalid value; the message is one line naming it."""
 
 
+def data_home() -> Path:
+    """The default home of the store, whatever folder `berita` runs in: the user's data
+    folder (`$XDG_DATA_HOME/berita` or ~/.local/share/berita on Linux, Application Support on
+    macOS, AppData on Windows)."""
+    return user_data_path("berita", appauthor=False)
+
+
+def cache_home() -> Path:
+    """The default home of caches: the user's cache folder (~/.cache/berita on Linux)."""
+    return user_cache_path("berita", appauthor=False)
+
+
 class Settings(BaseSettings):
     """berita's configuration. Every field maps to the upper-case environment variable."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Store
-    chroma_path: Path = Field(Path("data/chroma"), description="Embedded Chroma folder.")
+    chroma_path: Path = Field(
+        default_factory=lambda: data_home() / "chroma",
+        description="Embedded Chroma folder (`<data>`: your user data folder, "
+        "`~/.local/share/berita` on Linux).",
+        json_schema_extra={"shown_default": "`<data>/chroma`"},
+    )
     chroma_host: str | None = Field(
         None, description="Chroma server host (`chroma run --path DIR`); set to use a server."
     )
@@ -34,7 +52,9 @@ class Settings(BaseSettings):
         "berita", min_length=3, max_length=512, description="Collection name."
     )
     lexical_cache_path: Path = Field(
-        Path("data/lexical"), description="Saved BM25 indexes (in server mode: this process's)."
+        default_factory=lambda: data_home() / "lexical",
+        description="Saved BM25 indexes (in server mode: this process's).",
+        json_schema_extra={"shown_default": "`<data>/lexical`"},
     )
 
     # Embeddings
@@ -45,8 +65,10 @@ class Settings(BaseSettings):
         "Hub name (E5 prefixes applied; `HF_HUB_OFFLINE` respected).",
     )
     embedding_cache_path: Path | None = Field(
-        Path("data/embedding-cache"),
-        description="Content-keyed vector cache (empty: off; `berita prune-cache` trims it).",
+        default_factory=lambda: cache_home() / "embedding-cache",
+        description="Content-keyed vector cache (empty: off; `berita prune-cache` trims it; "
+        "`<cache>`: your user cache folder, `~/.cache/berita` on Linux).",
+        json_schema_extra={"shown_default": "`<cache>/embedding-cache`"},
     )
     embedding_threads: int = Field(
         2, ge=1, le=64, description="Engine threads (`OMP_WAIT_POLICY=PASSIVE` is set too)."
@@ -300,6 +322,13 @@ class Settings(BaseSettings):
     def server_mode(self) -> bool:
         """True when a Chroma server is configured instead of the embedded store."""
         return bool(self.chroma_host)
+
+    @property
+    def store_location(self) -> str:
+        """Which store is in use: the Chroma server's address or the embedded folder, and the
+        collection."""
+        where = f"{self.chroma_host}:{self.chroma_port}" if self.server_mode else self.chroma_path
+        return f"{where} / {self.chroma_collection}"
 
 
 def reference() -> str:

@@ -78,12 +78,5 @@ async def about_command(update: Update, context: Context) -> None:
         articles=articles,
     )
     if context.bot_data.access.is_admin(update.effective_user.id):
-        store = (
-            f"{settings.chroma_host}:{settings.chroma_port}"
-            if settings.server_mode
-            else str(settings.chroma_path)
-        )
-        lines += "\n" + text(
-            language, "about_store", store=f"{store} / {settings.chroma_collection}"
-        )
+        lines += "\n" + text(language, "about_store", store=settings.store_location)
     await update.effective_message.reply_html(lines)

@@ -36,8 +36,11 @@ def clean_environment() -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def no_outside_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No `.env` (the working folder is empty) and no setting from the developer's shell."""
+    """No `.env` (the working folder is empty), no setting from the developer's shell, and
+    the default data and cache folders inside the test's folder, never the user's."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
 

@@ -314,3 +314,27 @@ def test_env_example_parses_and_names_every_setting():
     )
     named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example.read_text("utf-8"), re.MULTILINE))
     assert {name.upper() for name in Settings.model_fields} <= named
+
+
+def test_the_default_store_is_the_users_wherever_berita_runs(tmp_path):
+    from berita import __version__
+    from tests.conftest import clean_environment
+
+    env = clean_environment()  # XDG_DATA_HOME: the test's stand-in for the user's data folder
+    shown = []
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        done = subprocess.run(
+            [BERITA, "--version"], cwd=tmp_path / folder, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0
+        shown.append(done.stdout)
+    store = tmp_path / "user-data" / "berita" / "chroma"
+    assert shown == [f"berita {__version__}\nstore: {store} / berita\n"] * 2
+    assert not any((tmp_path / folder / "data").exists() for folder in ("one", "two"))
+    server = run_berita(
+        env | {"CHROMA_HOST": "10.0.0.5", "CHROMA_COLLECTION": "kabar"}, "--version"
+    )
+    assert server.stdout.endswith("store: 10.0.0.5:8000 / kabar\n")
+    broken = run_berita(env | {"CHROMA_PORT": "nope"}, "--version")
+    assert broken.returncode == 0 and "store: unknown (invalid setting CHROMA_PORT" in broken.stdout

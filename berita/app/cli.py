@@ -433,6 +433,18 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
     return run_bot(settings)
 
 
+class _Version(argparse.Action):
+    """`--version`: the version, and which store the settings point at (nothing is opened)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        try:
+            store = get_settings().store_location
+        except SettingsError as error:
+            store = f"unknown ({error})"
+        print(f"berita {__version__}\nstore: {store}")
+        parser.exit()
+
+
 def _positive(value: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -458,7 +470,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="berita", description="Ask questions about news articles; answers cite their sources."
     )
-    parser.add_argument("--version", action="version", version=f"berita {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show the version and the store in use"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, run: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
