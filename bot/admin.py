@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import Callable
 from html import escape
 
@@ -40,7 +37,8 @@ def _is_url(argument: str) -> bool:
 
 
 async def add_command(update: Update, context: Context) -> None:
-    """/add URL...: admins ingest articles or feeds; the reply is the ingest summary."""
+    """/add URL...: admins ingest articles or feeds (in the bot, at most ADD_TIMEOUT_S); the
+    reply is the ingest's summary and a line for each URL that failed."""
     urls = await admin_arguments(update, context, "add_usage", _is_url)
     if not urls:
         return
@@ -48,30 +46,12 @@ async def add_command(update: Update, context: Context) -> None:
     await message.reply_html(text(language_of(update), "adding", count=len(urls)))
     limit = context.bot_data.settings.add_timeout_s
     async with showing_typing(message):
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "berita.app.cli",
-            "ingest",
-            *urls,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=os.environ.copy(),
-        )
-        try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), limit)
-        except TimeoutError:
-            process.send_signal(signal.SIGINT)  # it commits what it stored, then stops
-            stdout, stderr = await process.communicate()
-            stderr += f"berita: /add stopped after ADD_TIMEOUT_S ({limit:g} s)\n".encode()
-    errors = [
-        line
-        for line in stderr.decode(errors="replace").splitlines()
-        if line.startswith(("error ", "berita:"))
-    ]
-    summary = stdout.decode(errors="replace").strip() or "ingest failed"
-    await reply(message, "\n".join(escape(line) for line in [summary, *errors]))
-    await context.bot_data.service.refresh()
+        summary = await context.bot_data.service.add(urls, limit)
+    lines = [summary.line()]
+    lines += [f"error {failure.origin}: {failure.reason}" for failure in summary.failures]
+    if summary.interrupted:
+        lines.append(f"/add stopped after ADD_TIMEOUT_S ({limit:g} s)")
+    await reply(message, "\n".join(escape(line) for line in lines))
 
 
 async def remove_command(update: Update, context: Context) -> None:

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from berita.answer.answerer import Answer, Answerer
 from berita.answer.conversation import Threads
+from berita.ingest.pipeline import IngestSummary
 from berita.settings import Settings
 from berita.threads import SharedLock
 from berita.vectorstore.feeds import FeedState, FeedStates
@@ -44,6 +45,8 @@ class AnswerService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._executor = ThreadPoolExecutor(settings.bot_workers, thread_name_prefix="answer")
+        self._adding = ThreadPoolExecutor(1, thread_name_prefix="add")  # one /add at a time
+        self._add_stops: set[threading.Event] = set()  # each /add's; close() sets them
         self._lock = SharedLock()
         self._opening = threading.Lock()  # one thread opens the answerer; the others wait
         self._answerer: Answerer | None = None
@@ -86,12 +89,34 @@ class AnswerService:
         """Stop watching a feed added here: "removed", "configured" (in settings) or "unknown"."""
         return await self._run(self._remove_feed, url)
 
+    async def add(self, sources: list[str], limit_s: float) -> IngestSummary:
+        """Ingest URLs (articles or feeds) in this process, one /add at a time, with the
+        models already loaded; after `limit_s` seconds the run stops after the article in hand
+        (a download under way ends), keeping what it stored. The answers see them next."""
+        stop = threading.Event()
+        self._add_stops.add(stop)
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(self._adding, self._guarded, self._add, sources, stop)
+        try:
+            summary = await asyncio.wait_for(asyncio.shield(running), limit_s)
+        except TimeoutError:
+            stop.set()
+            summary = await running
+        finally:
+            self._add_stops.discard(stop)
+        await self.refresh()
+        return summary
+
     async def refresh(self) -> bool:
         """Reopen the store if another process changed it; True when it did."""
         return await self._run(self._refresh)
 
     def close(self) -> None:
-        """Stop the worker threads, then let go of the store (an embedded one's server stops)."""
+        """Stop the worker threads (an /add under way stops after the article in hand), then
+        let go of the store (an embedded one's server stops)."""
+        for stop in list(self._add_stops):
+            stop.set()
+        self._adding.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._answerer is not None:
             self._answerer.retriever.store.close()
@@ -159,6 +184,18 @@ class AnswerService:
         if thread is not None:
             self.threads.add(thread, answer.turn())
         return answer
+
+    def _add(self, sources: list[str], stop: threading.Event) -> IngestSummary:
+        from berita.answer.components import open_store
+        from berita.ingest.pipeline import ingest
+
+        with self._lock.shared():
+            self._ready()  # the store is served (or reached) before a second client opens it
+        store = open_store(self.settings, serve=True)  # its own client: questions go on
+        try:
+            return ingest(sources, store, self.settings, stop=stop)
+        finally:
+            store.close()
 
     def _sources(self) -> list[SourceInfo]:
         with self._lock.shared():

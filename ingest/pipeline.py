@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from berita.ingest.article import IngestFailure
 from berita.ingest.chunk import chunk_article
 from berita.ingest.clean import check_article, clean_article
-from berita.ingest.sources import Item, iter_articles
+from berita.ingest.sources import Item, StopRequestedError, iter_articles
 from berita.settings import Settings
 from berita.vectorstore.store import ArticleConflictError, DuplicateArticleError, PassageStore
 
@@ -67,7 +67,7 @@ def ingest(
     `stop` is set, the run ends after the item in hand, as an interrupted one. Files and stdin
     that don't name their encoding are read in `encoding`.
     """
-    articles = iter_articles(sources, settings, encoding)
+    articles = iter_articles(sources, settings, encoding, stop)
     return store_items(articles, store, settings, on_item, stop=stop)
 
 
@@ -115,7 +115,7 @@ def store_items(
             if stop is not None and stop.is_set():
                 summary.interrupted = True
                 break
-    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, or the bot's /add running out of time
+    except (KeyboardInterrupt, StopRequestedError):  # Ctrl-C, SIGTERM, or `stop` mid-download
         summary.interrupted = True
     finally:
         if pending:

@@ -9,6 +9,7 @@ import ipaddress
 import re
 import socket
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -41,6 +42,10 @@ METADATA_ADDRESSES = {
 Item = Article | IngestFailure
 
 
+class StopRequestedError(Exception):
+    """The run was asked to stop while a download was under way."""
+
+
 class SourceError(Exception):
     """A source could not be read; the message is one line."""
 
@@ -59,13 +64,17 @@ class Fetched:
 
 
 def iter_articles(
-    sources: list[str], settings: Settings, encoding: str = "utf-8"
+    sources: list[str],
+    settings: Settings,
+    encoding: str = "utf-8",
+    stop: threading.Event | None = None,
 ) -> Iterator[Item]:
     """Yield an Article or an IngestFailure for every item the sources hold, in order.
 
     Files and standard input that don't say their encoding (by a byte-order mark, or an HTML
-    <meta> charset) are read in `encoding`; a web server's response says its own."""
-    with Fetcher(settings) as fetcher:
+    <meta> charset) are read in `encoding`; a web server's response says its own. Once `stop`
+    is set, a download under way ends with StopRequestedError."""
+    with Fetcher(settings, stop) as fetcher:
         for source in sources:
             if source.startswith(("http://", "https://")):
                 yield from _from_url(source, fetcher)
@@ -299,7 +308,8 @@ class Fetcher:
     each fetch has a total deadline of FETCH_TIMEOUT_S, however slowly the server drips its
     bytes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+        self.stop = stop  # once set, a download ends (StopRequestedError) at its next chunk
         self.timeout_s = settings.fetch_timeout_s
         self.max_bytes = settings.max_source_bytes
         self.allow_private = settings.allow_private_urls
@@ -361,6 +371,8 @@ class Fetcher:
                     raise SourceError(f"response larger than MAX_SOURCE_BYTES ({self.max_bytes:,})")
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("deadline")
+                if self.stop is not None and self.stop.is_set():
+                    raise StopRequestedError
                 chunks.append(chunk)
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
             return Fetched(

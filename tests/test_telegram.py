@@ -488,15 +488,31 @@ def test_a_store_server_outage_is_answered_logged_once_and_recovered(api, cli_en
     assert log.count("berita.bot.service: store available again") == 1
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_add_is_stopped_at_its_timeout_and_says_so(api, cli_env, site):
     bot = start_bot(api, cli_env, ADMIN_USER_IDS="40", ADD_TIMEOUT_S="3", FETCH_TIMEOUT_S="60")
     try:
         started = time.monotonic()
         api.user_says(f"/add {site.url('/drip')}", user_id=40)
+        assert "Adding" in nth_reply(api, 40).text
+        children = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in _children(bot.pid)]
+        assert not any(b"ingest" in command for command in children)  # /add runs in the bot
         reply = nth_reply(api, 40, 2, timeout=30).text
         assert time.monotonic() - started < 15
         assert reply.startswith("0 added, 0 updated, 0 unchanged, 0 failed")
-        assert "interrupted" in reply and "berita: /add stopped after ADD_TIMEOUT_S (3 s)" in reply
+        assert "interrupted" in reply and "/add stopped after ADD_TIMEOUT_S (3 s)" in reply
         api.user_says("/help", user_id=40)
         assert "/ask" in nth_reply(api, 40, 3).text  # the chat is not blocked
     finally:
