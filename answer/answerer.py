@@ -185,26 +185,36 @@ class Answerer:
         self.writer = writer
         self.reading = reading
 
-    def ask(self, question: str, k: int = 5, context: Turn | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        context: Turn | None = None,
+        history: tuple[Turn, ...] = (),
+    ) -> Answer:
         """Answer one question from the top `k` passages (written by the LLM when one is set);
-        a follow-up is read with `context`, its thread's latest answered turn."""
-        standalone = self.standalone(question, context)
+        a follow-up is read with `context`, its thread's latest answered turn (and rewritten by
+        the LLM from the thread's `history`, `context` alone when none is given)."""
+        standalone = self.standalone(question, context, history)
         return self.generate(self.extract(question, k, context, standalone))
 
     def ask_in(self, threads: Threads, key: Hashable, question: str, k: int = 5) -> Answer:
         """Answer the next question of thread `key`: read with its context, then remembered."""
-        answer = self.ask(question, k, threads.context(key))
+        answer = self.ask(question, k, threads.context(key), threads.history(key))
         threads.add(key, answer.turn())
         return answer
 
-    def standalone(self, question: str, context: Turn | None) -> str:
+    def standalone(
+        self, question: str, context: Turn | None, history: tuple[Turn, ...] = ()
+    ) -> str:
         """With an LLM, a question that leans on `context` rewritten into one that stands
-        alone ("Kapan itu terjadi?" -> "Kapan banjir bandang di Garut terjadi?"); "" for a
-        question that stands alone, without an LLM, or when the LLM failed."""
+        alone ("Kapan itu terjadi?" -> "Kapan banjir bandang di Garut terjadi?"), from the
+        thread's turns (`history`, or `context` alone); "" for a question that stands alone,
+        without an LLM, or when the LLM failed."""
         if self.writer is None or context is None or not leans_on_thread(question):
             return ""
-        history = [(context.question, context.answer)]
-        return self.writer.standalone_question(question, history) or ""
+        turns = [(turn.question, turn.answer) for turn in history or (context,)]
+        return self.writer.standalone_question(question, turns) or ""
 
     def extract(
         self, question: str, k: int = 5, context: Turn | None = None, standalone: str = ""

@@ -89,6 +89,15 @@ class Threads:
                 return None
             return next((turn for turn in reversed(entry[1]) if turn.answered), None)
 
+    def history(self, key: Hashable) -> tuple[Turn, ...]:
+        """The thread's remembered turns, oldest first (none for a new, forgotten or timed-out
+        thread): what an LLM reads to rewrite a follow-up."""
+        with self._lock:
+            entry = self._threads.get(self._resolve(key))
+            if entry is None or self._clock() - entry[0] > self.timeout_s:
+                return ()
+            return entry[1]
+
     def add(self, key: Hashable, turn: Turn) -> None:
         """Record a turn (a timed-out thread starts again with it)."""
         with self._lock:

@@ -123,11 +123,12 @@ class AnswerWriter:
 
     def standalone_question(self, question: str, history: list[tuple[str, str]]) -> str | None:
         """The follow-up `question` rewritten by the model into one that stands alone, given
-        the thread's earlier (question, answer) turns; None when the model failed or its reply
-        is no question (empty, NOT_FOUND, longer than STANDALONE_MAX_CHARS)."""
+        the thread's earlier (question, answer) turns, oldest first (a refused turn's answer is
+        empty: only its question is sent); None when the model failed or its reply is no
+        question (empty, NOT_FOUND, longer than STANDALONE_MAX_CHARS)."""
         messages: list[tuple[str, str]] = []
         for asked, answered in history:
-            messages += [("human", asked), ("ai", answered)]
+            messages += [("human", asked), ("ai", answered)] if answered else [("human", asked)]
         reply = self._standalone.invoke({"history": messages, "question": question})
         return standalone_from(reply)
 

@@ -177,7 +177,8 @@ class AnswerService:
         context = None if thread is None else self.threads.context(thread)
         with self._lock.shared():
             answerer = self._ready()
-        standalone = answerer.standalone(question, context)  # an LLM call holds no lock
+        history = () if thread is None else self.threads.history(thread)
+        standalone = answerer.standalone(question, context, history)  # holds no lock
         with self._lock.shared():
             answer = self._ready().extract(question, self.settings.retrieve_k, context, standalone)
         answer = answerer.generate(answer)

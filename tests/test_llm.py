@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from berita.answer.components import open_answerer, open_store
+from berita.answer.conversation import Threads
 from berita.answer.llm import parse_reply, standalone_from
 from berita.ingest.pipeline import ingest
 from berita.settings import load_settings
@@ -238,3 +239,21 @@ def test_batch_conversations_are_rewritten_through_the_cli(cli_env, llm_settings
     assert answers["2"]["follows_up"] and answers["2"]["citations"] == ["sumedang"]
     assert answers["2"]["asked_as"] == "Berapa rumah tertimbun longsor di Sumedang?"
     assert answers["1"]["asked_as"] == ""
+
+
+def test_the_rewrite_reads_every_turn_the_thread_remembers(floods_llm, chat):
+    threads = Threads(timeout_s=600)
+    first = floods_llm.ask_in(threads, "chat", "Berapa rumah terendam banjir bandang di Garut?")
+    chat.standalone["Berapa korban tewasnya?"] = "Berapa korban tewas banjir bandang di Garut?"
+    second = floods_llm.ask_in(threads, "chat", "Berapa korban tewasnya?")
+    assert second.asked_as and second.citations == ["garut"]
+    chat.requests.clear()
+    floods_llm.ask_in(threads, "chat", "Siapa bupatinya?")
+    (rewrite,) = rewrites(chat.requests)
+    assert [(m["role"], m["content"]) for m in rewrite[1:]] == [
+        ("user", first.question),
+        ("assistant", first.answer),
+        ("user", second.question),
+        ("assistant", second.answer),
+        ("user", "Siapa bupatinya?"),
+    ]
