@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from berita.ingest.article import IngestFailure
 from berita.ingest.chunk import chunk_article
 from berita.ingest.clean import check_article, clean_article
-from berita.ingest.sources import Item, StopRequestedError, iter_articles
+from berita.ingest.fetch import StopRequestedError
+from berita.ingest.sources import Item, iter_articles
 from berita.settings import Settings
 from berita.vectorstore.store import ArticleConflictError, DuplicateArticleError, PassageStore
 

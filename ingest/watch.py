@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 
 from berita.ingest.article import canonical_url
+from berita.ingest.fetch import Fetcher, SourceError
 from berita.ingest.pipeline import IngestSummary, store_items
-from berita.ingest.sources import Fetcher, SourceError, feed_entries, is_feed, iter_feed_pages
+from berita.ingest.sources import feed_entries, is_feed, iter_feed_pages
 from berita.settings import Settings
 from berita.vectorstore.feeds import FeedState, FeedStates
 from berita.vectorstore.store import PassageStore

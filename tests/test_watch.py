@@ -12,7 +12,7 @@ import pytest
 
 from berita.answer.components import open_answerer, open_store
 from berita.ingest import watch as watching
-from berita.ingest.sources import Fetcher
+from berita.ingest.fetch import Fetcher
 from berita.ingest.watch import apply_retention, poll_feed
 from berita.vectorstore.feeds import FeedState
 from tests.conftest import BERITA, run_berita
