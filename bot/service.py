@@ -26,6 +26,10 @@ class StoreUnavailableError(RuntimeError):
     """The article store cannot be reached now."""
 
 
+class _ClosingError(Exception):
+    """The bot is stopping: a background check ends."""
+
+
 @dataclass(frozen=True)
 class Overview:
     """What the bot knows: for /start and /about."""
@@ -47,6 +51,7 @@ class AnswerService:
         self._executor = ThreadPoolExecutor(settings.bot_workers, thread_name_prefix="answer")
         self._adding = ThreadPoolExecutor(1, thread_name_prefix="add")  # one /add at a time
         self._add_stops: set[threading.Event] = set()  # each /add's; close() sets them
+        self._closing = threading.Event()  # ends the background check of the store
         self._lock = SharedLock()
         self._opening = threading.Lock()  # one thread opens the answerer; the others wait
         self._answerer: Answerer | None = None
@@ -57,8 +62,10 @@ class AnswerService:
 
     async def start(self) -> None:
         """Open the store and load the models now, so the first question is not kept waiting
-        (and a misconfigured reader or embedder stops the bot before it polls)."""
+        (and a misconfigured reader or embedder stops the bot before it polls); then check the
+        store in the background."""
         await self._run(self._open)
+        self._adding.submit(self._check_store)  # before any /add; questions go on meanwhile
 
     async def ask(self, question: str, thread: Hashable | None = None) -> Answer:
         """Answer a question without blocking the event loop; a follow-up is read with the
@@ -114,6 +121,7 @@ class AnswerService:
     def close(self) -> None:
         """Stop the worker threads (an /add under way stops after the article in hand), then
         let go of the store (an embedded one's server stops)."""
+        self._closing.set()
         for stop in list(self._add_stops):
             stop.set()
         self._adding.shutdown(wait=True, cancel_futures=True)
@@ -185,6 +193,37 @@ class AnswerService:
         if thread is not None:
             self.threads.add(thread, answer.turn())
         return answer
+
+    def _check_store(self) -> None:
+        """Check every passage with a store client of its own (`berita check`) and log what
+        is damaged: answers route around it, `berita check --repair` mends it. A bot that
+        stops meanwhile ends the check at its next batch."""
+        from berita.answer.components import open_store
+        from berita.vectorstore.check import check_store
+
+        def unless_closing(_checked: int) -> None:
+            if self._closing.is_set():
+                raise _ClosingError
+
+        try:
+            store = open_store(self.settings, serve=True)
+            try:
+                check = check_store(store, progress=unless_closing)
+            finally:
+                store.close()
+        except _ClosingError:
+            return
+        except Exception as error:  # noqa: BLE001 - a check that cannot run is only reported
+            log.warning("could not check the store: %s: %s", type(error).__name__, error)
+            return
+        if check.ok:
+            log.info("store checked: %s, sound", check.lines()[0])
+        else:
+            log.warning(
+                "the store is damaged (%s): answers leave those passages out; "
+                "`berita check --repair` mends them",
+                "; ".join(check.lines()),
+            )
 
     def _add(self, sources: list[str], stop: threading.Event) -> IngestSummary:
         from berita.answer.components import open_store

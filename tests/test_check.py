@@ -68,10 +68,10 @@ def test_a_batch_goes_on_past_a_question_that_fails(cli_env, tmp_path, monkeypat
         monkeypatch.setenv(name, value)
     asked = Answerer.ask
 
-    def fails_once(self, question, k=5, context=None):
+    def fails_once(self, question, *args, **kwargs):
         if question == QUESTIONS[1]:
             raise ValueError("a fault injected into one question")
-        return asked(self, question, k, context)
+        return asked(self, question, *args, **kwargs)
 
     monkeypatch.setattr(Answerer, "ask", fails_once)
     batch = tmp_path / "questions.jsonl"

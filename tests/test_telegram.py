@@ -329,6 +329,34 @@ def test_with_a_model_a_follow_up_is_rewritten_to_stand_alone(api, cli_env):
     assert "Sumedang" not in log and "Garut" not in log  # no question or rewrite in the log
 
 
+def test_the_bot_checks_the_store_at_start_and_says_what_is_damaged(api, seeded, settings):
+    from tests.test_check import DAMAGED, _lose_vector
+
+    bot = start_bot(api, seeded)
+    try:
+        _wait_for_log(bot, "store checked: 4 passages of 1 articles checked, sound")
+    finally:
+        stop_bot(bot)
+    _lose_vector(settings.chroma_path, DAMAGED)
+    bot = start_bot(api, seeded)
+    try:
+        api.user_says("Siapa juru bicara Kremlin?", user_id=1)
+        assert "Peskov" in nth_reply(api, 1).text  # answered from the rest meanwhile
+        _wait_for_log(bot, "`berita check --repair` mends them")
+    finally:
+        log = stop_bot(bot)
+    damaged = next(line for line in log.splitlines() if "the store is damaged" in line)
+    assert "1 passages without their vector" in damaged
+    assert "damaged articles: seed-csto-armenia" in damaged
+
+
+def _wait_for_log(bot: subprocess.Popen, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in "".join(bot.log):
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n" + "".join(bot.log)
+        time.sleep(0.2)
+
+
 def test_a_rejected_token_is_one_line_and_never_shown(api, seeded):
     wrong = "999999:WRONG-SECRET-token-abcdef"
     done = subprocess.run(
