@@ -83,11 +83,7 @@ class Threads:
     def context(self, key: Hashable) -> Turn | None:
         """The turn a follow-up in this thread leans on: its latest answered one (None for a
         new, forgotten or timed-out thread)."""
-        with self._lock:
-            entry = self._threads.get(self._resolve(key))
-            if entry is None or self._clock() - entry[0] > self.timeout_s:
-                return None
-            return next((turn for turn in reversed(entry[1]) if turn.answered), None)
+        return next((turn for turn in reversed(self.history(key)) if turn.answered), None)
 
     def history(self, key: Hashable) -> tuple[Turn, ...]:
         """The thread's remembered turns, oldest first (none for a new, forgotten or timed-out
