@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,7 +17,7 @@ from berita.ingest.pipeline import IngestSummary
 from berita.settings import Settings
 from berita.threads import SharedLock
 from berita.vectorstore.feeds import FeedState, FeedStates
-from berita.vectorstore.store import SourceInfo, StoreError
+from berita.vectorstore.store import PassageStore, SourceInfo, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -198,7 +199,6 @@ class AnswerService:
         """Check every passage with a store client of its own (`berita check`) and log what
         is damaged: answers route around it, `berita check --repair` mends it. A bot that
         stops meanwhile ends the check at its next batch."""
-        from berita.answer.components import open_store
         from berita.vectorstore.check import check_store
 
         def unless_closing(_checked: int) -> None:
@@ -206,11 +206,8 @@ class AnswerService:
                 raise _ClosingError
 
         try:
-            store = open_store(self.settings, serve=True)
-            try:
+            with self._own_store() as store:
                 check = check_store(store, progress=unless_closing)
-            finally:
-                store.close()
         except _ClosingError:
             return
         except Exception as error:  # noqa: BLE001 - a check that cannot run is only reported
@@ -226,14 +223,22 @@ class AnswerService:
             )
 
     def _add(self, sources: list[str], stop: threading.Event) -> IngestSummary:
-        from berita.answer.components import open_store
         from berita.ingest.pipeline import ingest
 
-        with self._lock.shared():
-            self._ready()  # the store is served (or reached) before a second client opens it
-        store = open_store(self.settings, serve=True)  # its own client: questions go on
-        try:
+        with self._own_store() as store:
             return ingest(sources, store, self.settings, stop=stop)
+
+    @contextlib.contextmanager
+    def _own_store(self) -> Iterator[PassageStore]:
+        """A store client of its own (for a long job: questions go on beside it), opened once
+        the answerer's store is served or reached, and let go after."""
+        from berita.answer.components import open_store
+
+        with self._lock.shared():
+            self._ready()
+        store = open_store(self.settings, serve=True)
+        try:
+            yield store
         finally:
             store.close()
 
