@@ -132,6 +132,8 @@ def test_batch_lines_of_one_conversation_are_one_thread(cli_env, tmp_path):
         {"id": "3", "conversation": "a", "question": "Berapa korban tewasnya?"},
         {"id": "4", "question": "Berapa korban tewasnya?"},
         {"id": "5", "conversation": ["a"], "question": "Berapa korban tewasnya?"},
+        {"id": "6", "conversation": 0, "question": "Berapa rumah terendam banjir di Garut?"},
+        {"id": "7", "conversation": 0, "question": "Berapa korban tewasnya?"},
     ]
     batch = tmp_path / "batch.jsonl"
     batch.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
@@ -143,3 +145,4 @@ def test_batch_lines_of_one_conversation_are_one_thread(cli_env, tmp_path):
     assert answers["3"]["follows_up"] and "23 orang tewas" in answers["3"]["answer"]
     assert answers["3"]["citations"] == ["garut"]
     assert not answers["4"]["follows_up"] and answers["4"]["abstained"]
+    assert answers["7"]["follows_up"] and answers["7"]["citations"] == ["garut"]

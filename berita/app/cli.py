@@ -148,7 +148,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             continue
         thread = record.get("conversation")
         try:
-            if thread:
+            if thread is not None and thread != "":  # 0 is a conversation too
                 answer = answerer.ask_in(threads, thread, record["question"], k)
             else:
                 answer = answerer.ask(record["question"], k)
