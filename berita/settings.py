@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     chroma_collection: str = Field(
         "berita", min_length=3, max_length=512, description="Collection name."
     )
+    chroma_writer_stale_s: float = Field(
+        30.0,
+        ge=2,
+        le=3600,
+        description="Server mode: a writer (on any machine) whose write lease shows no sign of"
+        " life for this long is taken to have died, and the next writer goes on.",
+    )
     lexical_cache_path: Path = Field(
         default_factory=lambda: data_home() / "lexical",
         description="Saved BM25 indexes (in server mode: this process's).",

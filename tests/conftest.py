@@ -7,6 +7,7 @@ everything a test needs ships in this repository.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -154,3 +155,20 @@ class ChromaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def flood_articles(path: Path, count: int, prefix: str = "art") -> str:
+    """`count` short flood reports (ids and texts marked with `prefix`), as a JSONL file."""
+    towns = ["Garut", "Bandung", "Bogor", "Cianjur", "Sumedang", "Tasikmalaya", "Bekasi"]
+    records = [
+        {
+            "id": f"{prefix}-{n}",
+            "title": f"Banjir di {towns[n % len(towns)]} hari ke-{n}",
+            "text": f"Banjir merendam {100 + n} rumah di {towns[n % len(towns)]} pada hari ke-{n}. "
+            f"Sebanyak {20 + n} warga mengungsi ke balai desa nomor {n} ({prefix}). "
+            f"Petugas membuka dapur umum ke-{n} di kecamatan itu.",
+        }
+        for n in range(count)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BERITA, SEED, run_berita
+from tests.conftest import BERITA, SEED, flood_articles, run_berita
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
 
@@ -71,22 +71,6 @@ def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-
-
-def _articles(path: Path, count: int, prefix: str = "art") -> str:
-    towns = ["Garut", "Bandung", "Bogor", "Cianjur", "Sumedang", "Tasikmalaya", "Bekasi"]
-    records = [
-        {
-            "id": f"{prefix}-{n}",
-            "title": f"Banjir di {towns[n % len(towns)]} hari ke-{n}",
-            "text": f"Banjir merendam {100 + n} rumah di {towns[n % len(towns)]} pada hari ke-{n}. "
-            f"Sebanyak {20 + n} warga mengungsi ke balai desa nomor {n} ({prefix}). "
-            f"Petugas membuka dapur umum ke-{n} di kecamatan itu.",
-        }
-        for n in range(count)
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return str(path)
 
 
 def test_the_owner_serves_the_folder_and_nobody_else_opens_it(cli_env, settings):
@@ -147,7 +131,7 @@ def test_two_serving_processes_make_one_owner(cli_env, settings):
 
 def test_a_lone_ingest_hands_the_folder_over_to_an_owner_that_starts(cli_env, settings, tmp_path):
     folder = settings.chroma_path
-    source = _articles(tmp_path / "many.jsonl", 40)
+    source = flood_articles(tmp_path / "many.jsonl", 40)
     ingesting = subprocess.Popen(
         [BERITA, "ingest", source], env=cli_env, stdout=subprocess.PIPE, text=True
     )
@@ -190,8 +174,8 @@ def test_soak_readers_writers_a_remove_a_watcher_and_kill_9(cli_env, settings, t
     from tests.site import NewsFeedSite
 
     folder = settings.chroma_path
-    batch_a = _articles(tmp_path / "a.jsonl", 20, "a")
-    batch_b = _articles(tmp_path / "b.jsonl", 20, "b")
+    batch_a = flood_articles(tmp_path / "a.jsonl", 20, "a")
+    batch_b = flood_articles(tmp_path / "b.jsonl", 20, "b")
     questions = tmp_path / "questions.jsonl"
     asked = [f"Berapa rumah terendam pada hari ke-{n}?" for n in range(0, 20, 4)]
     asked += [f"Apa kabar{n:03d}?" for n in range(0, 12, 6)]

@@ -1,10 +1,15 @@
 """The same ingest and ask against a real `chroma run` server."""
 
 import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEED, ChromaServer, free_port, run_berita
+from tests.conftest import BERITA, SEED, ChromaServer, flood_articles, free_port, run_berita
 
 pytestmark = pytest.mark.slow  # real processes and servers: `make test-all`
 
@@ -87,3 +92,97 @@ def test_a_feed_state_written_after_its_removal_stays_removed_on_a_server(settin
     assert [(state.url, state.stored) for state in admin.all()] == [
         ("https://example.com/b.xml", 2)
     ]
+
+
+def test_writers_on_several_machines_take_turns_through_the_lease(chroma_server):
+    import chromadb
+
+    from berita.vectorstore.lease import WriteLease
+
+    inside, most, turns = [0], [0], []
+
+    def machine(name: str) -> None:
+        lease = WriteLease(chromadb.HttpClient(port=chroma_server), "berita", stale_s=5)
+        for _ in range(8):
+            lease.acquire(timeout=60)
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.01)
+            turns.append(name)
+            inside[0] -= 1
+            lease.release()
+
+    machines = [threading.Thread(target=machine, args=(name,)) for name in "abc"]
+    for started in machines:
+        started.start()
+    for started in machines:
+        started.join()
+    assert most[0] == 1
+    assert sorted(turns) == sorted("abc" * 8)
+
+
+def test_a_writer_killed_while_it_holds_the_lease_is_replaced(chroma_server):
+    import chromadb
+
+    from berita.vectorstore.lease import LeaseTimeoutError, WriteLease
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import chromadb, sys, time\n"
+            "from berita.vectorstore.lease import WriteLease\n"
+            f"lease = WriteLease(chromadb.HttpClient(port={chroma_server}), 'berita', 2)\n"
+            "lease.acquire(timeout=10)\n"
+            "print(lease.holder, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        name = holder.stdout.readline().strip()
+        waiter = WriteLease(chromadb.HttpClient(port=chroma_server), "berita", stale_s=2)
+        # Alive, it keeps its turn past the stale time: it beats.
+        with pytest.raises(LeaseTimeoutError, match=f"another writer \\({name}\\)"):
+            waiter.acquire(timeout=4)
+        holder.kill()
+        holder.wait()
+        started = time.monotonic()
+        waiter.acquire(timeout=30)
+        assert time.monotonic() - started < 10
+        waiter.release()
+    finally:
+        holder.kill()
+
+
+def test_two_machines_ingesting_the_same_texts_store_each_once(
+    settings, cli_env, chroma_server, tmp_path
+):
+    from berita.answer.components import open_store
+    from berita.vectorstore.check import check_store
+
+    batch_a = Path(flood_articles(tmp_path / "a.jsonl", 15, "x"))
+    batch_b = tmp_path / "b.jsonl"  # the same texts under other ids
+    batch_b.write_text(batch_a.read_text().replace('"id": "x-', '"id": "y-'))
+    server = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server)}
+    writers = [
+        subprocess.Popen(
+            [BERITA, "ingest", str(batch)],
+            env=cli_env | server | {"LEXICAL_CACHE_PATH": str(tmp_path / f"machine-{n}")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, batch in enumerate((batch_a, batch_b))
+    ]
+    lines = [writer.communicate(timeout=300)[0] for writer in writers]
+    assert all(writer.returncode == 0 for writer in writers), lines
+
+    reader = open_store(
+        settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": chroma_server})
+    )
+    stored = reader.sources()
+    assert len(stored) == 15, lines
+    assert len({article.title for article in stored}) == 15
+    assert check_store(reader).ok

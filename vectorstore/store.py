@@ -26,6 +26,7 @@ from berita.text import normalize_id
 from berita.vectorstore import owner
 from berita.vectorstore.embeddings import prune_cache
 from berita.vectorstore.feeds import FeedStates
+from berita.vectorstore.lease import LeaseTimeoutError, WriteLease
 from berita.vectorstore.lexical import Change, LexicalIndex, tokenize
 from berita.vectorstore.lexical_sync import PAGE, LexicalSync, collection_pages, collection_stem
 from berita.vectorstore.passages import article_length, article_sentences, quotable_spans
@@ -137,6 +138,7 @@ class PassageStore:
       index from Chroma, and the next commit (any ingest, /remove) saves a clean one again.
     - Writers on one machine (ingests, the bot's /remove, reindex) take a file lock for each
       write, and re-check the article under it: two ingests never store one article twice.
+      On a Chroma server the machines also take turns through its write lease.
     """
 
     def __init__(
@@ -173,6 +175,7 @@ class PassageStore:
         self.client = client
         folder = None if self.settings.server_mode else self.settings.chroma_path
         self._let_go = weakref.finalize(self, _let_go, client, folder)
+        self._lease: WriteLease | None = None  # a server's, taken by the first write
         self.collection = self._bind(self._live_name())
 
     def reconnect(self, *, owner_first_s: float = 0.0) -> None:
@@ -195,6 +198,26 @@ class PassageStore:
         """Let go of the store now (the embedded folder too, when this was its last user in a
         process that opened it alone: another process may then open it)."""
         self._let_go()
+
+    @contextlib.contextmanager
+    def _alone(self) -> Iterator[None]:
+        """Write alone: under this machine's write lock and, on a Chroma server, the write
+        lease that orders the machines writing to it."""
+        with self._write_lock:
+            if not self.settings.server_mode:
+                yield
+                return
+            if self._lease is None:
+                stale_s = self.settings.chroma_writer_stale_s
+                self._lease = WriteLease(self.client, self.name, stale_s)
+            try:
+                self._lease.acquire(WRITE_LOCK_TIMEOUT_S)
+            except LeaseTimeoutError as error:
+                raise StoreError(str(error)) from None
+            try:
+                yield
+            finally:
+                self._lease.release()
 
     # -- collection -------------------------------------------------------------------------
 
@@ -303,7 +326,7 @@ class PassageStore:
         vectors = self.embeddings.embed_documents(texts)
         tokens = [tokenize(text) for text in texts]
         self._warm_sentence_vectors(passages)
-        with self._write_lock:
+        with self._alone():
             self.refresh()
             stored = self._stored(doc_id)  # another ingest may have stored it meanwhile
             if _same_version(stored, ids, passages):
@@ -365,7 +388,7 @@ class PassageStore:
     @_reconnecting
     def remove(self, doc_ids: list[str]) -> dict[str, int]:
         """Delete articles and their passages; returns how many passages each id had."""
-        with self._write_lock:
+        with self._alone():
             self.refresh()
             found: dict[str, list[str]] = {}
             for typed in doc_ids:  # found under its NFC form, which articles are stored under
@@ -385,7 +408,7 @@ class PassageStore:
     def commit(self) -> None:
         """Publish the writes so far: the lexical index as it is now, saved for a new, clean
         revision (the saved one plus the journal's records, or rebuilt after a killed write)."""
-        with self._write_lock:
+        with self._alone():
             self.refresh()
             if not self.dirty():
                 self.lexical()  # saves the index of the clean revision when it is missing
@@ -506,7 +529,7 @@ class PassageStore:
     def rebuild_lexical(self) -> None:
         """Build the BM25 index from Chroma again at the next `commit` (as after a killed
         write: a writing mark with no journal record)."""
-        with self._write_lock:
+        with self._alone():
             self.refresh()
             self._set_metadata(writing=_new_token())
 
@@ -541,7 +564,7 @@ class PassageStore:
         """Re-embed every passage with the configured model into a new collection, then make it
         the live one in one step; returns the passage count. Writers wait meanwhile; readers
         keep answering from the old collection until the switch."""
-        with self._write_lock:
+        with self._alone():
             self.refresh()
             old = self.collection.name
             self._drop_unused_collections(keep=old)
