@@ -16,6 +16,7 @@ from berita.answer.conversation import Threads
 from berita.ingest.pipeline import IngestSummary
 from berita.settings import Settings
 from berita.threads import SharedLock
+from berita.vectorstore.check import log_check
 from berita.vectorstore.feeds import FeedState, FeedStates
 from berita.vectorstore.store import PassageStore, SourceInfo, StoreError
 
@@ -25,10 +26,6 @@ T = TypeVar("T")
 
 class StoreUnavailableError(RuntimeError):
     """The article store cannot be reached now."""
-
-
-class _ClosingError(Exception):
-    """The bot is stopping: a background check ends."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,8 @@ class AnswerService:
         (and a misconfigured reader or embedder stops the bot before it polls); then check the
         store in the background."""
         await self._run(self._open)
-        self._adding.submit(self._check_store)  # before any /add; questions go on meanwhile
+        # Checked before any /add, with a client of its own; questions go on meanwhile.
+        self._adding.submit(log_check, self._own_store, self._closing)
 
     async def ask(self, question: str, thread: Hashable | None = None) -> Answer:
         """Answer a question without blocking the event loop; a follow-up is read with the
@@ -194,33 +192,6 @@ class AnswerService:
         if thread is not None:
             self.threads.add(thread, answer.turn())
         return answer
-
-    def _check_store(self) -> None:
-        """Check every passage with a store client of its own (`berita check`) and log what
-        is damaged: answers route around it, `berita check --repair` mends it. A bot that
-        stops meanwhile ends the check at its next batch."""
-        from berita.vectorstore.check import check_store
-
-        def unless_closing(_checked: int) -> None:
-            if self._closing.is_set():
-                raise _ClosingError
-
-        try:
-            with self._own_store() as store:
-                check = check_store(store, progress=unless_closing)
-        except _ClosingError:
-            return
-        except Exception as error:  # noqa: BLE001 - a check that cannot run is only reported
-            log.warning("could not check the store: %s: %s", type(error).__name__, error)
-            return
-        if check.ok:
-            log.info("store checked: %s, sound", check.lines()[0])
-        else:
-            log.warning(
-                "the store is damaged (%s): answers leave those passages out; "
-                "`berita check --repair` mends them",
-                "; ".join(check.lines()),
-            )
 
     def _add(self, sources: list[str], stop: threading.Event) -> IngestSummary:
         from berita.ingest.pipeline import ingest

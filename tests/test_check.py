@@ -4,11 +4,13 @@ passage whose text and metadata are stored but whose vector is not (Chroma then 
 
 import json
 import shutil
+import signal
 import sqlite3
+import subprocess
 
 from berita.answer.answerer import Answerer
 from berita.app import cli
-from tests.conftest import SEED, run_berita
+from tests.conftest import BERITA, SEED, run_berita
 
 DAMAGED = "seed-csto-armenia#1"
 QUESTIONS = ["Siapa juru bicara Kremlin?", "which countries left CSTO?", "Apa julukan CSTO?"]
@@ -82,3 +84,26 @@ def test_a_batch_goes_on_past_a_question_that_fails(cli_env, tmp_path, monkeypat
     out, err = capsys.readouterr()
     assert [json.loads(line)["id"] for line in out.splitlines()] == [0, 2]
     assert err.strip() == f"berita: {batch}:2: not answered (ValueError)"
+
+
+def test_berita_watch_checks_the_store_at_start_and_says_what_is_damaged(settings, cli_env):
+    assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+    _lose_vector(settings.chroma_path, DAMAGED)
+    watch = subprocess.Popen(
+        [BERITA, "watch"],
+        env=cli_env | {"FEED_INTERVAL_MIN": "60"},
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        for line in watch.stderr:
+            if "the store is damaged" in line:
+                break
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        rest = watch.communicate(timeout=30)[1]
+    assert watch.returncode == 0, rest
+    assert "1 passages without their vector" in line
+    assert "damaged articles: seed-csto-armenia" in line
+    assert "`berita check --repair` mends them" in line

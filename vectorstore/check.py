@@ -9,11 +9,15 @@ repair writes the affected articles again from their stored text.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from berita.vectorstore.store import PassageStore
 
+log = logging.getLogger(__name__)
 BATCH = 100  # passages fetched or queried in one call
 NEAREST = 10  # a passage's own vector must find it among this many
 
@@ -81,6 +85,41 @@ def check_store(store: PassageStore, progress: Callable[[int], None] | None = No
         only_in_lexical=sorted(indexed - set(ids)),
         damaged_articles=sorted(damaged),
     )
+
+
+class _StoppedError(Exception):
+    """The process is stopping: a check in the background ends."""
+
+
+def log_check(
+    opening: Callable[[], AbstractContextManager[PassageStore]], stop: threading.Event
+) -> StoreCheck | None:
+    """Check the store as `berita check` does, through a client of its own (`opening` opens and
+    lets go of it), and log one line: sound, or what is damaged (answers route around it) and
+    how to mend it. For a long-lived process at start, beside its work: ends at its next batch
+    once `stop` is set, and only logs a check that cannot run (None then)."""
+
+    def unless_stopping(_checked: int) -> None:
+        if stop.is_set():
+            raise _StoppedError
+
+    try:
+        with opening() as store:
+            check = check_store(store, progress=unless_stopping)
+    except _StoppedError:
+        return None
+    except Exception as error:  # noqa: BLE001 - a check that cannot run is only reported
+        log.warning("could not check the store: %s: %s", type(error).__name__, error)
+        return None
+    if check.ok:
+        log.info("store checked: %s, sound", check.lines()[0])
+    else:
+        log.warning(
+            "the store is damaged (%s): answers leave those passages out; "
+            "`berita check --repair` mends them",
+            "; ".join(check.lines()),
+        )
+    return check
 
 
 def repair_store(store: PassageStore, check: StoreCheck) -> list[str]:

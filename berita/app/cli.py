@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from berita.settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
     from berita.ingest.pipeline import IngestSummary
+    from berita.vectorstore.store import PassageStore
 
 log = logging.getLogger(__name__)
 EXIT_FAILED_ITEMS = 1
@@ -296,15 +298,28 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_store
     from berita.ingest.watch import watch
+    from berita.vectorstore.check import log_check
 
     store = open_store(settings, serve=True)
     try:
         with _stop_on_signals() as stop:
+            own_client = functools.partial(_closing_store, settings)
+            checking = threading.Thread(target=log_check, args=(own_client, stop), daemon=True)
+            checking.start()  # the store checked beside the first poll, as the bot does
             watch(store, settings, say=lambda line: print(line, flush=True), stop=stop)
+            stop.set()
+            checking.join(timeout=10)
     except KeyboardInterrupt:
         pass
     print("berita: watch stopped", file=sys.stderr)
     return 0
+
+
+def _closing_store(settings: Settings) -> contextlib.closing[PassageStore]:
+    """A store client of this process's own, let go of at the end of a `with`."""
+    from berita.answer.components import open_store
+
+    return contextlib.closing(open_store(settings, serve=True))
 
 
 @contextlib.contextmanager
