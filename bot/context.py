@@ -36,6 +36,7 @@ class BotData:
     rate: RateLimiter
     answers: RecentAnswers
     feedback: Feedback | None  # FEEDBACK=false: none
+    conflict_said_at: float | None = None  # when Telegram's 409 Conflict was last logged
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

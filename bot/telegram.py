@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -43,6 +44,7 @@ from berita.bot.service import AnswerService, StoreUnavailableError
 from berita.settings import Settings
 
 log = logging.getLogger(__name__)
+CONFLICT_SAY_EVERY_S = 300
 
 COMMANDS = {
     "en": [
@@ -67,6 +69,9 @@ COMMANDS = {
 async def on_error(update: object, context: Context) -> None:
     """Log the failure with its update, and tell the user in one line (a store that is down
     gets its own reply, wherever a handler met it)."""
+    if isinstance(context.error, Conflict):
+        _say_conflict(context.bot_data, context.error)
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     store_down = isinstance(context.error, StoreUnavailableError)
     if store_down:
@@ -77,6 +82,21 @@ async def on_error(update: object, context: Context) -> None:
         with contextlib.suppress(Exception):
             reply = text(language_of(update), "store_down" if store_down else "error")
             await update.effective_message.reply_html(reply)
+
+
+def _say_conflict(data: BotData, error: Conflict) -> None:
+    """Telegram gives this token's updates to someone else: say so in one line every
+    CONFLICT_SAY_EVERY_S (polling retries about every second, backing off to 30 s)."""
+    now = time.monotonic()
+    if data.conflict_said_at is not None and now - data.conflict_said_at < CONFLICT_SAY_EVERY_S:
+        return
+    data.conflict_said_at = now
+    log.warning(
+        "Telegram refused this bot's polling (409 %s): another process polls this token, or a "
+        "webhook is set for it. Run one polling bot per token; several bots share one token "
+        "only as webhook workers behind one URL (docs/deployment.md)",
+        error.message,
+    )
 
 
 # -- application --------------------------------------------------------------------------------

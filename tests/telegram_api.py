@@ -2,7 +2,8 @@
 
 It serves /bot<TOKEN>/<method> on 127.0.0.1 (aiohttp, in a thread of its own). Tests play users
 by queueing updates, then read what the bot sent. It enforces what Telegram enforces: text at
-most 4096 characters, HTML that parses ("can't parse entities"), and, when switched on, 429
+most 4096 characters, HTML that parses ("can't parse entities"), 409 Conflict for a
+`getUpdates` that a newer one ends or that a webhook forbids, and, when switched on, 429
 Too Many Requests with retry_after.
 """
 
@@ -40,6 +41,10 @@ ALLOWED_TAGS = {
     "span",
     "blockquote",
 }
+
+
+class ConflictError(Exception):
+    """Telegram's 409: this token's updates go to someone else."""
 
 
 class EntityError(ValueError):
@@ -118,6 +123,7 @@ class BotAPIServer:
         self._new_update: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+        self._polls = 0  # getUpdates requests so far: a newer one ends an older one (409)
 
     # -- playing users --------------------------------------------------------------------
 
@@ -245,6 +251,8 @@ class BotAPIServer:
             )
         try:
             result = await handler(params)
+        except ConflictError as error:
+            return _error(409, f"Conflict: {error}")
         except EntityError as error:
             self.errors.append(str(error))
             return _error(400, f"Bad Request: can't parse entities: {error}")
@@ -265,6 +273,7 @@ class BotAPIServer:
         }
 
     async def api_deletewebhook(self, params: dict) -> bool:
+        self.webhook = {}
         return True
 
     async def api_setwebhook(self, params: dict) -> bool:
@@ -289,7 +298,17 @@ class BotAPIServer:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + timeout
+        self._polls += 1
+        poll = self._polls
+        self._new_update.set()  # an older request still waiting ends now (409)
         while True:
+            if self.webhook:
+                raise ConflictError("can't use getUpdates method while webhook is active")
+            if poll != self._polls:
+                raise ConflictError(
+                    "terminated by other getUpdates request; make sure that only one bot "
+                    "instance is running"
+                )
             with self._lock:
                 self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 pending = list(self.updates[:100])

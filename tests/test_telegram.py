@@ -456,6 +456,64 @@ def test_webhook_mode_needs_a_secret_and_refuses_forged_updates(api, seeded):
     assert "seed-csto-armenia" in run_berita(seeded, "sources").stdout
 
 
+def test_two_polling_bots_on_one_token_each_say_so_in_one_line(api, seeded):
+    bots = [start_bot(api, seeded), start_bot(api, seeded)]
+    logs = []
+    try:
+        for bot in bots:  # Telegram ends one's getUpdates when the other's comes (409)
+            _wait_for_log(bot, "another process polls this token")
+        api.user_says("Siapa juru bicara Kremlin?", user_id=90)
+        assert "Peskov" in nth_reply(api, 90).text
+    finally:
+        logs = [stop_bot(bot) for bot in bots]
+    for log in logs:
+        assert log.count("Telegram refused this bot's polling (409 Conflict: terminated") == 1
+        assert "Traceback" not in log and api.token not in log
+
+
+def test_webhook_workers_behind_one_url_share_the_updates(api, seeded):
+    hook = {
+        "TELEGRAM_WEBHOOK_URL": "https://bot.example",
+        "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret-header-value",
+    }
+    ports = [free_port(), free_port()]
+    workers = [
+        start_bot(api, seeded, wait_for="setWebhook", TELEGRAM_WEBHOOK_PORT=str(port), **hook)
+        for port in ports
+    ]
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-header-value"}
+
+    def deliver(port: int, user_id: int, text: str) -> None:
+        """What a load balancer in front of the workers does with Telegram's post."""
+        url = f"http://127.0.0.1:{port}/telegram"
+        update = api.update_json(text, user_id=user_id)
+        deadline = time.monotonic() + 60
+        while True:  # until the worker listens
+            try:
+                assert httpx.post(url, json=update, headers=secret, timeout=10).is_success
+                return
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "worker did not listen"
+                time.sleep(0.3)
+
+    try:
+        for user_id in range(1, 7):  # round robin
+            deliver(ports[user_id % 2], user_id, "Siapa juru bicara Kremlin?")
+        for user_id in range(1, 7):
+            assert "Peskov" in nth_reply(api, user_id).text
+        # A worker that stops leaves the webhook to the others (and the store, which it owned).
+        stop_bot(workers[0])
+        assert api.webhook["url"] == "https://bot.example/telegram"
+        deliver(ports[1], 7, "which countries left CSTO?")
+        assert "Armenia" in nth_reply(api, 7).text
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                stop_bot(worker)
+    assert "getUpdates" not in api.calls and "deleteWebhook" not in api.calls
+
+
 def test_a_failing_command_menu_does_not_stop_the_bot(api, seeded):
     api.fail_methods["setMyCommands"] = 500
     bot = start_bot(api, seeded)
