@@ -233,3 +233,29 @@ def test_soak_readers_writers_a_remove_a_watcher_and_kill_9(cli_env, settings, t
         for source in (batch_a, batch_b, news.url("/news.xml")):
             assert run_berita(clean, "ingest", source).returncode == 0
         assert _ranking(_ask_batch(clean, str(questions))) == _ranking(answers)
+
+
+def test_an_owner_gone_while_a_write_opens_its_collection_is_connected_to_again(settings):
+    """The owner's server went away just as a writer, holding the write lock, re-read the
+    collection: the article is stored once the writer has connected again, not failed."""
+    import httpx
+
+    from berita.answer.components import open_store
+    from berita.ingest.pipeline import ingest
+
+    store = open_store(settings)
+    gone = store.client
+    real = gone.get_collection
+    calls = []
+
+    def refused_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        return real(*args, **kwargs)
+
+    gone.get_collection = refused_once
+    summary = ingest([str(SEED)], store, settings)
+    assert (summary.added, summary.failures) == (1, [])
+    assert calls and store.client is not gone
+    assert store.count() == 4

@@ -238,7 +238,7 @@ class PassageStore:
         except chromadb.errors.NotFoundError:
             pass
         except Exception as error:  # noqa: BLE001 - chromadb raises many kinds here
-            raise StoreError(f"cannot open the Chroma collection {name!r} ({error})") from None
+            raise self._cannot_open(name, error) from None
         try:
             return self.client.create_collection(
                 name,
@@ -253,13 +253,21 @@ class PassageStore:
         except chromadb.errors.InternalError:  # created meanwhile by another process
             return self.client.get_collection(name, embedding_function=None)
 
+    def _cannot_open(self, name: str, error: Exception) -> Exception:
+        """What a failed opening of a collection raises: the error itself when the embedded
+        store's owner went away (the outermost store call connects again, `_reconnecting`),
+        else a StoreError that says so in one line."""
+        if isinstance(error, httpx.TransportError) and not self.settings.server_mode:
+            return error
+        return StoreError(f"cannot open the Chroma collection {name!r} ({error})")
+
     def _bind(self, name: str) -> Any:
         """The live Chroma collection: the one handle every read and write goes through (no
         embedding function: berita embeds with its own model)."""
         try:
             collection = self.client.get_collection(name, embedding_function=None)
         except Exception as error:  # noqa: BLE001
-            raise StoreError(f"cannot open the Chroma collection {name!r} ({error})") from None
+            raise self._cannot_open(name, error) from None
         built_with = (collection.metadata or {}).get("embedding_model")
         if self._check_models and built_with and built_with != self.model:
             raise StoreError(
