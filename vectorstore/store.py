@@ -24,7 +24,7 @@ from langchain_core.embeddings import Embeddings
 from berita.settings import Settings
 from berita.text import normalize_id
 from berita.vectorstore import owner
-from berita.vectorstore.embeddings import prune_cache
+from berita.vectorstore.embeddings import CachedEmbeddings, prune_cache
 from berita.vectorstore.feeds import FeedStates
 from berita.vectorstore.lease import LeaseTimeoutError, WriteLease
 from berita.vectorstore.lexical import Change, LexicalIndex, tokenize
@@ -389,7 +389,7 @@ class PassageStore:
             and settings.reader_sentences > 0
             and article_length(article_sentences(passages)) >= settings.reader_long_article
         )
-        if not reads_sentences and hasattr(self.embeddings, "document_embedding_store"):
+        if not reads_sentences and isinstance(self.embeddings, CachedEmbeddings):
             texts = {text: None for doc in passages for _, _, text in quotable_spans(doc)[1]}
             self.embeddings.embed_documents(list(texts)[:WARM_SPANS])
 

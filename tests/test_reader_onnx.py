@@ -1,0 +1,84 @@
+"""The reader answers through ONNX Runtime (`reader.onnx`, whose weights are the shipped
+safetensors shards) exactly as the PyTorch reader it was trained as, and without torch."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from berita.reader.loading import ReaderError, load_reader
+from tests.conftest import SEED, run_berita
+
+WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v2"
+QUESTIONS = ["Siapa juru bicara Kremlin?", "which countries left CSTO?", "Kapan?"]
+
+
+def _sentences() -> list[str]:
+    text = json.loads(SEED.read_text(encoding="utf-8").splitlines()[0])["text"]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return [*lines[:12], "", "x" * 3000]  # an empty one and one cut to fit
+
+
+def test_the_shipped_graph_is_what_the_exporter_writes_for_the_shipped_weights(tmp_path):
+    from training.export_onnx import write_graph
+
+    copy = tmp_path / "v2"
+    shutil.copytree(WEIGHTS, copy)
+    (copy / "reader.onnx").unlink()
+    assert write_graph(copy).read_bytes() == (WEIGHTS / "reader.onnx").read_bytes()
+
+
+def test_onnx_runtime_reads_as_the_pytorch_reader_does():
+    import torch
+
+    from berita.reader.e5 import E5File, batch_tensors
+    from berita.reader.inference import Reader, pair_ids
+    from berita.reader.model import ReaderNet, load_weights
+
+    e5 = E5File()
+    reader = Reader(WEIGHTS, threads=1, e5=e5)
+    state, card = load_weights(WEIGHTS)
+    net = ReaderNet(e5, card["layers"])
+    net.load_state_dict(state)
+    net.eval()
+    sentences = _sentences()
+    for question in QUESTIONS:
+        [asked] = e5.tokenizer.e5_ids([question], is_query=True)
+        read = e5.tokenizer.e5_ids(sentences, is_query=False)
+        ids, mask = batch_tensors([pair_ids(asked, r, e5.bos, e5.eos) for r in read], e5.pad)
+        with torch.inference_mode():
+            expected = torch.sigmoid(net(ids, mask)).numpy()
+        found = reader.probabilities(question, sentences)
+        assert found.shape == (len(sentences),)
+        assert np.abs(found - expected).max() < 1e-5
+    assert reader.probabilities(QUESTIONS[0], []).shape == (0,)
+
+
+def test_a_reader_folder_without_its_graph_says_how_to_write_it(tmp_path):
+    folder = tmp_path / "mine"
+    shutil.copytree(WEIGHTS, folder)
+    (folder / "reader.onnx").unlink()
+    with pytest.raises(ReaderError) as error:
+        load_reader(folder, 1)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"python -m training.export_onnx {folder}" in message
+
+
+def test_answering_with_the_reader_imports_no_torch(cli_env):
+    assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+    probe = (
+        "import sys\n"
+        "from berita.app.cli import main\n"
+        "main(['ask', '--json', 'Siapa juru bicara Kremlin?'])\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'langsmith') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=cli_env, capture_output=True, text=True, check=True
+    )
+    *answer, imported = done.stdout.splitlines()
+    assert "Peskov" in json.loads("\n".join(answer))["answer"]
+    assert imported == "[]"

@@ -1,0 +1,172 @@
+"""Write a reader folder's ONNX graph, `reader.onnx`, which berita answers with (ONNX Runtime:
+no torch at answer time, a faster start and less memory than PyTorch on CPU).
+
+The graph holds no weights of its own: each initializer points into the folder's safetensors
+shards (ONNX external data: file, offset, length), fp16 as saved, cast to float32 as the
+PyTorch reader computes. Its input is the word vectors (the 4-bit word table is looked up
+before, `berita.reader.inference`) and the attention mask; its output, each pair's probability.
+
+    .venv/bin/python -m training.export_onnx reader/weights/v2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+from berita.reader.e5 import E5File, Shape
+from berita.reader.inference import GRAPH_FILE
+
+OPSET = 17  # LayerNormalization
+_DTYPES = {"F16": TensorProto.FLOAT16, "F32": TensorProto.FLOAT}
+
+
+class _Graph:
+    """Nodes and initializers, named as they are added."""
+
+    def __init__(self, folder: Path) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.tensors = _shard_tensors(folder)
+        self._count = 0
+
+    def op(self, kind: str, *inputs: str, **attributes: object) -> str:
+        self._count += 1
+        out = f"{kind.lower()}_{self._count}"
+        self.nodes.append(helper.make_node(kind, list(inputs), [out], **attributes))
+        return out
+
+    def ints(self, *values: int) -> str:
+        return self._constant(TensorProto.INT64, list(values))
+
+    def float(self, value: float) -> str:
+        return self._constant(TensorProto.FLOAT, [value])
+
+    def _constant(self, kind: int, values: list) -> str:
+        self._count += 1
+        name = f"constant_{self._count}"
+        self.initializers.append(helper.make_tensor(name, kind, [len(values)], values))
+        return name
+
+    def weight(self, name: str) -> str:
+        """A saved tensor, as float32."""
+        shard, dtype, dims, start, length = self.tensors[name]
+        tensor = TensorProto(name=name, data_type=_DTYPES[dtype], dims=dims)
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", shard), ("offset", start), ("length", length)):
+            tensor.external_data.add(key=key, value=str(value))
+        self.initializers.append(tensor)
+        return self.op("Cast", name, to=TensorProto.FLOAT)
+
+    def linear(self, x: str, name: str) -> str:
+        """x @ W^T + b, with W saved as (out, in) as PyTorch keeps it."""
+        weight = self.op("Transpose", self.weight(f"{name}.weight"), perm=[1, 0])
+        return self.op("Add", self.op("MatMul", x, weight), self.weight(f"{name}.bias"))
+
+    def layer_norm(self, x: str, name: str, eps: float) -> str:
+        scale, bias = self.weight(f"{name}.weight"), self.weight(f"{name}.bias")
+        return self.op("LayerNormalization", x, scale, bias, axis=-1, epsilon=eps)
+
+
+def _shard_tensors(folder: Path) -> dict[str, tuple[str, str, list[int], int, int]]:
+    """Every tensor of the folder's shards: name -> (file, dtype, shape, offset, length)."""
+    found = {}
+    for path in sorted(folder.glob("reader-*.safetensors")):
+        with path.open("rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(size))
+        for name, entry in header.items():
+            if name != "__metadata__":
+                begin, end = entry["data_offsets"]
+                found[name] = (
+                    path.name,
+                    entry["dtype"],
+                    entry["shape"],
+                    8 + size + begin,
+                    end - begin,
+                )
+    return found
+
+
+def reader_graph(folder: Path, shape: Shape) -> onnx.ModelProto:
+    """The reader in `folder` as an ONNX model: BERT's embeddings (after the word lookup), its
+    layers, the mean over the unmasked tokens, the linear head and a sigmoid."""
+    g = _Graph(folder)
+    layers = 1 + max(int(name.split(".")[3]) for name in g.tensors if ".layer." in name)
+    heads, width = shape.heads, shape.hidden // shape.heads
+    one, zero = g.ints(1), g.ints(0)
+    to_heads, to_hidden = g.ints(0, 0, heads, width), g.ints(0, 0, shape.hidden)
+    length = g.op("Slice", g.op("Shape", "words"), one, g.ints(2))
+    positions = g.op(
+        "Slice", g.weight("encoder.embeddings.position_embeddings.weight"), zero, length
+    )
+    types = g.op("Gather", g.weight("encoder.embeddings.token_type_embeddings.weight"), zero)
+    x = g.op("Add", g.op("Add", "words", positions), types)
+    x = g.layer_norm(x, "encoder.embeddings.LayerNorm", shape.eps)
+
+    mask = g.op("Cast", "mask", to=TensorProto.FLOAT)  # (batch, length)
+    blocked = g.op("Mul", g.op("Sub", mask, g.float(1.0)), g.float(1e9))  # 0, or -1e9: left out
+    blocked = g.op("Unsqueeze", blocked, g.ints(1, 2))
+    for n in range(layers):
+        name = f"encoder.encoder.layer.{n}"
+        q, k, v = (
+            g.op("Reshape", g.linear(x, f"{name}.attention.self.{part}"), to_heads)
+            for part in ("query", "key", "value")
+        )
+        q = g.op("Transpose", q, perm=[0, 2, 1, 3])
+        k = g.op("Transpose", k, perm=[0, 2, 3, 1])
+        v = g.op("Transpose", v, perm=[0, 2, 1, 3])
+        scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), g.float(width**-0.5)), blocked)
+        attended = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
+        attended = g.op("Reshape", g.op("Transpose", attended, perm=[0, 2, 1, 3]), to_hidden)
+        dense = g.linear(attended, f"{name}.attention.output.dense")
+        x = g.layer_norm(g.op("Add", dense, x), f"{name}.attention.output.LayerNorm", shape.eps)
+        inner = g.linear(x, f"{name}.intermediate.dense")
+        erf = g.op("Erf", g.op("Div", inner, g.float(2**0.5)))  # GELU, erf's
+        inner = g.op("Mul", g.op("Mul", inner, g.float(0.5)), g.op("Add", erf, g.float(1.0)))
+        dense = g.linear(inner, f"{name}.output.dense")
+        x = g.layer_norm(g.op("Add", dense, x), f"{name}.output.LayerNorm", shape.eps)
+
+    weights = g.op("Unsqueeze", mask, g.ints(2))
+    summed = g.op("ReduceSum", g.op("Mul", x, weights), one, keepdims=0)
+    counts = g.op("Max", g.op("ReduceSum", weights, one, keepdims=0), g.float(1.0))
+    logit = g.linear(g.op("Div", summed, counts), "head")
+    g.nodes.append(helper.make_node("Sigmoid", [g.op("Squeeze", logit, one)], ["probability"]))
+
+    tokens = ["batch", "length"]
+    graph = helper.make_graph(
+        g.nodes,
+        "berita-reader",
+        [
+            helper.make_tensor_value_info("words", TensorProto.FLOAT, [*tokens, shape.hidden]),
+            helper.make_tensor_value_info("mask", TensorProto.INT64, tokens),
+        ],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["batch"])],
+        g.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8  # read by every ONNX Runtime since 1.10
+    return model
+
+
+def write_graph(folder: Path, e5: E5File | None = None) -> Path:
+    """Write `reader.onnx` beside the folder's shards; returns its path."""
+    path = folder / GRAPH_FILE
+    path.write_bytes(reader_graph(folder, (e5 or E5File()).shape).SerializeToString())
+    onnx.checker.check_model(str(path))  # the external data too, beside it
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="a reader folder (reader-*.safetensors)")
+    print(write_graph(parser.parse_args().folder))
+
+
+if __name__ == "__main__":
+    main()
