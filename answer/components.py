@@ -46,7 +46,9 @@ def open_answerer(
     `open_store`)."""
     reading = None
     if settings.reader:
-        reader = load_reader(settings.reader_path, settings.embedding_threads)
+        reader = load_reader(
+            settings.reader_path, settings.embedding_threads, settings.reader_model
+        )
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
         rules = refusal_rules(reader.card, settings.reader_path, by_language)
         sentence_rules = {}

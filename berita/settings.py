@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
 from platformdirs import user_cache_path, user_data_path
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -160,8 +168,15 @@ class Settings(BaseSettings):
     )
     reader_path: Path = Field(
         Path(str(files("berita.reader") / "weights" / "v2")),
-        description="The reader's folder.",
+        description="The reader's folder: its weights and its refusal rules (with READER_MODEL, "
+        "the rules alone; default then `<data>/readers/<model>`).",
         json_schema_extra={"shown_default": "the shipped `reader/weights/v2`"},
+    )
+    reader_model: str | None = Field(
+        None,
+        description="A sentence-transformers cross-encoder (a folder, or a Hugging Face id) to "
+        "read with instead of berita's reader, on PyTorch; its refusal rules: "
+        "`python -m training.calibrate --reader-model`, or READER_THRESHOLD_ID/_EN.",
     )
     reader_candidates: int = Field(
         5, ge=1, le=50, description="Passages the reader reads per question."
@@ -298,6 +313,7 @@ class Settings(BaseSettings):
         "retention_days",
         "reader_threshold_id",
         "reader_threshold_en",
+        "reader_model",
         mode="before",
     )
     @classmethod
@@ -313,6 +329,15 @@ class Settings(BaseSettings):
         if value is None and openai_itself and not info.data.get("openai_api_key"):
             raise ValueError("LLM_MODEL without LLM_BASE_URL is OpenAI's API, which needs a key")
         return value or info.data.get("openai_api_key")
+
+    @model_validator(mode="after")
+    def _rules_of_another_reader(self) -> Settings:
+        """READER_MODEL's refusal rules live in a folder of their own: never the shipped
+        reader's, fitted for another model."""
+        if self.reader_model and "reader_path" not in self.model_fields_set:
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.reader_model.strip("/"))
+            self.reader_path = data_home() / "readers" / slug
+        return self
 
     def configured_feeds(self) -> list[str]:
         """FEEDS and the lines of FEEDS_FILE (blank lines and # comments skipped), in order."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from berita.reader.cross_encoder import CrossEncoderReader
     from berita.reader.inference import Reader
 
 
@@ -15,17 +16,24 @@ class ReaderError(RuntimeError):
 
 
 @lru_cache(maxsize=2)
-def load_reader(folder: Path, threads: int) -> Reader:
-    """The reader whose weights are in `folder` (ONNX Runtime is imported only here, after the
-    thread policy the embedder uses: passive OpenMP waits, `threads` threads)."""
+def load_reader(
+    folder: Path, threads: int, model: str | None = None
+) -> Reader | CrossEncoderReader:
+    """The reader: the sentence-transformers cross-encoder `model` names (READER_MODEL), else
+    berita's own whose weights are in `folder` (ONNX Runtime). Imported only here, after the
+    thread policy the embedder uses: passive OpenMP waits, `threads` threads."""
+    from berita.threads import limit_threads
+
+    limit_threads(threads)
+    if model:
+        from berita.reader.cross_encoder import CrossEncoderReader
+
+        return CrossEncoderReader(model, threads)
     if not any(folder.glob("reader-*.safetensors")):
         raise ReaderError(
             f"READER is on but {folder} holds no reader weights (reader-*.safetensors): train "
             "one (README, 'Retrain it'), set READER_PATH, or set READER=off"
         )
-    from berita.threads import limit_threads
-
-    limit_threads(threads)
     from berita.reader.inference import Reader
 
     return Reader(folder, threads=threads)

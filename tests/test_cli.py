@@ -189,7 +189,7 @@ def test_unknown_model_offline_is_a_quick_clear_error(cli_env):
     done = run_berita(env, "ask", "apa?")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "berita: embedding model 'nobody/no-such-model' is not a local folder nor in the Hugging "
+        "berita: EMBEDDING_MODEL 'nobody/no-such-model' is not a local folder nor in the Hugging "
         "Face cache, and HF_HUB_OFFLINE is set: download it first or set EMBEDDING_MODEL to a "
         "folder"
     )

@@ -38,20 +38,27 @@ SUITES = ("idkmrc-dev", "facqa-dev", "facqa-dev-en", "news-dev")
 
 
 def collect(
-    eval_dir: Path, folder: Path, limit: int | None = None, sentences: bool = False
+    eval_dir: Path,
+    folder: Path,
+    limit: int | None = None,
+    sentences: bool = False,
+    model: str | None = None,
 ) -> list[dict]:
-    """The evidence of berita's answer to every dev question, with the reader in `folder`
-    quoting spans or (`sentences`) reading every article's sentences: suite, detected
-    language, kind (answerable, unanswerable, removed), reader logit, support."""
+    """The evidence of berita's answer to every dev question, with the reader in `folder` (or
+    the cross-encoder `model`) quoting spans or (`sentences`) reading every article's
+    sentences: suite, detected language, kind (answerable, unanswerable, removed), reader
+    logit, support."""
     mode = {"reader_long_article": 0} if sentences else {"reader_sentences": 0}
     settings = load_settings(
         reader=True,
         reader_path=folder,
+        reader_model=model,
         reader_threshold_id=0.5,
         reader_threshold_en=0.5,
         **mode,
     )
-    load_reader(folder, settings.embedding_threads)  # once, and a missing one before any ingest
+    # Loaded once here, and a missing one said before any ingest.
+    load_reader(folder, settings.embedding_threads, model)
     rows = []
     for name, suite in present_suites(eval_dir, SUITES):
         questions = held_out_questions(suite, limit)
@@ -161,7 +168,17 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m training.calibrate", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--eval", type=Path, required=True, help="the evaluation suites' folder")
-    parser.add_argument("--reader", type=Path, required=True, help="the reader's weights folder")
+    parser.add_argument(
+        "--reader",
+        type=Path,
+        required=True,
+        help="the reader's folder: its weights, and where the rules go",
+    )
+    parser.add_argument(
+        "--reader-model",
+        help="a sentence-transformers cross-encoder to fit the rules of (READER_MODEL); "
+        "--reader is then the folder of its rules (READER_PATH)",
+    )
     parser.add_argument("--answered", type=float, default=0.90)
     parser.add_argument(
         "--sentences",
@@ -177,9 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        rows = collect(args.eval, args.reader, args.limit, args.sentences)
+        rows = collect(args.eval, args.reader, args.limit, args.sentences, args.reader_model)
     except ReaderError as error:  # one line, as berita says it
-        raise SystemExit(f"--reader: {error}") from None
+        raise SystemExit(f"--reader{'-model' if args.reader_model else ''}: {error}") from None
     rules = fit_rules(rows, args.answered, args.least)
     sentences = load_settings().reader_sentences if args.sentences else 0
     written = {
@@ -189,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         "reader_sentences": sentences,
         "rules": rules,
     }
+    args.reader.mkdir(parents=True, exist_ok=True)
     rules_file = args.reader / refusal_file(args.sentences)
     rules_file.write_text(json.dumps(written, indent=1) + "\n", "utf-8")
     print(json.dumps(rules, indent=1))

@@ -15,6 +15,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
 
+from berita.hub import ModelUnavailableError, model_folder
 from berita.threads import limit_threads
 
 DEFAULT_MODEL = "e5-small-q4"
@@ -84,7 +85,10 @@ class TorchE5Embeddings(Embeddings):
 def sentence_transformer_embeddings(name: str, threads: int, device: str = "cpu") -> Embeddings:
     """A sentence-transformers model by local folder or Hub name, loaded without network waits."""
     limit_threads(threads)
-    path = _resolve_model_path(name)
+    try:
+        path = model_folder(name, "EMBEDDING_MODEL")
+    except ModelUnavailableError as error:
+        raise EmbeddingModelError(str(error)) from None
     from langchain_huggingface import HuggingFaceEmbeddings
 
     query_kwargs: dict[str, Any] = {"normalize_embeddings": True}
@@ -100,33 +104,6 @@ def sentence_transformer_embeddings(name: str, threads: int, device: str = "cpu"
         encode_kwargs=passage_kwargs,
         query_encode_kwargs=query_kwargs,
     )
-
-
-def _resolve_model_path(name: str) -> Path:
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        return folder.resolve()
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(name, local_files_only=True))
-    except (LocalEntryNotFoundError, HfHubHTTPError, ValueError, OSError):
-        pass
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise EmbeddingModelError(
-            f"embedding model {name!r} is not a local folder nor in the Hugging Face cache, and "
-            "HF_HUB_OFFLINE is set: download it first or set EMBEDDING_MODEL to a folder"
-        )
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
-    try:
-        return Path(snapshot_download(name))
-    except Exception as error:  # noqa: BLE001 - any hub failure means the same thing here
-        raise EmbeddingModelError(
-            f"embedding model {name!r} cannot be loaded: not a local folder, not cached, and the "
-            f"download failed ({type(error).__name__}); set EMBEDDING_MODEL to a local folder"
-        ) from None
 
 
 CACHE_BATCH = 16  # passages embedded between two writes of the cache
