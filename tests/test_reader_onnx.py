@@ -82,3 +82,39 @@ def test_answering_with_the_reader_imports_no_torch(cli_env):
     *answer, imported = done.stdout.splitlines()
     assert "Peskov" in json.loads("\n".join(answer))["answer"]
     assert imported == "[]"
+
+
+def test_reads_at_once_are_as_many_as_the_cores_hold(monkeypatch):
+    """Each read runs on `threads` threads; more reads at once than the cores hold would only
+    fight over them (a burst to the bot on 2 cores: ~40 s instead of 33-37)."""
+    import os
+    import threading
+    import time
+
+    from berita.reader.inference import Reader
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
+    reader = Reader(WEIGHTS, threads=2)
+    running, most = [0], [0]
+    counted = threading.Lock()
+
+    class Session:
+        def run(self, names, feeds):
+            with counted:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with counted:
+                running[0] -= 1
+            return [np.zeros(len(feeds["mask"]), dtype=np.float32)]
+
+    reader._session = Session()
+    readers = [
+        threading.Thread(target=reader.probabilities, args=(QUESTIONS[0], ["a", "b"]))
+        for _ in range(6)
+    ]
+    for started in readers:
+        started.start()
+    for started in readers:
+        started.join()
+    assert most[0] == 2  # 4 cores, 2 threads a read
