@@ -186,3 +186,27 @@ def test_two_machines_ingesting_the_same_texts_store_each_once(
     assert len(stored) == 15, lines
     assert len({article.title for article in stored}) == 15
     assert check_store(reader).ok
+
+
+def test_a_writer_kept_waiting_past_its_time_says_so_in_one_line(
+    settings, chroma_server, monkeypatch
+):
+    import chromadb
+
+    from berita.answer.components import open_store
+    from berita.ingest.pipeline import ingest
+    from berita.vectorstore import store as store_module
+    from berita.vectorstore.lease import WriteLease
+
+    other = WriteLease(chromadb.HttpClient(port=chroma_server), "berita", stale_s=60)
+    other.acquire(timeout=10)  # another machine, alive, writing all along
+    monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT_S", 1)
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    try:
+        summary = ingest([str(SEED)], open_store(settings.model_copy(update=server)), settings)
+    finally:
+        other.release()
+    [failure] = summary.failures
+    assert "\n" not in failure.reason
+    assert f"another writer ({other.holder}) kept the store's write lease" in failure.reason
+    assert summary.added == 0
