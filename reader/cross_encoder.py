@@ -35,7 +35,8 @@ class CrossEncoderReader:
                 f"READER_MODEL {name!r} gives {self._model.num_labels} scores a pair; berita "
                 "reads with a cross-encoder of one (a reranker)"
             )
-        self._lock = threading.Lock()  # one predict at a time: its tokenizer is not shared
+        self._lock = threading.Lock()  # one predict at a time: a fast tokenizer is not safe
+        # from several threads at once
 
     def probabilities(self, question: str, passages: list[str]) -> np.ndarray:
         """How likely each passage answers the question (0..1)."""

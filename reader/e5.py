@@ -218,10 +218,10 @@ def _normalization(table: bytes, entries: int) -> dict[int, str]:
 
 class E5Tokenizer:
     """e5.c's tokenizer: its normalisation map, runs of spaces made one, SentencePiece's
-    metaspace, then Unigram's best segmentation by SentencePiece itself (`model`: the
-    vocabulary as `unigram_model` writes it) (float32 sums, as e5.c
+    metaspace, then Unigram's best segmentation by SentencePiece itself (float32 sums, as e5.c
     adds them), with one `<unk>` per unknown character as e5.c gives. Every piece but `<unk>` can
-    match text, `<s>` included, as in e5.c."""
+    match text, `<s>` included, as in e5.c. `model` is the vocabulary as `unigram_model` writes
+    it."""
 
     def __init__(
         self, model: bytes, normalization: dict[int, str], bos: int, eos: int, unk: int

@@ -67,7 +67,7 @@ class HybridRetriever:
     def as_langchain(self, k: int = 5) -> BaseRetriever:
         """This retriever as LangChain's `BaseRetriever`: `invoke(question)` gives the `k`
         best passages as documents, their scores in each one's metadata (LangChain's
-        runnables are imported here: seconds that answering does not need)."""
+        runnables are imported here: ~0.5 s that answering does not need)."""
         from berita.vectorstore.langchain import LangChainRetriever
 
         return LangChainRetriever(retriever=self, k=k)
