@@ -1,5 +1,5 @@
-"""The `berita` command: ingest, watch, feeds, ask, eval, sources, remove, reindex, chat, bot,
-settings."""
+"""The `berita` command: ingest, watch, feeds, ask, eval, sources, remove, reindex, check,
+prune-cache, chat, bot, settings, export-reader."""
 
 from __future__ import annotations
 
@@ -266,6 +266,22 @@ def _cmd_prune_cache(args: argparse.Namespace, settings: Settings) -> int:
 
     kept, deleted = open_store(settings).prune_embedding_cache()
     print(f"embedding cache: kept {kept} vectors, deleted {deleted}")
+    return 0
+
+
+def _cmd_export_reader(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.reader_model:
+        raise CommandError(
+            f"READER_MODEL is {settings.reader_model!r}, already a sentence-transformers model: "
+            "unset it to export berita's own reader"
+        )
+    from berita.reader.export import ExportError, export_reader
+
+    try:
+        out = export_reader(settings.reader_path, Path(args.out))
+    except ExportError as error:
+        raise CommandError(str(error)) from None
+    print(f"wrote {out}: load it with sentence_transformers.CrossEncoder({str(out)!r})")
     return 0
 
 
@@ -544,6 +560,12 @@ def _parser() -> argparse.ArgumentParser:
     command("chat", _cmd_chat, "ask questions in a console loop")
     command("bot", _bot, "run the Telegram bot")
     command("settings", _cmd_settings, "list every setting, its default and meaning (Markdown)")
+    sub = command(
+        "export-reader",
+        _cmd_export_reader,
+        "write the reader (READER_PATH) as a folder sentence-transformers' CrossEncoder loads",
+    )
+    sub.add_argument("out", metavar="OUT_DIR", help="a new folder (~490 MB)")
     return parser
 
 
