@@ -11,6 +11,7 @@ from berita.answer.llm import AnswerWriter, LLMSettingError
 from berita.reader.loading import ReaderError, load_reader
 from berita.reader.refusal import refusal_rules
 from berita.settings import Settings
+from berita.vectorstore.config import StoreConfig
 from berita.vectorstore.embeddings import DEFAULT_MODEL, EmbeddingModelError, load_embeddings
 from berita.vectorstore.retrieve import FusionWeights, HybridRetriever
 from berita.vectorstore.store import PassageStore
@@ -35,7 +36,8 @@ def open_store(
         settings.embedding_cache_path,
         settings.embedding_device,
     )
-    return PassageStore(settings, embeddings, for_reindex=for_reindex, serve=serve)
+    config = StoreConfig.from_settings(settings)
+    return PassageStore(config, embeddings, for_reindex=for_reindex, serve=serve)
 
 
 def open_answerer(

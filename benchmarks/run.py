@@ -40,6 +40,7 @@ from berita.app.evaluate import (  # noqa: E402
     score,
     temporary_store,
 )
+from berita.ingest.config import IngestConfig  # noqa: E402
 from berita.ingest.pipeline import ingest  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
 from berita.vectorstore.store import PassageStore  # noqa: E402
@@ -265,7 +266,7 @@ def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
 
             store = open_store(local)
             started = time.perf_counter()
-            summary = ingest([str(sample)], store, local)
+            summary = ingest([str(sample)], store, IngestConfig.from_settings(local))
             seconds = time.perf_counter() - started
             rows.append(
                 [

@@ -42,8 +42,10 @@ from berita.answer.components import open_answerer  # noqa: E402
 from berita.ingest import pipeline  # noqa: E402
 from berita.ingest.article import Article  # noqa: E402
 from berita.ingest.clean import clean_text  # noqa: E402
+from berita.ingest.config import IngestConfig  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
 from berita.text import split_sentences  # noqa: E402
+from berita.vectorstore.config import StoreConfig  # noqa: E402
 from berita.vectorstore.embeddings import load_embeddings  # noqa: E402
 from berita.vectorstore.lexical import LexicalIndex  # noqa: E402
 from berita.vectorstore.store import PassageStore  # noqa: E402
@@ -114,7 +116,7 @@ def measure(
     questions: list[str],
 ) -> list[str]:
     rng = random.Random(passages)
-    store = PassageStore(settings, embeddings)
+    store = PassageStore(StoreConfig.from_settings(settings), embeddings)
     commits: list[float] = []
     commit = store.commit
 
@@ -132,7 +134,9 @@ def measure(
             number += 10
 
     started = time.perf_counter()
-    pipeline.store_items(until_full(), store, settings)  # commits as `berita ingest` does
+    pipeline.store_items(
+        until_full(), store, IngestConfig.from_settings(settings)
+    )  # commits as `berita ingest` does
     ingest_s = time.perf_counter() - started
     total = store.count()
 
@@ -167,7 +171,7 @@ def measure(
             ask_bot(api, question)
         commits.clear()
         started = time.perf_counter()
-        pipeline.store_items([fresh], store, settings)
+        pipeline.store_items([fresh], store, IngestConfig.from_settings(settings))
         answerable_s = None
         while time.perf_counter() - started < 120 and answerable_s is None:
             if word in ask_bot(api, f"Apa itu {word}?"):

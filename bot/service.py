@@ -194,10 +194,11 @@ class AnswerService:
         return answer
 
     def _add(self, sources: list[str], stop: threading.Event) -> IngestSummary:
+        from berita.ingest.config import IngestConfig
         from berita.ingest.pipeline import ingest
 
         with self._own_store() as store:
-            return ingest(sources, store, self.settings, stop=stop)
+            return ingest(sources, store, IngestConfig.from_settings(self.settings), stop=stop)
 
     @contextlib.contextmanager
     def _own_store(self) -> Iterator[PassageStore]:
@@ -229,7 +230,7 @@ class AnswerService:
     def _feeds(self) -> list[FeedState]:
         from berita.ingest.watch import feeds_to_watch
 
-        return feeds_to_watch(self.settings, self._feed_states())
+        return feeds_to_watch(self.settings.configured_feeds(), self._feed_states())
 
     def _add_feed(self, url: str) -> bool:
         states = self._feed_states()

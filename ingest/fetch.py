@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from berita import __version__
-from berita.settings import Settings
+from berita.ingest.config import IngestConfig
 
 USER_AGENT = f"berita/{__version__} (+news question answering)"
 MAX_REDIRECTS = 5
@@ -53,11 +53,11 @@ class Fetcher:
     each fetch has a total deadline of FETCH_TIMEOUT_S, however slowly the server drips its
     bytes."""
 
-    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+    def __init__(self, config: IngestConfig, stop: threading.Event | None = None) -> None:
         self.stop = stop  # once set, a download ends (StopRequestedError) at its next chunk
-        self.timeout_s = settings.fetch_timeout_s
-        self.max_bytes = settings.max_source_bytes
-        self.allow_private = settings.allow_private_urls
+        self.timeout_s = config.fetch_timeout_s
+        self.max_bytes = config.max_source_bytes
+        self.allow_private = config.allow_private_urls
         self._client = httpx.Client(
             timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": USER_AGENT}
         )

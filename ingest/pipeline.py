@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from berita.ingest.article import IngestFailure
 from berita.ingest.chunk import chunk_article
 from berita.ingest.clean import check_article, clean_article
+from berita.ingest.config import IngestConfig
 from berita.ingest.fetch import StopRequestedError
 from berita.ingest.sources import Item, iter_articles
-from berita.settings import Settings
 from berita.vectorstore.store import ArticleConflictError, DuplicateArticleError, PassageStore
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class IngestSummary:
 def ingest(
     sources: list[str],
     store: PassageStore,
-    settings: Settings,
+    config: IngestConfig,
     on_item: Callable[[str, str], None] | None = None,
     stop: threading.Event | None = None,
     encoding: str = "utf-8",
@@ -68,14 +68,14 @@ def ingest(
     `stop` is set, the run ends after the item in hand, as an interrupted one. Files and stdin
     that don't name their encoding are read in `encoding`.
     """
-    articles = iter_articles(sources, settings, encoding, stop)
-    return store_items(articles, store, settings, on_item, stop=stop)
+    articles = iter_articles(sources, config, encoding, stop)
+    return store_items(articles, store, config, on_item, stop=stop)
 
 
 def store_items(
     items: Iterable[Item],
     store: PassageStore,
-    settings: Settings,
+    config: IngestConfig,
     on_item: Callable[[str, str], None] | None = None,
     deadline: float | None = None,
     stop: threading.Event | None = None,
@@ -96,7 +96,7 @@ def store_items(
     last_commit_took, last_commit_done = 0.0, time.monotonic()
     try:
         for item in items:
-            outcome = _store_item(item, store, settings, summary)
+            outcome = _store_item(item, store, config, summary)
             log.info("%s: %s", item.origin, outcome)
             report(item.origin, outcome)
             if outcome.startswith(("added", "updated")):
@@ -124,18 +124,20 @@ def store_items(
     return summary
 
 
-def _store_item(item: Item, store: PassageStore, settings: Settings, summary: IngestSummary) -> str:
+def _store_item(
+    item: Item, store: PassageStore, config: IngestConfig, summary: IngestSummary
+) -> str:
     """Clean, chunk and store one item; returns its outcome and counts it in the summary."""
     if isinstance(item, IngestFailure):
         return _failed(summary, item)
-    article = clean_article(item, settings.max_article_chars)
-    failure = check_article(article, settings.min_page_words)
+    article = clean_article(item, config.max_article_chars)
+    failure = check_article(article, config.min_page_words)
     if failure is not None:
         return _failed(summary, failure)
-    passages = chunk_article(article, settings.chunk_max_words, settings.chunk_max_chars)
+    passages = chunk_article(article, config.chunk_max_words, config.chunk_max_chars)
     cut = [article.cut] if article.cut else []
-    if len(passages) > settings.max_article_passages:
-        passages = passages[: settings.max_article_passages]
+    if len(passages) > config.max_article_passages:
+        passages = passages[: config.max_article_passages]
         cut.append(f"only its first {len(passages)} passages stored")
     try:
         status = store.put_article(passages)

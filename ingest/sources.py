@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from berita.ingest.article import Article, IngestFailure, canonical_url, derive_doc_id
+from berita.ingest.config import IngestConfig
 from berita.ingest.extract import ExtractionError, extract_html
 from berita.ingest.fetch import Fetched, Fetcher, SourceError
 from berita.jsonl import json_objects
-from berita.settings import Settings
 from berita.text import normalize_id
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -33,7 +33,7 @@ Item = Article | IngestFailure
 
 def iter_articles(
     sources: list[str],
-    settings: Settings,
+    config: IngestConfig,
     encoding: str = "utf-8",
     stop: threading.Event | None = None,
 ) -> Iterator[Item]:
@@ -42,14 +42,14 @@ def iter_articles(
     Files and standard input that don't say their encoding (by a byte-order mark, or an HTML
     <meta> charset) are read in `encoding`; a web server's response says its own. Once `stop`
     is set, a download under way ends with StopRequestedError."""
-    with Fetcher(settings, stop) as fetcher:
+    with Fetcher(config, stop) as fetcher:
         for source in sources:
             if source.startswith(("http://", "https://")):
                 yield from _from_url(source, fetcher)
             elif source == STDIN:
-                yield from _from_stdin(settings.max_source_bytes, encoding)
+                yield from _from_stdin(config.max_source_bytes, encoding)
             else:
-                yield from _from_path(Path(source), settings.max_source_bytes, encoding)
+                yield from _from_path(Path(source), config.max_source_bytes, encoding)
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -15,19 +15,18 @@ import time
 from collections.abc import Callable
 
 from berita.ingest.article import canonical_url
+from berita.ingest.config import WatchConfig
 from berita.ingest.fetch import Fetcher, SourceError
 from berita.ingest.pipeline import IngestSummary, store_items
 from berita.ingest.sources import feed_entries, is_feed, iter_feed_pages
-from berita.settings import Settings
 from berita.vectorstore.feeds import FeedState, FeedStates
 from berita.vectorstore.store import PassageStore
 
 MAX_BACKOFF_DOUBLINGS = 6  # a failing feed is tried at most every 64 intervals
 
 
-def feeds_to_watch(settings: Settings, states: FeedStates) -> list[FeedState]:
+def feeds_to_watch(configured: list[str], states: FeedStates) -> list[FeedState]:
     """FEEDS and FEEDS_FILE (new ones recorded on first sight), plus those admins added."""
-    configured = settings.configured_feeds()
     known = {state.url: state for state in states.all()}
     for url in configured:
         if url not in known:
@@ -39,7 +38,7 @@ def feeds_to_watch(settings: Settings, states: FeedStates) -> list[FeedState]:
 def poll_feed(
     state: FeedState,
     store: PassageStore,
-    settings: Settings,
+    config: WatchConfig,
     fetcher: Fetcher,
     clock: Callable[[], float] = time.time,
     stop: threading.Event | None = None,
@@ -59,7 +58,7 @@ def poll_feed(
             raise SourceError("not an RSS or Atom feed")
     except SourceError as error:
         failures = state.failures + 1
-        delay = settings.feed_interval_min * 60 * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
+        delay = config.feed_interval_min * 60 * 2 ** min(failures, MAX_BACKOFF_DOUBLINGS)
         failed = state.polled(
             now, failures=failures, next_try=now + delay, last_error=str(error)[:300]
         )
@@ -85,9 +84,9 @@ def poll_feed(
     summary = store_items(
         iter_feed_pages(fresh, fetcher),
         store,
-        settings,
+        config.ingest,
         on_item=note,
-        deadline=time.monotonic() + settings.feed_poll_timeout_s,
+        deadline=time.monotonic() + config.feed_poll_timeout_s,
         stop=stop,
     )
     complete = not (summary.failures or summary.out_of_time or summary.interrupted)
@@ -138,23 +137,23 @@ def apply_retention(store: PassageStore, days: int, today: dt.date | None = None
 
 def watch(
     store: PassageStore,
-    settings: Settings,
+    config: WatchConfig,
     say: Callable[[str], None] = print,
     stop: threading.Event | None = None,
 ) -> None:
     """Poll every feed each FEED_INTERVAL_MIN until `stop` is set or Ctrl-C/SIGTERM."""
     stop = stop or threading.Event()
     states = store.feed_states()
-    interval_s = settings.feed_interval_min * 60
-    with Fetcher(settings) as fetcher:
+    interval_s = config.feed_interval_min * 60
+    with Fetcher(config.ingest) as fetcher:
         while not stop.is_set():
             started = time.monotonic()
-            feeds = feeds_to_watch(settings, states)
+            feeds = feeds_to_watch(config.feeds(), states)
             if not feeds:
                 say("no feeds to watch: set FEEDS or FEEDS_FILE, or /feeds add URL in the bot")
             for state in feeds:
                 try:
-                    polled, line = poll_feed(state, store, settings, fetcher, stop=stop)
+                    polled, line = poll_feed(state, store, config, fetcher, stop=stop)
                 except WatchInterrupted as interrupted:
                     states.update(interrupted.state)
                     raise
@@ -162,8 +161,8 @@ def watch(
                 say(line)
                 if stop.is_set():
                     return
-            if settings.retention_days:
-                removed = apply_retention(store, settings.retention_days)
+            if config.retention_days:
+                removed = apply_retention(store, config.retention_days)
                 if removed:
                     say(removed)
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))

@@ -15,6 +15,7 @@ from berita.bot.access import AccessPolicy, RateLimiter
 from berita.bot.processing import ChatOrderedProcessor, redact
 from berita.bot.replies import split_message
 from berita.bot.service import AnswerService
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.settings import load_settings
 from berita.threads import SharedLock
@@ -125,7 +126,7 @@ def test_the_token_is_redacted_wherever_it_appears(text):
 
 
 def test_questions_are_answered_side_by_side_and_a_refresh_waits_for_them(settings, monkeypatch):
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     reading, release = threading.Event(), threading.Event()
     extract = Answerer.extract
 

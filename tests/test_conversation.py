@@ -9,6 +9,7 @@ import pytest
 
 from berita.answer.components import open_answerer, open_store
 from berita.answer.conversation import Threads, Turn, leans_on_thread
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from tests.conftest import FLOODS, run_berita
 
@@ -100,7 +101,7 @@ def test_a_reply_to_an_answer_continues_its_thread():
 
 @pytest.fixture
 def floods(settings):
-    ingest([str(FLOODS)], open_store(settings), settings)
+    ingest([str(FLOODS)], open_store(settings), IngestConfig.from_settings(settings))
     return open_answerer(settings)
 
 

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from berita.answer.components import open_answerer, open_store
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
+from berita.vectorstore.config import StoreConfig
 from berita.vectorstore.lexical import LexicalIndex
 from berita.vectorstore.lexical_sync import LexicalSync
 from berita.vectorstore.store import PassageStore, StoreError
@@ -19,12 +21,12 @@ def _write_jsonl(path, records):
 
 def test_seed_ingest_is_idempotent(settings):
     store = open_store(settings)
-    first = ingest([str(SEED)], store, settings)
+    first = ingest([str(SEED)], store, IngestConfig.from_settings(settings))
     assert (first.added, first.failed) == (1, 0)
     passages, revision = store.count(), store.revision()
     assert passages >= 3
 
-    again = ingest([str(SEED)], open_store(settings), settings)
+    again = ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     assert (again.added, again.updated, again.unchanged, again.passages) == (0, 0, 1, 0)
     reopened = open_store(settings)
     assert reopened.count() == passages and reopened.revision() == revision
@@ -42,14 +44,14 @@ def test_changed_article_replaces_its_passages(settings, tmp_path):
     source = _write_jsonl(
         tmp_path / "a.jsonl", [{"id": "art-1", "title": "Banjir", "text": long_text}]
     )
-    ingest([source], store, settings)
+    ingest([source], store, IngestConfig.from_settings(settings))
     many = store.count()
     assert many > 2
 
     source = _write_jsonl(
         tmp_path / "a.jsonl", [{"id": "art-1", "title": "Banjir", "text": "Banjir sudah surut."}]
     )
-    summary = ingest([source], store, settings)
+    summary = ingest([source], store, IngestConfig.from_settings(settings))
     assert (summary.updated, summary.added) == (1, 0)
     assert store.count() == 1
     [only] = [t for page in store.iter_passages() for t in page["documents"]]
@@ -66,7 +68,7 @@ def test_remove_deletes_an_article_and_updates_the_lexical_index(settings, tmp_p
             {"id": "banjir", "text": "Banjir merendam ratusan rumah di Kampung Melayu."},
         ],
     )
-    ingest([source], store, settings)
+    ingest([source], store, IngestConfig.from_settings(settings))
     assert {s.doc_id for s in store.sources()} == {"beras", "banjir"}
     assert store.remove(["beras", "nothing-here"]) == {"beras": 1, "nothing-here": 0}
     store.commit()
@@ -105,7 +107,7 @@ def test_bad_items_fail_alone_and_the_rest_is_ingested(settings, tmp_path):
         ]
         + [lines],
         open_store(small),
-        small,
+        IngestConfig.from_settings(small),
     )
     reasons = {f.origin.rsplit("/", 1)[-1]: f.reason for f in summary.failures}
     assert reasons == {
@@ -129,17 +131,19 @@ def test_folder_ingest_reads_supported_files_recursively(settings, tmp_path):
     (tmp_path / "news" / "a.txt").write_text("Judul A\nIsi berita A tentang pemilu.", "utf-8")
     (tmp_path / "news" / "deep" / "b.md").write_text("# Judul B\nIsi berita B.", "utf-8")
     (tmp_path / "news" / "deep" / "skip.csv").write_text("x,y", "utf-8")
-    summary = ingest([str(tmp_path / "news")], open_store(settings), settings)
+    summary = ingest(
+        [str(tmp_path / "news")], open_store(settings), IngestConfig.from_settings(settings)
+    )
     assert (summary.added, summary.failed) == (2, 0)
     assert {s.title for s in open_store(settings).sources()} == {"Judul A", "Judul B"}
 
 
 def test_opening_a_store_with_another_model_says_how_to_reindex(settings):
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     other = settings.model_copy(update={"embedding_model": "some/other-model"})
 
     with pytest.raises(StoreError, match="berita reindex"):
-        PassageStore(other, embeddings=None)
+        PassageStore(StoreConfig.from_settings(other), embeddings=None)
 
 
 @pytest.mark.parametrize("newest", ["beras-naik", "beras-turun"])
@@ -153,7 +157,11 @@ def test_a_question_for_the_latest_news_prefers_the_newest_article(settings, tmp
     dates = dict.fromkeys(texts, "10/1/2023") | {newest: "10 Juni 2023"}
     records = [{"id": d, "text": t, "published": dates[d]} for d, t in texts.items()]
     store = open_store(settings)
-    ingest([_write_jsonl(tmp_path / "news.jsonl", records)], store, settings)
+    ingest(
+        [_write_jsonl(tmp_path / "news.jsonl", records)],
+        store,
+        IngestConfig.from_settings(settings),
+    )
     assert store.sources()[0].published == "2023-06-10"  # read into ISO form
     answerer = open_answerer(settings, store)
     for question in ("Berapa harga beras terbaru di Jakarta?", "Latest rice price in Jakarta?"):
@@ -174,7 +182,9 @@ def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
     long_text = " ".join(f"Kalimat ke-{i} tentang banjir di kota Bandung." for i in range(60))
     store = open_store(settings)
     ingest(
-        [_write_jsonl(tmp_path / "v1.jsonl", [{"id": "art", "text": long_text}])], store, settings
+        [_write_jsonl(tmp_path / "v1.jsonl", [{"id": "art", "text": long_text}])],
+        store,
+        IngestConfig.from_settings(settings),
     )
     assert store.count() > 2
     # What a kill -9 between writing the new version and deleting the old passages leaves:
@@ -183,7 +193,7 @@ def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
     from berita.ingest.clean import clean_article
     from berita.ingest.sources import iter_articles
 
-    [article] = list(iter_articles([newer], settings))
+    [article] = list(iter_articles([newer], IngestConfig.from_settings(settings)))
     [passage] = chunk_article(
         clean_article(article), settings.chunk_max_words, settings.chunk_max_chars
     )
@@ -193,7 +203,7 @@ def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
         metadatas=[passage.metadata],
         embeddings=store.embeddings.embed_documents([passage.page_content]),
     )
-    summary = ingest([newer], store, settings)
+    summary = ingest([newer], store, IngestConfig.from_settings(settings))
     assert (summary.updated, summary.unchanged) == (1, 0)
     assert list(_texts(store).values()) == ["Banjir sudah surut."]
 
@@ -201,9 +211,9 @@ def test_an_article_half_replaced_by_a_crash_is_rewritten(settings, tmp_path):
 def test_a_new_chunk_size_rewrites_the_same_article(settings, tmp_path):
     long_text = " ".join(f"Kalimat ke-{i} tentang banjir di kota Bandung." for i in range(60))
     source = _write_jsonl(tmp_path / "a.jsonl", [{"id": "art", "text": long_text}])
-    ingest([source], open_store(settings), settings)
+    ingest([source], open_store(settings), IngestConfig.from_settings(settings))
     smaller = settings.model_copy(update={"chunk_max_words": 40})
-    summary = ingest([source], open_store(smaller), smaller)
+    summary = ingest([source], open_store(smaller), IngestConfig.from_settings(smaller))
     assert (summary.updated, summary.unchanged) == (1, 0)
     assert all(len(text.split()) <= 40 for text in _texts(open_store(smaller)).values())
 
@@ -218,7 +228,7 @@ def test_jsonl_bad_lines_fail_alone_with_their_numbers(settings, tmp_path):
         json.dumps({"id": "d", "text": "Gempa kecil terasa di Garut."}).encode(),
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    summary = ingest([str(path)], open_store(settings), settings)
+    summary = ingest([str(path)], open_store(settings), IngestConfig.from_settings(settings))
     assert summary.added == 3
     assert [(f.origin, f.reason) for f in summary.failures] == [
         (f"{path}:3", "not UTF-8 text"),
@@ -242,7 +252,7 @@ def test_files_are_read_in_the_encoding_their_byte_order_mark_names(settings, tm
 <article><h1>Banjir</h1><p>{body} Kafe “Kopi Kita” tutup.</p></article></body></html>"
     (tmp_path / "page.html").write_bytes(b"\xfe\xff" + page.encode("utf-16-be"))
     (tmp_path / "broken.txt").write_bytes(b"\xff\xfe" + "Banjir".encode("utf-16-le")[:-1])
-    summary = ingest([str(tmp_path)], open_store(settings), settings)
+    summary = ingest([str(tmp_path)], open_store(settings), IngestConfig.from_settings(settings))
     assert [(f.origin, f.reason) for f in summary.failures] == [
         (
             str(tmp_path / "broken.txt"),
@@ -271,12 +281,12 @@ def test_files_that_do_not_name_their_encoding_are_read_in_the_one_given(setting
     (tmp_path / "page.html").write_bytes(page.encode("utf-8"))  # its <meta> still says how
     (tmp_path / "marked.md").write_bytes(("# Jembatan\n" + body).encode("utf-16"))  # and a BOM
     store = open_store(settings)
-    as_utf8 = ingest([str(tmp_path)], store, settings)
+    as_utf8 = ingest([str(tmp_path)], store, IngestConfig.from_settings(settings))
     assert [(f.origin, f.reason) for f in as_utf8.failures] == [
         (f"{tmp_path / 'old.jsonl'}:1", "not UTF-8 text"),
         (str(tmp_path / "old.txt"), "binary content or not UTF-8 text"),
     ]
-    given = ingest([str(tmp_path)], store, settings, encoding="cp1252")
+    given = ingest([str(tmp_path)], store, IngestConfig.from_settings(settings), encoding="cp1252")
     assert (given.added, given.unchanged, given.failures) == (2, 2, [])
     texts = " ".join(_texts(open_store(settings)).values())
     assert "Kafe “Kopi Kita” di Medan" in texts and "kata Pak Ré" in texts
@@ -287,13 +297,16 @@ def test_files_that_do_not_name_their_encoding_are_read_in_the_one_given(setting
     wide = tmp_path / "wide"  # UTF-16 without its mark: zero bytes, yet text when said so
     wide.mkdir()
     (wide / "a.txt").write_bytes(("Pasar Baru\n" + body + "Sepi.").encode("utf-16-le"))
-    refused = ingest([str(wide)], store, settings)
+    refused = ingest([str(wide)], store, IngestConfig.from_settings(settings))
     assert [f.reason for f in refused.failures] == ["binary content, not text"]
-    assert ingest([str(wide)], store, settings, encoding="utf-16-le").added == 1
+    assert (
+        ingest([str(wide)], store, IngestConfig.from_settings(settings), encoding="utf-16-le").added
+        == 1
+    )
     binary = tmp_path / "binary"
     binary.mkdir()
     (binary / "b.txt").write_bytes(bytes(range(256)) * 4)
-    summary = ingest([str(binary)], store, settings, encoding="cp1252")
+    summary = ingest([str(binary)], store, IngestConfig.from_settings(settings), encoding="cp1252")
     assert [f.reason for f in summary.failures] == ["binary content, not text"]
 
 
@@ -310,7 +323,7 @@ def test_gzipped_dumps_are_read_and_bombs_refused(settings, tmp_path):
     (tmp_path / "bomb.jsonl.gz").write_bytes(gzip.compress(b" " * 2_000_000))
     small = settings.model_copy(update={"max_source_bytes": 100_000})
     sources = [str(tmp_path / name) for name in ("dumps", "broken.jsonl.gz", "bomb.jsonl.gz")]
-    summary = ingest(sources, open_store(small), small)
+    summary = ingest(sources, open_store(small), IngestConfig.from_settings(small))
     assert [(f.origin, f.reason) for f in summary.failures] == [
         (sources[1], "not a readable gzip file"),
         (sources[2], "file too large unpacked (MAX_SOURCE_BYTES is 100,000)"),
@@ -327,7 +340,7 @@ def test_jsonl_escapes_of_half_a_character_are_dropped(settings, tmp_path):
         '"text": "Banjir merendam \\ude00 rumah warga di Bandung."}\n',
         "utf-8",
     )
-    summary = ingest([str(path)], open_store(settings), settings)
+    summary = ingest([str(path)], open_store(settings), IngestConfig.from_settings(settings))
     assert (summary.added, summary.failures) == (1, [])
     [(pid, text)] = _texts(open_store(settings)).items()
     assert pid == "h#0" and "Banjir di Bandung" in text
@@ -337,8 +350,16 @@ def test_jsonl_escapes_of_half_a_character_are_dropped(settings, tmp_path):
 def test_an_article_from_one_site_is_never_replaced_by_another_site(settings, tmp_path):
     first = {"id": "x", "url": "https://news.example/a", "text": "Berita asli tentang pemilu."}
     fake = {"id": "x", "url": "https://evil.example/a", "text": "Berita palsu tentang pemilu."}
-    ingest([_write_jsonl(tmp_path / "a.jsonl", [first])], open_store(settings), settings)
-    summary = ingest([_write_jsonl(tmp_path / "b.jsonl", [fake])], open_store(settings), settings)
+    ingest(
+        [_write_jsonl(tmp_path / "a.jsonl", [first])],
+        open_store(settings),
+        IngestConfig.from_settings(settings),
+    )
+    summary = ingest(
+        [_write_jsonl(tmp_path / "b.jsonl", [fake])],
+        open_store(settings),
+        IngestConfig.from_settings(settings),
+    )
     assert summary.failures[0].reason == (
         "would replace article 'x' from news.example with a page from evil.example"
     )
@@ -347,7 +368,7 @@ def test_an_article_from_one_site_is_never_replaced_by_another_site(settings, tm
 
 def test_a_broken_saved_lexical_index_is_rebuilt(settings, tmp_path):
     store = open_store(settings)
-    ingest([str(SEED)], store, settings)
+    ingest([str(SEED)], store, IngestConfig.from_settings(settings))
     saved = [path for path in (settings.chroma_path / "lexical").rglob("*") if path.is_file()]
     assert len(saved) >= 3  # the revision's list of segments, a segment's ids and its counts
     for path in saved:
@@ -384,7 +405,9 @@ def test_readers_and_commits_apply_only_the_writes_since_the_last_commit(
 ):
     store = open_store(settings)
     ingest(
-        [_write_jsonl(tmp_path / "first.jsonl", [_article(n) for n in range(4)])], store, settings
+        [_write_jsonl(tmp_path / "first.jsonl", [_article(n) for n in range(4)])],
+        store,
+        IngestConfig.from_settings(settings),
     )
     reader = open_store(settings)
     _assert_same_as_rebuilt(reader)
@@ -405,7 +428,7 @@ def test_readers_and_commits_apply_only_the_writes_since_the_last_commit(
     changed = [_article(n) for n in range(2, 9)]
     changed[0]["text"] += " Stok beras gudang ini habis."  # laporan-2 changes
     source = _write_jsonl(tmp_path / "more.jsonl", changed)
-    summary = ingest([source], store, settings, on_item=check_reader)
+    summary = ingest([source], store, IngestConfig.from_settings(settings), on_item=check_reader)
     assert (summary.added, summary.updated, summary.unchanged) == (5, 1, 1)
     assert seen.count("added") == 5
     reader.refresh()

@@ -4,7 +4,9 @@ functions and under TYPE_CHECKING):
     berita (settings, text, threads) <- reader <- vectorstore <- ingest, answer <- bot <- app
 
 A layer imports only the layers to its left; ingest and answer do not import each other;
-`training/`, `benchmarks/` and `tests/` import the package, never the reverse.
+`training/`, `benchmarks/` and `tests/` import the package, never the reverse. Below the wiring
+(`answer.components`, the bot, the CLI) nothing takes the whole `Settings`: each layer is given
+the small config it needs (`StoreConfig`, `IngestConfig`, ...), which `from_settings` builds.
 """
 
 import ast
@@ -78,11 +80,27 @@ def violations(package: str, path: Path) -> list[str]:
     return found
 
 
+def takes_settings(path: Path) -> list[str]:
+    """The functions of a file with a parameter annotated `Settings`, `from_settings` aside."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.name != "from_settings"
+        ):
+            arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            if any("Settings" in ast.unparse(a.annotation or ast.Constant("")) for a in arguments):
+                found.append(f"{path.name}: {node.name}")
+    return found
+
+
 @pytest.mark.parametrize(
     ("package", "path"), package_modules(), ids=lambda v: str(v).split("/berita/")[-1]
 )
 def test_a_module_imports_only_the_layers_below_it(package, path):
     assert violations(package, path) == []
+    if package in {"berita.reader", "berita.vectorstore", "berita.ingest"}:
+        assert takes_settings(path) == []
 
 
 def test_every_installed_package_is_in_a_layer_and_every_folder_is_installed():
@@ -104,3 +122,6 @@ def test_the_check_sees_an_upward_import(tmp_path):
     assert violations("berita.ingest", sideways) != []
     assert violations("berita.answer", bare) != []
     assert violations("berita.app", upward) == []
+    whole = tmp_path / "fetch.py"
+    whole.write_text("class F:\n    def __init__(self, settings: Settings) -> None: ...\n")
+    assert takes_settings(whole) == ["fetch.py: __init__"]

@@ -8,6 +8,7 @@ import pytest
 from berita.answer.components import open_answerer, open_store
 from berita.answer.conversation import Threads
 from berita.answer.llm import parse_reply, standalone_from
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.settings import load_settings
 from tests.conftest import FLOODS, SEED, run_berita
@@ -24,7 +25,7 @@ def chat():
 
 @pytest.fixture
 def llm_settings(settings, chat):
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     return settings.model_copy(
         update={"llm_model": "test-model", "llm_base_url": chat.base_url, "llm_timeout_s": 10}
     )
@@ -154,7 +155,7 @@ def test_openai_itself_without_a_key_is_a_one_line_setting_error(cli_env):
 
 @pytest.fixture
 def floods_llm(llm_settings):
-    ingest([str(FLOODS)], open_store(llm_settings), llm_settings)
+    ingest([str(FLOODS)], open_store(llm_settings), IngestConfig.from_settings(llm_settings))
     return open_answerer(llm_settings)
 
 

@@ -241,6 +241,7 @@ def test_an_owner_gone_while_a_write_opens_its_collection_is_connected_to_again(
     import httpx
 
     from berita.answer.components import open_store
+    from berita.ingest.config import IngestConfig
     from berita.ingest.pipeline import ingest
 
     store = open_store(settings)
@@ -255,7 +256,7 @@ def test_an_owner_gone_while_a_write_opens_its_collection_is_connected_to_again(
         return real(*args, **kwargs)
 
     gone.get_collection = refused_once
-    summary = ingest([str(SEED)], store, settings)
+    summary = ingest([str(SEED)], store, IngestConfig.from_settings(settings))
     assert (summary.added, summary.failures) == (1, [])
     assert calls and store.client is not gone
     assert store.count() == 4

@@ -11,6 +11,7 @@ import pytest
 from berita.answer.answerer import NOT_FOUND
 from berita.answer.components import open_answerer, open_store
 from berita.app.evaluate import answer_hit, load_questions
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.reader.loading import ReaderError, load_reader
 from berita.reader.refusal import RULE_FIELDS, Refusal, refusal_rules
@@ -54,7 +55,7 @@ def _reader_order(reader, candidates):
 
 
 def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, weights):
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     plain = open_answerer(settings.model_copy(update={"reader": False}))
     assert plain.reading is None  # READER=off: the pipeline without a reader
     candidates = plain.retriever.retrieve(QUESTION, 5, "en")
@@ -77,7 +78,7 @@ def test_the_reader_reranks_the_candidates_and_its_threshold_decides(settings, w
 
 
 def test_when_no_first_candidate_reaches_more_below_the_next_ones_are_read_too(settings, weights):
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     plain = open_answerer(settings.model_copy(update={"reader": False}))
     candidates = plain.retriever.retrieve(QUESTION, 4, "en")
     assert len(candidates) == 4
@@ -126,7 +127,7 @@ def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, t
     rule = refusal_rules(load_reader(calibrated, 1).card, calibrated, {"id": None, "en": 0.4})["id"]
     assert rule == Refusal(*(fitted[f] for f in RULE_FIELDS))
 
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     with_en = {"reader": True, "reader_path": calibrated, "reader_threshold_en": 0.4}
     answerer = open_answerer(settings.model_copy(update=with_en))
     for question in (QUESTION, "Negara mana yang keluar dari CSTO?"):
@@ -140,7 +141,7 @@ def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, t
 
 def test_the_shipped_reader_answers_the_seed_and_refuses_its_off_topic_questions(settings):
     assert settings.reader and settings.reader_path.name == "v2"  # on by default, shipped
-    ingest([str(SEED)], open_store(settings), settings)
+    ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     answerer = open_answerer(settings)
     answered, hits = [], []
     for question in load_questions(SEED_SUITE / "questions.jsonl"):

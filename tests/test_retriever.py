@@ -3,6 +3,7 @@
 from langchain_core.runnables import RunnableLambda
 
 from berita.answer.components import open_store
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.vectorstore.retrieve import FusionWeights, HybridRetriever
 from tests.conftest import FLOODS, SEED
@@ -10,7 +11,7 @@ from tests.conftest import FLOODS, SEED
 
 def test_the_hybrid_retriever_drops_into_a_langchain_chain(settings):
     store = open_store(settings)
-    ingest([str(SEED), str(FLOODS)], store, settings)
+    ingest([str(SEED), str(FLOODS)], store, IngestConfig.from_settings(settings))
     hybrid = HybridRetriever(store, FusionWeights())
     retriever = hybrid.as_langchain(k=3)
 

@@ -12,6 +12,7 @@ from langchain_core.documents import Document
 from berita.answer.answerer import NOT_FOUND
 from berita.answer.components import open_answerer, open_store
 from berita.answer.sentences import Sentence, compose_quote
+from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.reader.refusal import RULE_FIELDS, SENTENCE_REFUSAL_FILE, Refusal
 from berita.vectorstore.passages import article_sentences
@@ -29,7 +30,7 @@ def reading(settings):
 
 @pytest.fixture
 def seed_answerer(reading):
-    ingest([str(SEED)], open_store(reading), reading)
+    ingest([str(SEED)], open_store(reading), IngestConfig.from_settings(reading))
     return open_answerer(reading)
 
 
@@ -45,7 +46,11 @@ def test_sentence_reading_refuses_by_the_rule_fitted_with_it(settings):
 
 
 def test_a_long_article_is_read_by_sentence_and_a_paragraph_quoted_as_spans(settings, tmp_path):
-    ingest([str(SEED), str(_articles(tmp_path, ODD_ARTICLES))], open_store(settings), settings)
+    ingest(
+        [str(SEED), str(_articles(tmp_path, ODD_ARTICLES))],
+        open_store(settings),
+        IngestConfig.from_settings(settings),
+    )
     answerer = open_answerer(settings)
     rules = answerer.reading
     long = answerer.ask("Negara mana saja yang keluar dari CSTO?")  # 3,250 characters
@@ -117,7 +122,11 @@ ODD_ARTICLES = [
     ],
 )
 def test_odd_articles_and_questions_get_a_reply_or_a_refusal(settings, tmp_path, question):
-    ingest([str(_articles(tmp_path, ODD_ARTICLES))], open_store(settings), settings)
+    ingest(
+        [str(_articles(tmp_path, ODD_ARTICLES))],
+        open_store(settings),
+        IngestConfig.from_settings(settings),
+    )
     every_article = settings.model_copy(update={"reader_long_article": 0})
     answer = open_answerer(every_article).ask(question)
     assert answer.answer

@@ -60,8 +60,9 @@ def test_a_reader_follows_a_reindex_done_by_another_process(settings, cli_env, c
     server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
     env = cli_env | {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server)}
     assert run_berita(env, "ingest", str(SEED)).returncode == 0
-    reader = open_store(settings.model_copy(update=server))
-    answerer = open_answerer(reader.settings, reader)
+    on_server = settings.model_copy(update=server)
+    reader = open_store(on_server)
+    answerer = open_answerer(on_server, reader)
     assert "Peskov" in answerer.ask("Siapa juru bicara Kremlin?").answer
 
     # Same model, new collection: the reader's next refresh follows it and keeps answering.
@@ -194,6 +195,7 @@ def test_a_writer_kept_waiting_past_its_time_says_so_in_one_line(
     import chromadb
 
     from berita.answer.components import open_store
+    from berita.ingest.config import IngestConfig
     from berita.ingest.pipeline import ingest
     from berita.vectorstore import store as store_module
     from berita.vectorstore.lease import WriteLease
@@ -203,7 +205,11 @@ def test_a_writer_kept_waiting_past_its_time_says_so_in_one_line(
     monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT_S", 1)
     server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
     try:
-        summary = ingest([str(SEED)], open_store(settings.model_copy(update=server)), settings)
+        summary = ingest(
+            [str(SEED)],
+            open_store(settings.model_copy(update=server)),
+            IngestConfig.from_settings(settings),
+        )
     finally:
         other.release()
     [failure] = summary.failures

@@ -12,6 +12,7 @@ import pytest
 
 from berita.answer.components import open_answerer, open_store
 from berita.ingest import watch as watching
+from berita.ingest.config import WatchConfig
 from berita.ingest.fetch import Fetcher
 from berita.ingest.watch import apply_retention, poll_feed
 from berita.vectorstore.feeds import FeedState
@@ -29,19 +30,20 @@ def news():
 
 def test_polls_store_new_entries_skip_known_pages_and_answer_304(settings, news):
     store = open_store(settings)
+    config = WatchConfig.from_settings(settings)
     news.publish(1)
     news.publish(2)
-    with Fetcher(settings) as fetcher:
-        state, line = poll_feed(FeedState(news.url("/news.xml")), store, settings, fetcher)
+    with Fetcher(config.ingest) as fetcher:
+        state, line = poll_feed(FeedState(news.url("/news.xml")), store, config, fetcher)
         assert line.endswith(": 2 new, 0 updated, 0 failed (0 known)")
         assert state.etag and state.stored == 2 and state.failures == 0
         assert news.page_hits() == 2
 
-        state, line = poll_feed(state, store, settings, fetcher)
+        state, line = poll_feed(state, store, config, fetcher)
         assert line.endswith("(not modified)") and news.page_hits() == 2  # a 304, nothing more
 
         news.publish(3)
-        state, line = poll_feed(state, store, settings, fetcher)
+        state, line = poll_feed(state, store, config, fetcher)
         assert line.endswith(": 1 new, 0 updated, 0 failed (2 known)")
         assert news.page_hits() == 3  # only the new page was fetched
     answer = open_answerer(settings, store).ask("Apa itu kabar003?")
@@ -50,14 +52,15 @@ def test_polls_store_new_entries_skip_known_pages_and_answer_304(settings, news)
 
 def test_an_entry_link_that_redirects_is_fetched_once(settings, news):
     store = open_store(settings)
+    config = WatchConfig.from_settings(settings)
     news.tracking = True  # the feed links /go/N, which redirects to /artikel/N
     news.publish(1)
-    with Fetcher(settings) as fetcher:
-        state, line = poll_feed(FeedState(news.url("/news.xml")), store, settings, fetcher)
+    with Fetcher(config.ingest) as fetcher:
+        state, line = poll_feed(FeedState(news.url("/news.xml")), store, config, fetcher)
         assert line.endswith(": 1 new, 0 updated, 0 failed (0 known)")
         assert store.has_url(news.url("/artikel/1")) and not store.has_url(news.url("/go/1"))
         news.publish(2)
-        state, line = poll_feed(state, store, settings, fetcher)
+        state, line = poll_feed(state, store, config, fetcher)
         assert line.endswith(": 1 new, 0 updated, 0 failed (1 known)")
     assert news.hits["/go/1"] == 1 and news.hits["/go/2"] == 1
     assert state.stored_links() == {news.url("/go/1"), news.url("/go/2")}
@@ -65,6 +68,7 @@ def test_an_entry_link_that_redirects_is_fetched_once(settings, news):
 
 def test_a_feed_removed_during_its_poll_stays_removed(settings, news, monkeypatch):
     store = open_store(settings)
+    config = WatchConfig.from_settings(settings)
     url = news.url("/news.xml")
     store.feed_states().put(FeedState(url, added_by="chat"))
     news.publish(1)
@@ -78,58 +82,65 @@ def test_a_feed_removed_during_its_poll_stays_removed(settings, news, monkeypatc
 
     monkeypatch.setattr(watching, "poll_feed", poll_while_an_admin_removes_it)
     said = []
-    watching.watch(store, settings, said.append, stop)
+    watching.watch(store, config, said.append, stop)
     assert said == [f"{url}: 1 new, 0 updated, 0 failed (0 known)"]
     assert store.feed_states().get(url) is None and store.feed_states().all() == []
 
 
 def test_a_dead_feed_backs_off_and_recovers(settings, news):
     store = open_store(settings)
+    config = WatchConfig.from_settings(settings)
     news.publish(1)
     news.dead = True
     now = [1_000_000.0]
     interval = settings.feed_interval_min * 60
-    with Fetcher(settings) as fetcher:
+    with Fetcher(config.ingest) as fetcher:
         state, line = poll_feed(
-            FeedState(news.url("/news.xml")), store, settings, fetcher, lambda: now[0]
+            FeedState(news.url("/news.xml")),
+            store,
+            config,
+            fetcher,
+            lambda: now[0],
         )
         assert "failed (HTTP 500" in line and state.failures == 1
         assert state.next_try == now[0] + 2 * interval
         hits = news.hits["/news.xml"]
 
         now[0] += interval  # due again by the schedule, but backing off
-        state, line = poll_feed(state, store, settings, fetcher, lambda: now[0])
+        state, line = poll_feed(state, store, config, fetcher, lambda: now[0])
         assert "backing off after 1 failures" in line and news.hits["/news.xml"] == hits
 
         now[0] = state.next_try
-        state, _ = poll_feed(state, store, settings, fetcher, lambda: now[0])
+        state, _ = poll_feed(state, store, config, fetcher, lambda: now[0])
         assert state.failures == 2 and state.next_try == now[0] + 4 * interval
         assert "2 failures in a row (HTTP 500" in state.describe(now[0])
 
         news.dead = False
         now[0] = state.next_try
-        state, line = poll_feed(state, store, settings, fetcher, lambda: now[0])
+        state, line = poll_feed(state, store, config, fetcher, lambda: now[0])
         assert line.endswith(": 1 new, 0 updated, 0 failed (0 known)")
         assert (state.failures, state.next_try, state.last_error) == (0, 0.0, "")
 
 
 def test_two_feeds_listing_the_same_article_store_it_once(settings, news):
     store = open_store(settings)
+    config = WatchConfig.from_settings(settings)
     for number in (1, 2, 3):
         news.publish(number)
-    with Fetcher(settings) as fetcher:
+    with Fetcher(config.ingest) as fetcher:
         for feed in ("/news.xml", "/also.xml"):
-            poll_feed(FeedState(news.url(feed)), store, settings, fetcher)
+            poll_feed(FeedState(news.url(feed)), store, config, fetcher)
     assert len(store.sources()) == 3 and store.count() == 3
     assert news.page_hits() == 3
 
 
 def test_retention_removes_old_articles_everywhere(settings, news):
     store = open_store(settings)
+    config = WatchConfig.from_settings(settings)
     news.publish(1, date="2024-01-01")
     news.publish(2, date="2024-06-01")
-    with Fetcher(settings) as fetcher:
-        poll_feed(FeedState(news.url("/news.xml")), store, settings, fetcher)
+    with Fetcher(config.ingest) as fetcher:
+        poll_feed(FeedState(news.url("/news.xml")), store, config, fetcher)
     cached = sum(1 for p in settings.embedding_cache_path.rglob("*") if p.is_file())
     line = apply_retention(store, 30, today=dt.date(2024, 6, 15))
     assert line.startswith("retention: removed 1 articles published before 2024-05-16 (")

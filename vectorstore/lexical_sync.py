@@ -17,7 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from berita.settings import Settings
+from berita.vectorstore.config import StoreConfig
 from berita.vectorstore.lexical import Change, Journal, LexicalIndex
 
 DIRTY_REBUILD_MIN_S = 2.0
@@ -37,11 +37,11 @@ def collection_pages(collection: Any, include: tuple[str, ...]) -> Iterator[dict
         offset += len(page["ids"])
 
 
-def collection_stem(settings: Settings, collection: str) -> str:
+def collection_stem(config: StoreConfig, collection: str) -> str:
     """The start of the names of a collection's files here (its lexical index, its write
     lock): the collection's name, prefixed with the server's address in server mode."""
-    if settings.server_mode:
-        return f"{settings.chroma_host}_{settings.chroma_port}_{collection}"
+    if config.server_mode:
+        return f"{config.chroma_host}_{config.chroma_port}_{collection}"
     return collection
 
 
@@ -62,8 +62,8 @@ class LexicalSync:
     `write_lock` is the store's: while another writer holds it, a journal that does not reach
     the writing mark yet is still being written."""
 
-    def __init__(self, settings: Settings, write_lock: FileLock) -> None:
-        self.settings = settings
+    def __init__(self, config: StoreConfig, write_lock: FileLock) -> None:
+        self.config = config
         self._write_lock = write_lock
         self._state: _State | None = None
         self._dirty_until = 0.0  # keep an index built while a writer works until then
@@ -193,14 +193,14 @@ class LexicalSync:
         return self._file(collection, "segments")
 
     def _folder(self) -> Path:
-        if self.settings.server_mode:
-            return self.settings.lexical_cache_path
-        return self.settings.chroma_path / "lexical"
+        if self.config.server_mode:
+            return self.config.lexical_cache_path
+        return self.config.chroma_path / "lexical"
 
     def _path(self, collection: Any, revision: str) -> Path:
         return self._file(collection, f"{revision}.bm25")
 
     def _file(self, collection: Any, name: str) -> Path:
         """A file of the live collection's lexical index: `<folder>/<stem>.<name>`."""
-        stem = collection_stem(self.settings, collection.name)
+        stem = collection_stem(self.config, collection.name)
         return self._folder() / f"{stem}.{name}"

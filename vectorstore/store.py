@@ -21,9 +21,9 @@ from filelock import FileLock
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from berita.settings import Settings
 from berita.text import normalize_id
 from berita.vectorstore import owner
+from berita.vectorstore.config import StoreConfig
 from berita.vectorstore.embeddings import CachedEmbeddings, prune_cache
 from berita.vectorstore.feeds import FeedStates
 from berita.vectorstore.lease import LeaseTimeoutError, WriteLease
@@ -55,22 +55,22 @@ class SourceInfo:
 
 
 def open_client(
-    settings: Settings, *, serve: bool = False, owner_first_s: float = 0.0
+    config: StoreConfig, *, serve: bool = False, owner_first_s: float = 0.0
 ) -> chromadb.ClientAPI:
     """A Chroma client: the server at CHROMA_HOST, or the embedded store at CHROMA_PATH as
     `owner.connect` opens it (served by its owner, or alone; `serve`: become its owner)."""
-    if not settings.server_mode:
+    if not config.server_mode:
         try:
-            return owner.connect(settings.chroma_path, serve=serve, owner_first_s=owner_first_s)
+            return owner.connect(config.chroma_path, serve=serve, owner_first_s=owner_first_s)
         except owner.OwnerError as error:
             raise StoreError(str(error)) from None
     try:
         return chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=owner.chroma_settings()
+            host=config.chroma_host, port=config.chroma_port, settings=owner.chroma_settings()
         )
     except Exception as error:  # noqa: BLE001 - chromadb raises many kinds here
         raise StoreError(
-            f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            f"cannot reach the Chroma server at {config.chroma_host}:{config.chroma_port}"
             f" ({type(error).__name__}); is `chroma run` up?"
         ) from None
 
@@ -84,7 +84,7 @@ def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
         try:
             return method(self, *args, **kwargs)
         except httpx.TransportError:
-            if self.settings.server_mode or self._write_lock.is_locked:
+            if self.config.server_mode or self._write_lock.is_locked:
                 raise  # a server's outage; or the outer call retries, once the lock is let go
             log.warning("the store's owner went away: connecting again")
             self.reconnect()
@@ -143,23 +143,23 @@ class PassageStore:
 
     def __init__(
         self,
-        settings: Settings,
+        config: StoreConfig,
         embeddings: Embeddings,
         *,
         for_reindex: bool = False,
         serve: bool = False,
     ):
-        self.settings = settings
+        self.config = config
         self.serve = serve
         self.embeddings = embeddings
-        self.name = settings.chroma_collection
-        self.model = settings.embedding_model
+        self.name = config.chroma_collection
+        self.model = config.embedding_model
         self._check_models = not for_reindex
         self._write_lock = FileLock(self._lock_path(), timeout=WRITE_LOCK_TIMEOUT_S)
-        self._lexical = LexicalSync(settings, self._write_lock)
+        self._lexical = LexicalSync(config, self._write_lock)
         self._sources: tuple[str, list[SourceInfo]] | None = None
         self._damage_logged: set[str] = set()  # passages whose missing vector was logged
-        self._open(open_client(settings, serve=serve))  # one opener of a folder: its owner
+        self._open(open_client(config, serve=serve))  # one opener of a folder: its owner
 
     # -- the embedded folder's owner --------------------------------------------------------
 
@@ -167,13 +167,13 @@ class PassageStore:
     def remote(self) -> bool:
         """Whether this client talks to a server (CHROMA_HOST, or the embedded store's owner):
         it sees every other process's writes as they land."""
-        return self.settings.server_mode or not owner.alone(self.settings.chroma_path)
+        return self.config.server_mode or not owner.alone(self.config.chroma_path)
 
     def _open(self, client: chromadb.ClientAPI) -> None:
         """Use a client: bind the live collection, and let go of the client (and of the
         embedded folder, when this was its last user here) on `close` or once collected."""
         self.client = client
-        folder = None if self.settings.server_mode else self.settings.chroma_path
+        folder = None if self.config.server_mode else self.config.chroma_path
         self._let_go = weakref.finalize(self, _let_go, client, folder)
         self._lease: WriteLease | None = None  # a server's, taken by the first write
         self.collection = self._bind(self._live_name())
@@ -182,12 +182,12 @@ class PassageStore:
         """Connect again: after the owner went away, or to hand the folder over (this process
         held it alone, and a serving process waits for it)."""
         self._let_go()
-        self._open(open_client(self.settings, serve=self.serve, owner_first_s=owner_first_s))
+        self._open(open_client(self.config, serve=self.serve, owner_first_s=owner_first_s))
 
     def hand_over_if_asked(self) -> bool:
         """When this process holds the folder alone and a serving process (the bot, `berita
         watch`) waits for it: commit, let the folder go and go on as the new owner's client."""
-        if self.settings.server_mode or not owner.handover_requested(self.settings.chroma_path):
+        if self.config.server_mode or not owner.handover_requested(self.config.chroma_path):
             return False
         self.commit()
         self.reconnect(owner_first_s=owner.SERVER_START_S)
@@ -204,11 +204,11 @@ class PassageStore:
         """Write alone: under this machine's write lock and, on a Chroma server, the write
         lease that orders the machines writing to it."""
         with self._write_lock:
-            if not self.settings.server_mode:
+            if not self.config.server_mode:
                 yield
                 return
             if self._lease is None:
-                stale_s = self.settings.chroma_writer_stale_s
+                stale_s = self.config.chroma_writer_stale_s
                 self._lease = WriteLease(self.client, self.name, stale_s)
             try:
                 self._lease.acquire(WRITE_LOCK_TIMEOUT_S)
@@ -222,10 +222,10 @@ class PassageStore:
     # -- collection -------------------------------------------------------------------------
 
     def _lock_path(self) -> Path:
-        folder = self.settings.lexical_cache_path if self.settings.server_mode else None
-        folder = folder or self.settings.chroma_path
+        folder = self.config.lexical_cache_path if self.config.server_mode else None
+        folder = folder or self.config.chroma_path
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{collection_stem(self.settings, self.name)}.write.lock"
+        return folder / f"{collection_stem(self.config, self.name)}.write.lock"
 
     def _live_name(self) -> str:
         """The collection that holds the passages (CHROMA_COLLECTION's `active`, or itself)."""
@@ -257,7 +257,7 @@ class PassageStore:
         """What a failed opening of a collection raises: the error itself when the embedded
         store's owner went away (the outermost store call connects again, `_reconnecting`),
         else a StoreError that says so in one line."""
-        if isinstance(error, httpx.TransportError) and not self.settings.server_mode:
+        if isinstance(error, httpx.TransportError) and not self.config.server_mode:
             return error
         return StoreError(f"cannot open the Chroma collection {name!r} ({error})")
 
@@ -383,11 +383,9 @@ class PassageStore:
         """Embed what answers may quote now, so answers find it in the embedding cache (quoting
         spans only: with READER_SENTENCES the reader reads a long article's sentences,
         embedding none)."""
-        settings = self.settings
+        from_chars = self.config.sentences_from_chars
         reads_sentences = (
-            settings.reader
-            and settings.reader_sentences > 0
-            and article_length(article_sentences(passages)) >= settings.reader_long_article
+            from_chars is not None and article_length(article_sentences(passages)) >= from_chars
         )
         if not reads_sentences and isinstance(self.embeddings, CachedEmbeddings):
             texts = {text: None for doc in passages for _, _, text in quotable_spans(doc)[1]}
@@ -447,10 +445,10 @@ class PassageStore:
     @_reconnecting
     def prune_embedding_cache(self) -> tuple[int, int]:
         """Drop cached vectors nothing stored uses any more; returns (kept, deleted)."""
-        cache = self.settings.embedding_cache_path
+        cache = self.config.embedding_cache_path
         if cache is None or not cache.is_dir():
             return 0, 0
-        return prune_cache(cache, self.settings.embedding_model, self.embedded_texts())
+        return prune_cache(cache, self.config.embedding_model, self.embedded_texts())
 
     @_reconnecting
     def sources(self) -> list[SourceInfo]:

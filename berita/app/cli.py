@@ -98,6 +98,7 @@ def _ingest_with_progress(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from berita.answer.components import open_store
+    from berita.ingest.config import IngestConfig
     from berita.ingest.pipeline import ingest
 
     console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -120,8 +121,9 @@ def _ingest_with_progress(
                 console.print(f"[yellow]note[/yellow] {escape(origin)}: {escape(outcome)}")
             progress.update(task, advance=1, description=escape(f"{origin}: {outcome}"[-80:]))
 
+        config = IngestConfig.from_settings(settings)
         return ingest(
-            args.sources, store, settings, on_item=report, stop=stop, encoding=args.encoding
+            args.sources, store, config, on_item=report, stop=stop, encoding=args.encoding
         )
 
 
@@ -313,6 +315,7 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_store
+    from berita.ingest.config import WatchConfig
     from berita.ingest.watch import watch
     from berita.vectorstore.check import log_check
 
@@ -322,7 +325,8 @@ def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
             own_client = functools.partial(_closing_store, settings)
             checking = threading.Thread(target=log_check, args=(own_client, stop), daemon=True)
             checking.start()  # the store checked beside the first poll, as the bot does
-            watch(store, settings, say=lambda line: print(line, flush=True), stop=stop)
+            config = WatchConfig.from_settings(settings)
+            watch(store, config, say=lambda line: print(line, flush=True), stop=stop)
             stop.set()
             checking.join(timeout=10)
     except KeyboardInterrupt:
@@ -361,7 +365,7 @@ def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_store
     from berita.ingest.watch import feeds_to_watch
 
-    feeds = feeds_to_watch(settings, open_store(settings).feed_states())
+    feeds = feeds_to_watch(settings.configured_feeds(), open_store(settings).feed_states())
     if not feeds:
         print("no feeds: set FEEDS or FEEDS_FILE, or /feeds add URL in the bot")
     for state in feeds:

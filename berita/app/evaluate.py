@@ -201,6 +201,7 @@ def score(pairs: Iterable[tuple[Question, Answer]]) -> dict[str, Any]:
 def temporary_store(corpus: Path, settings: Settings) -> Iterator[tuple[Settings, PassageStore]]:
     """A fresh embedded store in a temporary folder holding `corpus` (a .jsonl file)."""
     from berita.answer.components import open_store
+    from berita.ingest.config import IngestConfig
     from berita.ingest.pipeline import ingest
 
     with tempfile.TemporaryDirectory(prefix="berita-eval-") as folder:
@@ -208,7 +209,7 @@ def temporary_store(corpus: Path, settings: Settings) -> Iterator[tuple[Settings
             update={"chroma_path": Path(folder), "chroma_host": None, "chroma_collection": "eval"}
         )
         store = open_store(local)
-        summary = ingest([str(corpus)], store, local)
+        summary = ingest([str(corpus)], store, IngestConfig.from_settings(local))
         if summary.failures:
             raise RuntimeError(f"{summary.failed} corpus items failed: {summary.failures[0]}")
         yield local, store
@@ -225,6 +226,7 @@ def asked_without_gold(
     """Each answerable question asked while its gold article is out of the store (removed
     `batch` articles at a time, then ingested again from `suite/corpus.jsonl`)."""
     from berita.answer.components import open_answerer
+    from berita.ingest.config import IngestConfig
     from berita.ingest.pipeline import ingest
 
     corpus = {
@@ -247,7 +249,7 @@ def asked_without_gold(
                 yield question, answerer.ask(question.question, k=k)
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
             handle.write("\n".join(corpus[doc] for doc in group) + "\n")
-        ingest([handle.name], store, settings)
+        ingest([handle.name], store, IngestConfig.from_settings(settings))
         Path(handle.name).unlink()
 
 
