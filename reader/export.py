@@ -188,9 +188,7 @@ def _save_cross_encoder(folder: Path, head: dict[str, np.ndarray], hidden: int) 
     head, and save the CrossEncoder over it (its modules.json and configs)."""
     import torch
     from sentence_transformers import CrossEncoder
-    from sentence_transformers.base.modules.dense import Dense
-    from sentence_transformers.base.modules.transformer import Transformer
-    from sentence_transformers.sentence_transformer.modules import Pooling
+    from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
