@@ -45,7 +45,12 @@ def test_prepare_and_fit_write_a_reader_that_loads(train_dir, tmp_path):
         cwd=REPO,  # training/ runs from a clone
         timeout=300,
     )
-    assert {p.name for p in bundle.iterdir()} == {"tensors.npz", "data.npz", "meta.json.gz"}
+    assert {p.name for p in bundle.iterdir()} == {
+        "tensors.npz",
+        "data.npz",
+        "meta.json.gz",
+        "tokenizer.json.gz",
+    }
     subprocess.run(
         [
             *command,

