@@ -125,9 +125,7 @@ def fit_sentences(
             plan=plan, seed=seed,
         )  # fmt: skip
         net = ReaderNet(e5, earlier["layers"])
-        net.load_state_dict(
-            {name: value.float().cpu() for name, value in reader_state(model).items()}
-        )
+        net.load_state_dict(reader_state(model))
     del e5
     net.eval()
     data = {name: LICENCES[name] for name in used}

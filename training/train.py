@@ -180,7 +180,7 @@ def fit(
             model, texts, lengths, batch_size=batch_size, learning_rate=learning_rate,
             plan=plan, seed=seed, skip_batches=skip_batches,
         )  # fmt: skip
-        trained = {name: value.float().cpu() for name, value in reader_state(model).items()}
+        trained = reader_state(model)
     net.load_state_dict(trained)
     net = net.to(device)
     train_s = time.monotonic() - train_started

@@ -58,14 +58,15 @@ def load_cross_encoder(
 
 
 def reader_state(model: CrossEncoder) -> dict[str, torch.Tensor]:
-    """The CrossEncoder's layers and head under berita's reader names (`ReaderNet`), without
-    the word table and the unused pooler."""
+    """The CrossEncoder's layers and head under berita's reader names (`ReaderNet`), float32 on
+    the CPU, without the word table and the unused pooler: what `ReaderNet.load_state_dict`
+    takes."""
     state = {}
     for name, value in model.state_dict().items():
         if name.startswith("0.model.") and "word_embeddings" not in name and ".pooler." not in name:
-            state["encoder." + name.removeprefix("0.model.")] = value
+            state["encoder." + name.removeprefix("0.model.")] = value.float().cpu()
         elif name.startswith("2.linear."):
-            state["head." + name.removeprefix("2.linear.")] = value
+            state["head." + name.removeprefix("2.linear.")] = value.float().cpu()
     return state
 
 
