@@ -105,6 +105,7 @@ def train_cross_encoder(
             max_steps=plan.budget,
             max_grad_norm=1.0,
             bf16=model.device.type == "cuda" or cpu_has_bf16(),
+            use_cpu=model.device.type == "cpu",  # bf16 on a CPU (AMX) is refused without it
             batch_sampler=functools.partial(LengthBatches, lengths=lengths, skip=skip_batches),
             logging_steps=LOG_STEPS,
             save_strategy="no",
