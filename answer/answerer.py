@@ -90,12 +90,14 @@ class Answer:
     evidence: dict[str, float] = field(default_factory=dict)
     follows: Turn | None = None  # the turn of its thread a follow-up was read with
     asked_as: str = ""  # the standalone question the LLM rewrote a follow-up into
+    query_vector: np.ndarray | None = field(default=None, repr=False)
 
     def turn(self) -> Turn:
         """This question and answer as its thread remembers them."""
+        vector = None if self.query_vector is None else self.query_vector.astype(np.float16)
         if self.abstained or not self.citations:
-            return Turn(self.question)
-        return Turn(self.question, self.answer, self.citations[0])
+            return Turn(self.question, vector=vector)
+        return Turn(self.question, self.answer, self.citations[0], vector)
 
     @property
     def sources_heading(self) -> str:
@@ -222,7 +224,8 @@ class Answerer:
         """The extractive answer: the passages' best sentences, or a refusal. A question that
         leans on `context` ("Kapan itu terjadi?") is answered as `standalone` when the LLM
         rewrote it so; otherwise it is retrieved with that turn's question and answer before
-        it, and read with them after it. The reply's language is the question's."""
+        it (and its vector blended in) and read with them after it, the thread's article
+        first (`_thread_article`). The reply's language is the question's."""
         started = time.perf_counter()
         question = " ".join(without_lone_surrogates(question).split())
         language = detect_language(question)
@@ -231,10 +234,16 @@ class Answerer:
         if follows and standalone:
             asked = " ".join(without_lone_surrogates(standalone).split())
         query, read_as = asked, asked
-        if follows and not standalone:
-            query = f"{follows.question} {follows.answer} {question}"
-            read_as = f"{question} {follows.question} {follows.answer}"
-        query_vector = self.retriever.embed_question(query)
+        in_thread = follows if follows and not standalone else None
+        articles: dict[str, list[str]] = {}
+        moves = in_thread is not None and self._moves_on(question, in_thread, articles)
+        if in_thread and moves:  # "Kalau di Sumedang?": the earlier answer is another place's
+            query = f"{in_thread.question} {question}"
+            read_as = f"{question} {in_thread.question}"
+        elif in_thread:
+            query = f"{in_thread.question} {in_thread.answer} {question}"
+            read_as = f"{question} {in_thread.question} {in_thread.answer}"
+        query_vector = self._query_vector(query, question, in_thread)
         embedded = time.perf_counter()
         depth = max(k, self.tuning.span_passages, 2)
         if self.reading:
@@ -248,14 +257,22 @@ class Answerer:
             text, abstained, cited = NOT_FOUND[language], True, []
         else:
             reader_logit = None
-            if self.reading:
+            thread_article = self._thread_article(None if moves else in_thread, articles)
+            if thread_article:
+                passages = self._article_first(thread_article, passages)
+            elif self.reading:
                 passages, reader_logit = read(self.reading, read_as, passages)
-            articles: dict[str, list[str]] = {}
             reads_sentences = self._reads_sentences(passages[0], articles)
             if reads_sentences:
-                quotes = self._read_sentences(asked, language, passages[:k], articles, read_as)
+                thread = in_thread if thread_article else None
+                quotes = self._read_sentences(
+                    asked, language, passages[:k], articles, read_as, thread
+                )
                 similarity = self._similarity(query_vector, [q.text for q in quotes[:3]])
-                reader_logit = max((q.logit for q in quotes), default=reader_logit)
+                if thread and quotes:  # the sentence it would quote, not another article's
+                    reader_logit = quotes[0].logit
+                else:
+                    reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
             else:
                 spans = self._score_spans(asked, query_vector, passages)
@@ -289,6 +306,7 @@ class Answerer:
             evidence=evidence,
             follows=follows,
             asked_as=asked if asked != question else "",
+            query_vector=query_vector,
         )
 
     def generate(self, answer: Answer) -> Answer:
@@ -408,6 +426,46 @@ class Answerer:
             for word in question_terms(question, language)
         ]
 
+    def _query_vector(self, query: str, question: str, thread: Turn | None) -> np.ndarray:
+        """The vector to retrieve with: the query's, or for a follow-up read in its thread,
+        the follow-up's own blended with the vector its thread's turn was retrieved with
+        (embedding the short follow-up costs what a question alone does)."""
+        if thread is None or thread.vector is None:
+            return self.retriever.embed_question(query)
+        blended = self.retriever.embed_question(question) + thread.vector
+        return blended / np.linalg.norm(blended)
+
+    def _moves_on(self, question: str, thread: Turn, articles: dict[str, list[str]]) -> bool:
+        """Whether a follow-up names something (a name, a number) that other articles say and
+        its thread's article never does: "Kalau di Sumedang?" after an answer about Garut."""
+        index = self.retriever.store.lexical()
+        names = {name for name in key_terms(question) if index.document_frequency(name) > 0}
+        if not names or not thread.doc_id:
+            return False
+        return not names <= set(tokenize(" ".join(self._article(thread.doc_id, articles))))
+
+    def _thread_article(self, thread: Turn | None, articles: dict[str, list[str]]) -> str:
+        """The article a follow-up is read in first: its thread's, when that one is read
+        sentence by sentence ("" otherwise). The thread says which article the question is
+        about, so the reader reads its sentences and the best other article's at once,
+        instead of re-ranking passages first."""
+        if thread is None or not (self.reading and self.reading.sentences):
+            return ""
+        sentences = self._article(thread.doc_id, articles)
+        return thread.doc_id if article_length(sentences) >= self.reading.long_article else ""
+
+    def _article_first(
+        self, doc_id: str, passages: list[RetrievedPassage]
+    ) -> list[RetrievedPassage]:
+        """The passages with the article's best one first (fetched when retrieval missed it)."""
+        best = next((p for p in passages if p.document.metadata["doc_id"] == doc_id), None)
+        if best is None:
+            stored = self.retriever.store.article_passages(doc_id)
+            if not stored:  # removed since
+                return passages
+            best = RetrievedPassage(stored[0], 0.0, 0.0, 0.0)
+        return [best, *(p for p in passages if p is not best)]
+
     def _article(self, doc_id: str, articles: dict[str, list[str]]) -> list[str]:
         """An article's sentences, fetched once a question (`articles` keeps them)."""
         if doc_id not in articles:
@@ -430,10 +488,13 @@ class Answerer:
         passages: list[RetrievedPassage],
         articles: dict[str, list[str]],
         read_as: str,
+        thread: Turn | None = None,
     ) -> list[Sentence]:
         """The sentences of the best `reading.articles` articles (the best one only for the
         latest news) that the reader read (the `reading.sentences` that hold most of the
-        question) with `read_as` (the question, and a follow-up's context), best first."""
+        question) with `read_as` (the question, and a follow-up's context), best first; for
+        a follow-up read in its `thread`, each weighed by how much its article is about the
+        thread's subject."""
         assert self.reading is not None
         terms = self._weighted_terms(question, language)
         keys = key_terms(question)
@@ -473,8 +534,29 @@ class Answerer:
             return []
         probability = _probabilities(self.reading.reader, read_as, [s.read_text for s in chosen])
         logits = np.log(probability / (1 - probability))
-        read_ones = [replace(s, logit=float(x)) for s, x in zip(chosen, logits, strict=True)]
+        doc_ids = set(map(doc_id_of, chosen))
+        on_thread = self._on_thread(question, thread, doc_ids, articles) if thread else {}
+        read_ones = [
+            replace(s, logit=float(x), on_thread=on_thread.get(doc_id_of(s), 0.0))
+            for s, x in zip(chosen, logits, strict=True)
+        ]
         return sorted(read_ones, key=lambda s: -s.score)
+
+    def _on_thread(
+        self, question: str, thread: Turn, doc_ids: set[str], articles: dict[str, list[str]]
+    ) -> dict[str, float]:
+        """How much each article is about the thread's subject: the (idf-weighted) share of
+        the thread's question's words it holds (1 for the thread's own article), times the
+        share of the follow-up's names and numbers it holds: "Kalau di Sumedang?" moves away
+        from an article that never says Sumedang."""
+        terms = self._weighted_terms(thread.question, detect_language(thread.question))
+        names = key_terms(question)
+        on_thread = {}
+        for doc_id in doc_ids:
+            tokens = set(tokenize(" ".join(self._article(doc_id, articles))))
+            subject = 1.0 if doc_id == thread.doc_id else share(terms, tokens)
+            on_thread[doc_id] = subject * (len(names & tokens) / len(names) if names else 1.0)
+        return on_thread
 
     def _similarity(self, query_vector: np.ndarray, texts: list[str]) -> float | None:
         """The best cosine of the texts to the question (None for no text)."""
@@ -541,6 +623,11 @@ def evidence_first(answer: Answer) -> list[RetrievedPassage]:
         id=best.document.id,
     )
     return [replace(best, document=quoted), *answer.passages]
+
+
+def doc_id_of(sentence: Sentence) -> str:
+    """The article a sentence is from."""
+    return sentence.passage.document.metadata["doc_id"]
 
 
 def _texts(passages: list[RetrievedPassage]) -> list[str]:

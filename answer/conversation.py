@@ -9,7 +9,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 # Words that point back at something said before: pronouns and demonstratives, Indonesian's
 # possessive "-nya" ("tewasnya", "mengangkutnya"), and openings that carry on ("Kalau …?").
@@ -48,11 +50,14 @@ def leans_on_thread(question: str) -> bool:
 
 @dataclass(frozen=True)
 class Turn:
-    """One question of a thread and what its answer quoted ("" when it was refused)."""
+    """One question of a thread and what its answer quoted ("" when it was refused), with the
+    vector its passages were retrieved with (float16: a follow-up blends it in, not
+    embedding the earlier question again)."""
 
     question: str
     answer: str = ""
     doc_id: str = ""  # the article the answer cited first
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def answered(self) -> bool:

@@ -40,7 +40,12 @@ _ANSWER_TYPES = {
 # question is rarely the one that answers it). Weights: a softmax over the gold article's
 # sentences fitted on news-dev (5-fold cross-validated first-sentence pick 0.605 -> 0.684 given
 # the gold article, 2026-12-05).
-SENTENCE_WEIGHTS = {"words": 0.3, "type": 0.5, "new": 0.8, "listing": 2.0}
+# A follow-up's sentences also weigh how much their article is about the thread's subject (1 for
+# the thread's own article, else the share of the earlier question's words the article holds):
+# another article's sentence wins only when it answers clearly better or shares the subject
+# (news-dev conversations, 2026-12-06: 3 to 5 keep every move to another article and take the
+# thread's article over a look-alike's or an unrelated one's).
+SENTENCE_WEIGHTS = {"words": 0.3, "type": 0.5, "new": 0.8, "listing": 2.0, "thread": 4.0}
 # A list question ("Negara mana saja ...") is answered by a sentence that lists three or more
 # names ("Azerbaijan, Georgia, dan Uzbekistan"), which the reader, trained on single answers,
 # does not favour (news-dev's 6 list questions and the seed's 2).
@@ -79,6 +84,7 @@ class Sentence:
     typed: bool = False  # holds something of the answer's type ("berapa": a number)
     new: bool = False  # ... that the question does not say
     listing: bool = False  # lists three names or more, and a list question asks
+    on_thread: float = 0.0  # a follow-up's: how much its article is about the thread's subject
     logit: float = -math.inf
 
     @property
@@ -108,8 +114,9 @@ class Sentence:
     @property
     def score(self) -> float:
         """How well it answers: the reader's logit, plus SENTENCE_WEIGHTS of the share of the
-        question's words it holds, of an answer of the expected type (new to the question) and
-        of a listing of names for a list question."""
+        question's words it holds, of an answer of the expected type (new to the question), of
+        a listing of names for a list question and, for a follow-up, of its article being on
+        the thread's subject."""
         weights = SENTENCE_WEIGHTS
         return (
             self.logit
@@ -117,6 +124,7 @@ class Sentence:
             + weights["type"] * self.typed
             + weights["new"] * self.new
             + weights["listing"] * self.listing
+            + weights["thread"] * self.on_thread
         )
 
 

@@ -189,7 +189,7 @@ def quality(settings: Settings, eval_dir: Path, limit: int | None, reader: str) 
             [
                 method,
                 f"{statistics.median(values):.0f}",
-                f"{values[int(0.95 * (len(values) - 1))]:.0f}",
+                f"{percentile(values, 0.95):.0f}",
                 len(values),
             ]
         )
@@ -203,23 +203,38 @@ CONVERSATION_METRICS = [
     "follow_up_refused",
     "follow-up p50 ms",
     "follow-up p95 ms",
+    "thread adds p95 ms",
 ]
 
 
 def threads_against_alone(answerer, suite: Path, name: str, method: str) -> list[list[object]]:
     """The suite's conversations with every turn asked alone, then as threads; the
-    follow-ups' latency each way (the thread's cost)."""
+    follow-ups' latency each way, and what the thread adds to the same follow-up (each read
+    with its thread's turn, then without, one after the other: the 95th percentile of the
+    differences)."""
     conversations = load_conversations(suite / "conversations.jsonl")
     alone = [[answerer.ask(t.question, k=10) for t in c.turns] for c in conversations]
     threaded = ask_conversations(answerer, conversations)
+    added = []
+    for answer in (a for turns in threaded for a in turns[1:] if a.follows):
+        with_thread = answerer.ask(answer.question, k=10, context=answer.follows)
+        without = answerer.ask(answer.question, k=10)
+        added.append(with_thread.timings_ms["total"] - without.timings_ms["total"])
     rows = []
     for asked, answers in (("alone", alone), ("as threads", threaded)):
         metrics = conversation_metrics(conversations, answers)
         follow_ups = sorted(a.timings_ms["total"] for turns in answers for a in turns[1:])
         metrics["follow-up p50 ms"] = f"{statistics.median(follow_ups):.0f}"
-        metrics["follow-up p95 ms"] = f"{follow_ups[int(0.95 * (len(follow_ups) - 1))]:.0f}"
+        metrics["follow-up p95 ms"] = f"{percentile(follow_ups, 0.95):.0f}"
+        if asked == "as threads" and added:
+            metrics["thread adds p95 ms"] = f"{percentile(sorted(added), 0.95):.0f}"
         rows.append([name, method, asked, *[metrics.get(m, "–") for m in CONVERSATION_METRICS]])
     return rows
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """The value `share` of the way up a sorted list (as the tables above take it)."""
+    return ordered[int(share * (len(ordered) - 1))]
 
 
 METRICS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from berita.answer.components import open_answerer, open_store
@@ -73,19 +74,22 @@ def test_ten_thousand_idle_chats_are_forgotten_and_memory_stays_flat():
 
     clock = Clock()
     threads = Threads(timeout_s=600, max_threads=10_000, clock=clock)
-    turn = Turn("Berapa rumah terendam?", "1.200 rumah", "garut")
+
+    def turn() -> Turn:  # each its own, with the vector a real turn keeps
+        return Turn("Berapa rumah terendam?", "1.200 rumah", "garut", np.ones(384, np.float16))
+
     tracemalloc.start()
     for chat in range(20_000):
-        threads.add(chat, turn)
+        threads.add(chat, turn())
     full = tracemalloc.get_traced_memory()[0]
     for chat in range(20_000, 60_000):  # four times as many more chats than it keeps
-        threads.add(chat, turn)
+        threads.add(chat, turn())
     grown = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     assert len(threads) == 10_000 and threads.context(0) is None
     assert grown < full * 1.1
     clock.now = 700  # ten minutes later they are all idle: the next turn sweeps them away
-    threads.add("new", turn)
+    threads.add("new", turn())
     assert len(threads) == 1
 
 
@@ -111,9 +115,33 @@ def test_a_follow_up_is_answered_from_its_threads_article(floods):
     follow_up = floods.ask("Berapa korban tewasnya?", context=first.turn())
     assert follow_up.follows == first.turn()
     assert follow_up.answer.startswith("Badan Penanggulangan Bencana Daerah mencatat 23 orang")
-    assert follow_up.citations[0] == "garut"
+    assert follow_up.citations[0] == "garut"  # not Sumedang's "7 orang tewas"
     alone = floods.ask("Berapa korban tewasnya?")  # which victims? nothing says
     assert alone.abstained and alone.follows is None
+
+
+def test_a_follow_up_reads_its_threads_article_at_once_and_embeds_only_itself(floods):
+    first = floods.ask("Berapa rumah terendam banjir bandang di Garut?")
+    turn = first.turn()
+    assert turn.vector.dtype == np.float16 and turn.vector.shape == (384,)
+    embeddings = floods.retriever.store.embeddings
+    embedded: list[str] = []
+    embed_query = embeddings.embed_query
+    embeddings.embed_query = lambda text: embedded.append(text) or embed_query(text)
+    follow_up = floods.ask("Berapa korban tewasnya?", context=turn)
+    assert embedded == ["Berapa korban tewasnya?"]  # the earlier question's vector is kept
+    blended = np.asarray(embed_query("Berapa korban tewasnya?")) + turn.vector
+    assert np.allclose(follow_up.query_vector, blended / np.linalg.norm(blended), atol=1e-6)
+    # the thread's article is read first, sentence by sentence, without re-ranking passages
+    assert follow_up.passages[0].document.metadata["doc_id"] == "garut"
+    assert all(passage.reader is None for passage in follow_up.passages)
+
+
+def test_a_follow_up_naming_a_place_its_article_never_says_leaves_that_article(floods):
+    first = floods.ask("Berapa rumah terendam banjir bandang di Garut?")
+    moved = floods.ask("Kalau di Sumedang?", context=first.turn())
+    assert moved.follows == first.turn()
+    assert "garut" not in moved.citations  # Sumedang's landslide flooded no house: refused
 
 
 def test_a_question_that_stands_alone_ignores_the_thread(floods):
