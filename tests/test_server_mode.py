@@ -177,7 +177,7 @@ def test_two_machines_ingesting_the_same_texts_store_each_once(
         )
         for n, batch in enumerate((batch_a, batch_b))
     ]
-    lines = [writer.communicate(timeout=300)[0] for writer in writers]
+    lines = [writer.communicate(timeout=300) for writer in writers]  # (stdout, stderr)
     assert all(writer.returncode == 0 for writer in writers), lines
 
     reader = open_store(

@@ -250,8 +250,11 @@ class PassageStore:
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
-        except chromadb.errors.InternalError:  # created meanwhile by another process
-            return self.client.get_collection(name, embedding_function=None)
+        except chromadb.errors.ChromaError as error:
+            try:  # created meanwhile by another process (servers name that error variously)
+                return self.client.get_collection(name, embedding_function=None)
+            except Exception:  # noqa: BLE001
+                raise self._cannot_open(name, error) from None
 
     def _cannot_open(self, name: str, error: Exception) -> Exception:
         """What a failed opening of a collection raises: the error itself when the embedded
