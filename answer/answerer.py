@@ -262,7 +262,9 @@ class Answerer:
                 passages = self._article_first(thread_article, passages)
             elif self.reading:
                 passages, reader_logit = read(self.reading, read_as, passages)
-            reads_sentences = self._reads_sentences(passages[0], articles)
+            reads_sentences = self._reads_sentences(
+                passages[0].document.metadata["doc_id"], articles
+            )
             if reads_sentences:
                 thread = in_thread if thread_article else None
                 quotes = self._read_sentences(
@@ -442,17 +444,16 @@ class Answerer:
         names = {name for name in key_terms(question) if index.document_frequency(name) > 0}
         if not names or not thread.doc_id:
             return False
-        return not names <= set(tokenize(" ".join(self._article(thread.doc_id, articles))))
+        return not names <= self._article_tokens(thread.doc_id, articles)
 
     def _thread_article(self, thread: Turn | None, articles: dict[str, list[str]]) -> str:
         """The article a follow-up is read in first: its thread's, when that one is read
         sentence by sentence ("" otherwise). The thread says which article the question is
         about, so the reader reads its sentences and the best other article's at once,
         instead of re-ranking passages first."""
-        if thread is None or not (self.reading and self.reading.sentences):
+        if thread is None or not self._reads_sentences(thread.doc_id, articles):
             return ""
-        sentences = self._article(thread.doc_id, articles)
-        return thread.doc_id if article_length(sentences) >= self.reading.long_article else ""
+        return thread.doc_id
 
     def _article_first(
         self, doc_id: str, passages: list[RetrievedPassage]
@@ -466,20 +467,23 @@ class Answerer:
             best = RetrievedPassage(stored[0], 0.0, 0.0, 0.0)
         return [best, *(p for p in passages if p is not best)]
 
+    def _article_tokens(self, doc_id: str, articles: dict[str, list[str]]) -> set[str]:
+        """The lexical tokens of an article's sentences."""
+        return set(tokenize(" ".join(self._article(doc_id, articles))))
+
     def _article(self, doc_id: str, articles: dict[str, list[str]]) -> list[str]:
         """An article's sentences, fetched once a question (`articles` keeps them)."""
         if doc_id not in articles:
             articles[doc_id] = article_sentences(self.retriever.store.article_passages(doc_id))
         return articles[doc_id]
 
-    def _reads_sentences(self, best: RetrievedPassage, articles: dict[str, list[str]]) -> bool:
-        """Whether the reader reads sentences to quote: it reads them and the best passage's
-        article is long (`reading.long_article`). A short one, a paragraph, is quoted as spans:
-        there the passage is the answer, and its best spans quote more of it."""
+    def _reads_sentences(self, doc_id: str, articles: dict[str, list[str]]) -> bool:
+        """Whether the reader reads sentences to quote when this article is the best: it reads
+        them and the article is long (`reading.long_article`). A short one, a paragraph, is
+        quoted as spans: there the passage is the answer, and its best spans quote more of it."""
         if not (self.reading and self.reading.sentences):
             return False
-        sentences = self._article(best.document.metadata["doc_id"], articles)
-        return article_length(sentences) >= self.reading.long_article
+        return article_length(self._article(doc_id, articles)) >= self.reading.long_article
 
     def _read_sentences(
         self,
@@ -553,7 +557,7 @@ class Answerer:
         names = key_terms(question)
         on_thread = {}
         for doc_id in doc_ids:
-            tokens = set(tokenize(" ".join(self._article(doc_id, articles))))
+            tokens = self._article_tokens(doc_id, articles)
             subject = 1.0 if doc_id == thread.doc_id else share(terms, tokens)
             on_thread[doc_id] = subject * (len(names & tokens) / len(names) if names else 1.0)
         return on_thread

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bot import memory_mib  # noqa: E402
-from benchmarks.run import table  # noqa: E402
+from benchmarks.run import percentile, table  # noqa: E402
 from berita.answer.components import open_answerer  # noqa: E402
 from berita.ingest import pipeline  # noqa: E402
 from berita.ingest.article import Article  # noqa: E402
@@ -188,7 +188,7 @@ def measure(
         f"{commits[0]:.2f}",
         "not answered in 120 s" if answerable_s is None else f"{answerable_s:.1f}",
         f"{statistics.median(latencies):.0f}",
-        f"{latencies[int(0.95 * (len(latencies) - 1))]:.0f}",
+        f"{percentile(latencies, 0.95):.0f}",
         f"{bot_peak:.0f}",
         f"{disk:.0f}",
     ]
