@@ -440,11 +440,16 @@ class Answerer:
     def _moves_on(self, question: str, thread: Turn, articles: dict[str, list[str]]) -> bool:
         """Whether a follow-up names something (a name, a number) that other articles say and
         its thread's article never does: "Kalau di Sumedang?" after an answer about Garut."""
-        index = self.retriever.store.lexical()
-        names = {name for name in key_terms(question) if index.document_frequency(name) > 0}
+        names = self._known_names(question)
         if not names or not thread.doc_id:
             return False
         return not names <= self._article_tokens(thread.doc_id, articles)
+
+    def _known_names(self, question: str) -> set[str]:
+        """The question's names and numbers that some stored article says (an English word
+        the Indonesian articles never use tells nothing about which article is meant)."""
+        index = self.retriever.store.lexical()
+        return {name for name in key_terms(question) if index.document_frequency(name) > 0}
 
     def _thread_article(self, thread: Turn | None, articles: dict[str, list[str]]) -> str:
         """The article a follow-up is read in first: its thread's, when that one is read
@@ -554,7 +559,7 @@ class Answerer:
         share of the follow-up's names and numbers it holds: "Kalau di Sumedang?" moves away
         from an article that never says Sumedang."""
         terms = self._weighted_terms(thread.question, detect_language(thread.question))
-        names = key_terms(question)
+        names = self._known_names(question)
         on_thread = {}
         for doc_id in doc_ids:
             tokens = self._article_tokens(doc_id, articles)

@@ -144,6 +144,15 @@ def test_a_follow_up_naming_a_place_its_article_never_says_leaves_that_article(f
     assert "garut" not in moved.citations  # Sumedang's landslide flooded no house: refused
 
 
+def test_a_name_no_article_says_leaves_the_threads_weight_as_it_is(floods):
+    turn = floods.ask("Berapa rumah terendam banjir bandang di Garut?").turn()
+    weights = floods._on_thread(  # "Reuters" tells nothing about which article is meant
+        "Berapa korban tewasnya menurut Reuters?", turn, {"garut", "sumedang"}, {}
+    )
+    assert weights["garut"] == 1.0 and weights["sumedang"] < 1.0
+    assert floods._on_thread("Kalau di Sumedang?", turn, {"garut", "sumedang"}, {})["garut"] == 0
+
+
 def test_a_question_that_stands_alone_ignores_the_thread(floods):
     first = floods.ask("Berapa rumah terendam banjir bandang di Garut?")
     moved = floods.ask(
