@@ -26,15 +26,17 @@ def setting_errors() -> tuple[type[Exception], ...]:
 
 
 def open_store(
-    settings: Settings, *, for_reindex: bool = False, serve: bool = False
+    settings: Settings, *, for_reindex: bool = False, serve: bool = False, bulk: bool = False
 ) -> PassageStore:
     """The passage store with the configured embedding model (`serve`: a long-lived process,
-    the bot or the watcher, that becomes the embedded store's owner and serves it)."""
+    the bot or the watcher, that becomes the embedded store's owner and serves it; `bulk`: one
+    that embeds many passages, an ingest, the watcher or a reindex)."""
     embeddings = load_embeddings(
         settings.embedding_model,
         settings.embedding_threads,
         settings.embedding_cache_path,
         settings.embedding_device,
+        bulk,
     )
     config = StoreConfig.from_settings(settings)
     return PassageStore(config, embeddings, for_reindex=for_reindex, serve=serve)

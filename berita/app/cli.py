@@ -102,7 +102,7 @@ def _ingest_with_progress(
     from berita.ingest.pipeline import ingest
 
     console = Console(stderr=True, soft_wrap=True, highlight=False)
-    store = open_store(settings)
+    store = open_store(settings, bulk=True)
     columns = (
         SpinnerColumn(),
         TextColumn("{task.completed} items"),
@@ -257,7 +257,7 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     from berita.answer.components import open_store
 
-    store = open_store(settings, for_reindex=True)
+    store = open_store(settings, for_reindex=True, bulk=True)
     total = store.reindex()
     print(f"re-embedded {total} passages with {settings.embedding_model}")
     return 0
@@ -319,7 +319,7 @@ def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from berita.ingest.watch import watch
     from berita.vectorstore.check import log_check
 
-    store = open_store(settings, serve=True)
+    store = open_store(settings, serve=True, bulk=True)
     try:
         with _stop_on_signals() as stop:
             own_client = functools.partial(_closing_store, settings)
@@ -336,10 +336,10 @@ def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _closing_store(settings: Settings) -> contextlib.closing[PassageStore]:
-    """A store client of this process's own, let go of at the end of a `with`."""
+    """A store client of the watcher's own, let go of at the end of a `with`."""
     from berita.answer.components import open_store
 
-    return contextlib.closing(open_store(settings, serve=True))
+    return contextlib.closing(open_store(settings, serve=True, bulk=True))
 
 
 @contextlib.contextmanager

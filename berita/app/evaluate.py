@@ -208,7 +208,7 @@ def temporary_store(corpus: Path, settings: Settings) -> Iterator[tuple[Settings
         local = settings.model_copy(
             update={"chroma_path": Path(folder), "chroma_host": None, "chroma_collection": "eval"}
         )
-        store = open_store(local)
+        store = open_store(local, bulk=True)
         summary = ingest([str(corpus)], store, IngestConfig.from_settings(local))
         if summary.failures:
             raise RuntimeError(f"{summary.failed} corpus items failed: {summary.failures[0]}")
