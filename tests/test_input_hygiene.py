@@ -62,7 +62,11 @@ def test_sigterm_stops_an_ingest_in_the_middle_of_a_long_article(cli_env, tmp_pa
     it was interrupted, and leaves the article wholly absent; the next run stores it whole."""
     source = _jsonl(tmp_path / "tiny.jsonl", [_tiny_paragraphs(10_000)])
     cache = tmp_path / "own-cache"  # vectors appear here once the article is being embedded
-    env = cli_env | {"EMBEDDING_CACHE_PATH": str(cache), "MAX_ARTICLE_PASSAGES": "25"}
+    env = cli_env | {  # ~200 passages: seconds to embed, even on ONNX Runtime
+        "EMBEDDING_CACHE_PATH": str(cache),
+        "MAX_ARTICLE_CHARS": "200000",
+        "MAX_ARTICLE_PASSAGES": "200",
+    }
     process = subprocess.Popen(
         [BERITA, "ingest", source], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
