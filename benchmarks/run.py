@@ -260,10 +260,7 @@ def throughput(settings: Settings, eval_dir: Path, articles: int) -> None:
         return
     import torch
 
-    runs = [
-        ("cpu", "no cache", False),
-        ("cpu", "cache on (answer spans embedded too)", True),
-    ]
+    runs = [("cpu", "no cache", False), ("cpu", "cache on (answer spans embedded too)", True)]
     if torch.cuda.is_available():
         runs.append(("cuda", "no cache", False))
     else:

