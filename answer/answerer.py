@@ -32,6 +32,7 @@ from berita.vectorstore.passages import (
     article_length,
     article_sentences,
     passage_body,
+    passage_sentences,
     passage_text,
     quotable_spans,
     span_text,
@@ -195,7 +196,7 @@ class Answerer:
         history: tuple[Turn, ...] = (),
     ) -> Answer:
         """Answer one question from the top `k` passages (written by the LLM when one is set);
-        a follow-up is read with `context`, its thread's latest answered turn (and rewritten by
+        a follow-up is read with `context`, its thread's `Threads.context` (and rewritten by
         the LLM from the thread's `history`, `context` alone when none is given)."""
         standalone = self.standalone(question, context, history)
         return self.generate(self.extract(question, k, context, standalone))
@@ -260,11 +261,15 @@ class Answerer:
             thread_article = self._thread_article(None if moves else in_thread, articles)
             if thread_article:
                 passages = self._article_first(thread_article, passages)
-            elif self.reading:
-                passages, reader_logit = read(self.reading, read_as, passages)
             reads_sentences = self._reads_sentences(
                 passages[0].document.metadata["doc_id"], articles
             )
+            # a long article is read sentence by sentence, straight from retrieval's order
+            if self.reading and not thread_article and not reads_sentences:
+                passages, reader_logit = read(self.reading, read_as, passages)
+                reads_sentences = self._reads_sentences(
+                    passages[0].document.metadata["doc_id"], articles
+                )
             if reads_sentences:
                 thread = in_thread if thread_article else None
                 quotes = self._read_sentences(
@@ -276,6 +281,8 @@ class Answerer:
                 else:
                     reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
+                if quotes:
+                    passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
             else:
                 spans = self._score_spans(asked, query_vector, passages)
                 similarity = max((span.similarity for span in spans), default=None)
@@ -461,15 +468,26 @@ class Answerer:
         return thread.doc_id
 
     def _article_first(
-        self, doc_id: str, passages: list[RetrievedPassage]
+        self, doc_id: str, passages: list[RetrievedPassage], sentence: str = ""
     ) -> list[RetrievedPassage]:
-        """The passages with the article's best one first (fetched when retrieval missed it)."""
-        best = next((p for p in passages if p.document.metadata["doc_id"] == doc_id), None)
+        """The passages with the article's best one first (the best that holds `sentence`,
+        when given: the one quoted), fetched when retrieval missed it."""
+
+        def wanted(passage: RetrievedPassage) -> bool:
+            document = passage.document
+            return document.metadata["doc_id"] == doc_id and (
+                not sentence or sentence in passage_sentences(document)
+            )
+
+        best = next(filter(wanted, passages), None)
         if best is None:
-            stored = self.retriever.store.article_passages(doc_id)
-            if not stored:  # removed since
+            stored = [
+                RetrievedPassage(document, 0.0, 0.0, 0.0)
+                for document in self.retriever.store.article_passages(doc_id)
+            ]
+            best = next(filter(wanted, stored), None)
+            if best is None:  # removed since
                 return passages
-            best = RetrievedPassage(stored[0], 0.0, 0.0, 0.0)
         return [best, *(p for p in passages if p is not best)]
 
     def _article_tokens(self, doc_id: str, articles: dict[str, list[str]]) -> set[str]:

@@ -1,6 +1,7 @@
 """Conversations: a follow-up ("Kapan itu terjadi?", "Who said that?", "Kalau di Sumedang?") is
-answered in the light of its thread's latest answered turn; a question that stands alone starts
-afresh. Threads live in memory, a bounded number of them, each for a bounded time."""
+answered in the light of its thread's latest answered turn (its latest turn when none was
+answered); a question that stands alone starts afresh. Threads live in memory, a bounded
+number of them, each for a bounded time."""
 
 from __future__ import annotations
 
@@ -86,9 +87,13 @@ class Threads:
         self._lock = threading.Lock()
 
     def context(self, key: Hashable) -> Turn | None:
-        """The turn a follow-up in this thread leans on: its latest answered one (None for a
-        new, forgotten or timed-out thread)."""
-        return next((turn for turn in reversed(self.history(key)) if turn.answered), None)
+        """The turn a follow-up in this thread leans on: its latest answered one, or its latest
+        one when none was answered (a refused question still says what the thread is about;
+        None for a new, forgotten or timed-out thread)."""
+        turns = self.history(key)
+        return next(
+            (turn for turn in reversed(turns) if turn.answered), turns[-1] if turns else None
+        )
 
     def history(self, key: Hashable) -> tuple[Turn, ...]:
         """The thread's remembered turns, oldest first (none for a new, forgotten or timed-out

@@ -69,6 +69,13 @@ def test_a_thread_is_forgotten_after_its_time_out_or_on_new():
     assert Threads(timeout_s=0).context("chat") is None  # CONVERSATION_TIMEOUT_MIN=0: no threads
 
 
+def test_a_thread_whose_questions_were_all_refused_leans_on_its_latest():
+    threads = Threads(timeout_s=600)
+    threads.add("chat", Turn("Berapa ATM BCA yang offline?"))
+    threads.add("chat", Turn("Kapan satelitnya jatuh?"))
+    assert threads.context("chat") == Turn("Kapan satelitnya jatuh?")  # it still names the subject
+
+
 def test_ten_thousand_idle_chats_are_forgotten_and_memory_stays_flat():
     import tracemalloc
 

@@ -1,4 +1,5 @@
-"""Answering with a reader: it re-ranks the candidates and decides refusals; READER=off is the
+"""Answering with a reader: it re-ranks the candidates (when the best article is short: here
+READER_LONG_ARTICLE is set above the seed's length) and decides refusals; READER=off is the
 pipeline without it. The reader here comes from a CPU smoke run of the training command: these
 tests pin the mechanics, not a trained reader's judgement."""
 
@@ -41,6 +42,7 @@ def _reader_settings(settings, weights, threshold, more_below=0.0):
             "reader_threshold_id": threshold,
             "reader_threshold_en": threshold,
             "reader_more_below": more_below,
+            "reader_long_article": 100_000,  # a long article is read by sentence, not re-ranked
         }
     )
 

@@ -15,7 +15,7 @@ from berita.answer.sentences import Sentence, compose_quote
 from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.reader.refusal import RULE_FIELDS, SENTENCE_REFUSAL_FILE, Refusal
-from berita.vectorstore.passages import article_sentences
+from berita.vectorstore.passages import article_sentences, passage_sentences
 from berita.vectorstore.retrieve import RetrievedPassage
 from tests.conftest import SEED
 
@@ -70,6 +70,23 @@ def test_the_reply_quotes_sentences_of_the_article_not_its_title(seed_answerer):
     assert title not in answer.answer
     assert answer.answer.split(". ")[0] in stored
     assert len(answer.answer) <= 400
+
+
+def test_a_long_article_is_read_sentence_by_sentence_without_re_ranking_passages(
+    seed_answerer, monkeypatch
+):
+    reader = seed_answerer.reading.reader
+    read: list[list[str]] = []
+    probabilities = reader.probabilities
+    monkeypatch.setattr(
+        reader, "probabilities", lambda q, texts: read.append(texts) or probabilities(q, texts)
+    )
+    answer = seed_answerer.ask("Negara mana saja yang keluar dari CSTO?")
+    assert not answer.abstained and answer.citations == ["seed-csto-armenia"]
+    assert len(read) == 1 and len(read[0]) == seed_answerer.reading.sentences  # no passage read
+    # the passage the refusal rule and the LLM see first is the one holding the quoted sentence
+    quoted = answer.answer.split(". ")[0]
+    assert any(quoted in s for s in passage_sentences(answer.passages[0].document))
 
 
 def test_an_articles_sentences_are_read_once_though_passages_share_one(seed_answerer):
