@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from berita.reader.e5 import E5File, E5OnnxEncoder, E5TorchEncoder
+from berita.reader.e5 import E5File, E5OnnxEncoder, E5TorchEncoder, padded_batches
 from berita.vectorstore.embeddings import DEFAULT_MODEL, TorchE5Embeddings, load_embeddings
 from tests.conftest import SEED
 
@@ -142,3 +142,14 @@ def test_the_encoder_is_transformers_bert_without_importing_it(e5):
         got = ours(input_ids=ids, attention_mask=mask)
     real = mask.bool()
     assert torch.allclose(got[real], expected[real], atol=1e-4)
+
+
+def test_inputs_are_run_in_batches_of_alike_lengths():
+    lengths = [30, 90, 25, 80, 40, 35, 100, 28]  # sentences: padding all to 100 runs 832 tokens
+    batches = padded_batches(lengths, run_tokens=32)
+    assert [[lengths[i] for i in batch] for batch in batches] == [
+        [25, 28, 30, 35, 40],
+        [80, 90, 100],
+    ]
+    assert padded_batches([288] * 5, run_tokens=32) == [[0, 1, 2, 3, 4]]  # passages: one run
+    assert padded_batches([], run_tokens=32) == []
