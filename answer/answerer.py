@@ -264,7 +264,8 @@ class Answerer:
             reads_sentences = self._reads_sentences(
                 passages[0].document.metadata["doc_id"], articles
             )
-            # a long article is read sentence by sentence, straight from retrieval's order
+            # a paragraph's passages are re-ranked by the reader first; a long article's
+            # sentences are read straight from retrieval's order (re-ranking gains nothing there)
             if self.reading and not thread_article and not reads_sentences:
                 passages, reader_logit = read(self.reading, read_as, passages)
                 reads_sentences = self._reads_sentences(
