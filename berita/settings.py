@@ -180,7 +180,11 @@ class Settings(BaseSettings):
         "`python -m training.calibrate --reader-model`, or READER_THRESHOLD_ID/_EN.",
     )
     reader_candidates: int = Field(
-        5, ge=1, le=50, description="Passages the reader reads per question."
+        5,
+        ge=1,
+        le=50,
+        description="Passages the reader reads and re-ranks when retrieval's best article is "
+        "short (a long one is read by sentence: READER_SENTENCES).",
     )
     reader_more_candidates: int = Field(
         5,
