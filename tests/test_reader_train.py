@@ -184,6 +184,17 @@ def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
         files = [path.name for path in (out / f"reader-{name}").iterdir()]
         assert len(files) <= 5 and "reader.onnx" in files  # shards, the card and the graph
 
+    taught = {"SENTENCES_INIT": str(out / "reader-a"), "TRAIN": str(train_dir), "DEADLINE_S": "60"}
+    subprocess.run(
+        ["sh", "training/gpu_train.sh"],
+        env={**os.environ, "PYTHON": sys.executable, "OUT": str(out), **taught},
+        cwd=REPO,
+        check=True,
+        timeout=600,
+    )
+    card = Reader(out / "reader-s", threads=1).card  # reader A taught sentences
+    assert card["initialised_from"] == str(out / "reader-a") and card["sentence_device"] == "cpu"
+
 
 def test_fit_names_a_wrong_training_file_in_one_line(tmp_path):
     result = subprocess.run(
@@ -323,10 +334,14 @@ def test_sentence_training_goes_on_from_a_reader_and_writes_one_that_loads(train
             "2",
             "--deadline-s",
             "120",
+            "--epochs",
+            "2",
         ]
     )
     reader = Reader(out, threads=1)
-    assert reader.card["sentence_steps"] >= 1 and reader.card["layers"] == 1
+    card = reader.card
+    assert card["sentence_steps"] == card["sentence_pairs"]  # two epochs, two pairs a step
+    assert card["sentence_epochs"] == 2.0 and card["layers"] == 1
     assert reader.card["initialised_from"] == str(tmp_path / "v")
     [p] = reader.probabilities("Negara mana yang keluar dari CSTO?", [CONTEXTS["csto"]])
     assert 0.0 < p < 1.0

@@ -7,6 +7,9 @@
 # refusals v2 is worst at: A pairs each unanswerable question with its own paragraph 3 times; B
 # gives IDK-MRC questions 2 hard negatives, as v1 (0.631 refused on its card, v2 0.526) had.
 # LAYERS_, FILES_, REPEATS_ and DEADLINE_ with A or B override them.
+# With SENTENCES_INIT set (a reader's folder), it instead teaches that reader the answering
+# sentence (`training.sentences`, the questions in TRAIN, default build/train: a copy of
+# ../shared/train in `carry`) for SENTENCE_EPOCHS (3) or DEADLINE_S (420 s), into $OUT/reader-s.
 # The trainer (sentence-transformers' CrossEncoderTrainer) needs `datasets`, which the GPU image
 # lacks: carry its wheels in .whl (docs/reader.md, "Retrain it"); they are installed first.
 set -e
@@ -15,6 +18,11 @@ if [ -d .whl ]; then
     "${PYTHON:-python3}" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
         --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+if [ -n "${SENTENCES_INIT:-}" ]; then
+    exec "${PYTHON:-python3}" -m training.sentences --train "${TRAIN:-build/train}" \
+        --init "$SENTENCES_INIT" --out "$OUT/reader-s" --epochs "${SENTENCE_EPOCHS:-3}" \
+        --deadline-s "${DEADLINE_S:-420}"
 fi
 DATA=${DATA:-build/reader-data}
 train() { # name layers files repeats deadline

@@ -9,7 +9,9 @@ paragraph: each answerable training question with the sentence holding its answe
 so the reader still reads paragraphs.
 
     python -m training.sentences --train ../shared/train --init reader/weights/v2 \\
-        --out build/reader-sentences --deadline-s 3000
+        --out build/reader-sentences --deadline-s 3000 [--epochs 1]
+
+On a GPU (found by itself), `training/gpu_train.sh` runs it with SENTENCES_INIT set.
 """
 
 from __future__ import annotations
@@ -79,11 +81,13 @@ def fit_sentences(
     batch_size: int = 32,
     learning_rate: float = 2e-5,
     deadline_s: float = 3000.0,
+    epochs: float = 1.0,
     limit: int | None = None,
     seed: int = 17,
 ) -> dict:
-    """Train from the reader in `init` on sentence pairs until `deadline_s` (through
-    `training.trainer`: sentence-transformers' CrossEncoderTrainer); returns the card."""
+    """Train from the reader in `init` on sentence pairs for `epochs` or until `deadline_s`,
+    whichever comes first (through `training.trainer`: sentence-transformers'
+    CrossEncoderTrainer, on a GPU when there is one); returns the card."""
     import tempfile
 
     import torch
@@ -116,7 +120,7 @@ def fit_sentences(
     ]
     _, earlier = load_weights(init)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    budget = max(1, len(pairs) // batch_size)  # one epoch at most
+    budget = max(1, int(epochs * len(pairs) / batch_size))
     with tempfile.TemporaryDirectory(prefix="berita-sentences-") as scratch:
         model = load_cross_encoder(init, Path(scratch), device)
         plan = Plan(budget, time.monotonic(), started + deadline_s, 0.0)
@@ -143,6 +147,7 @@ def fit_sentences(
         "sentence_learning_rate": learning_rate,
         "sentence_seed": seed,
         "sentence_seconds": round(time.monotonic() - started),
+        "sentence_device": device,
         "sentence_final_loss": round(float(np.mean(losses[-10:])), 4) if losses else None,
         "trained_with": "sentence-transformers CrossEncoderTrainer",
         "initialised_from": str(init),
@@ -167,7 +172,8 @@ def model_card(card: dict) -> str:
             f"paragraph), {card['sentence_steps']:,} steps "
             f"({card['sentence_epochs']} epochs) of {card.get('sentence_batch_size', 32)}, "
             f"learning rate {card['sentence_learning_rate']}, seed {card['sentence_seed']}, on "
-            f"the CPU ({card['sentence_seconds']} s); final loss {card['sentence_final_loss']}.",
+            f"{card['sentence_device']} ({card['sentence_seconds']} s); final loss "
+            f"{card['sentence_final_loss']}.",
             "",
             "## The run it went on from",
             f"{card['pairs']:,} paragraph pairs (mined hard negatives a question: "
@@ -206,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--deadline-s", type=float, default=3000.0)
+    parser.add_argument("--epochs", type=float, default=1.0, help="unless the deadline is first")
     parser.add_argument("--limit", type=int, default=None, help="the first N questions only")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args(argv)
@@ -218,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         deadline_s=args.deadline_s,
+        epochs=args.epochs,
         limit=args.limit,
         seed=args.seed,
     )
