@@ -259,18 +259,16 @@ class Answerer:
         else:
             reader_logit = None
             thread_article = self._thread_article(None if moves else in_thread, articles)
+            top = passages[0].document.metadata["doc_id"]
             if thread_article:
                 passages = self._article_first(thread_article, passages)
+            # a paragraph's passages are re-ranked by the reader first; a long article's
+            # sentences are read straight from retrieval's order (re-ranking gains nothing there)
+            elif self.reading and not self._reads_sentences(top, articles):
+                passages, reader_logit = read(self.reading, read_as, passages)
             reads_sentences = self._reads_sentences(
                 passages[0].document.metadata["doc_id"], articles
             )
-            # a paragraph's passages are re-ranked by the reader first; a long article's
-            # sentences are read straight from retrieval's order (re-ranking gains nothing there)
-            if self.reading and not thread_article and not reads_sentences:
-                passages, reader_logit = read(self.reading, read_as, passages)
-                reads_sentences = self._reads_sentences(
-                    passages[0].document.metadata["doc_id"], articles
-                )
             if reads_sentences:
                 thread = in_thread if thread_article else None
                 quotes = self._read_sentences(

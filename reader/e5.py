@@ -343,7 +343,7 @@ def padded_batches(lengths: list[int], run_tokens: int) -> list[list[int]]:
     batch is padded to its longest input, and a run costs `run_tokens` more (one batch of
     sentences of 20 to 90 tokens runs a third of its tokens as padding)."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    least = [0] + [0] * len(order)  # least[j]: the cost of the first j inputs in order
+    least = [0] * (len(order) + 1)  # least[j]: the cost of the first j inputs in order
     start = [0] * (len(order) + 1)  # where the last batch of those j starts
     for j in range(1, len(order) + 1):
         longest = lengths[order[j - 1]]

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import BERITA, SEED, SEED_SUITE, run_berita
 
-PASSAGE_FIELDS = {"doc_id", "chunk", "title", "url", "published", "score", "text"}  # and "reader",
-# the reader's probability, for a passage it read
+# and "reader", the reader's probability, for a passage it read
+PASSAGE_FIELDS = {"doc_id", "chunk", "title", "url", "published", "score", "text"}
 
 
 def test_ingest_ask_sources_remove(cli_env):
@@ -57,7 +57,7 @@ def test_ask_json_and_batch(cli_env, tmp_path):
     }
     assert one["language"] == "id" and not one["abstained"]
     assert "Peskov" in one["answer"] and one["citations"] == ["seed-csto-armenia"]
-    assert len(one["passages"]) == 3  # a long article's sentences were read, not its passages:
+    assert len(one["passages"]) == 3  # a long article's sentences were read, not its passages
     assert all(set(passage) == PASSAGE_FIELDS for passage in one["passages"])
     assert one["timings_ms"]["total"] > 0
     evidence = one["evidence"]  # why it answered: its confidence reached the threshold
