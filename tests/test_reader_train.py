@@ -194,6 +194,8 @@ def test_the_gpu_script_runs_on_cpu(train_dir, tmp_path):
     )
     card = Reader(out / "reader-s", threads=1).card  # reader A taught sentences
     assert card["initialised_from"] == str(out / "reader-a") and card["sentence_device"] == "cpu"
+    recipe = (card["sentence_nearby"], card["sentence_titled"], card["sentence_threaded"])
+    assert recipe == (1, 0.5, 0.2)
 
 
 def test_fit_names_a_wrong_training_file_in_one_line(tmp_path):
@@ -313,6 +315,31 @@ def test_sentence_pairs_come_from_inside_the_paragraph(train_dir):
     assert {label for _, label in missing} == {0.0} and len(missing) == 3  # 2 sentences + its own
     # one-sentence paragraphs give no sentence pairs
     assert not [p for p in pairs if p[0].startswith("Berapa harga")]
+
+
+def test_sentence_pairs_can_add_look_alikes_titles_and_threads(train_dir):
+    from training.bundle import read_jsonl
+    from training.sentences import sentence_pairs
+
+    records = list(read_jsonl(train_dir / "idkmrc-train.jsonl.gz"))
+    pairs = sentence_pairs(records, 2, 1.0, random.Random(1), nearby=1, titled=1.0, threaded=1.0)
+    lead = "Armenia, Belarus, Kazakhstan, Kirgistan, Rusia dan Tajikistan adalah anggota CSTO."
+    left = "Azerbaijan, Georgia dan Uzbekistan telah meninggalkan organisasi itu."
+    csto = [pair for pair in pairs if pair[0].startswith("Negara")]
+    # read as a follow-up is: the question, then another question of its paragraph and the
+    # sentence answering that one; its sentences under the paragraph's opening words, and the
+    # next paragraph's sentence (another article's fact) as a negative
+    threaded = f"Negara mana yang keluar dari CSTO? Which countries left the CSTO? {left}"
+    assert csto == [
+        (threaded, f"{lead}\n{left}", 1.0),
+        (threaded, f"{lead}\n{lead}", 0.0),
+        (threaded, f"{lead}\n{CONTEXTS['beras']}", 0.0),
+        ("Negara mana yang keluar dari CSTO?", records[0]["context"], 1.0),
+    ]
+    # an unanswerable one is asked after an answered one too, and nothing answers it
+    missing = [(q, label) for q, _, label in pairs if q.startswith("Siapa")]
+    assert {label for _, label in missing} == {0.0} and len(missing) == 4
+    assert missing[0][0] == f"Siapa presiden CSTO? Which countries left the CSTO? {left}"
 
 
 def test_sentence_training_goes_on_from_a_reader_and_writes_one_that_loads(train_dir, tmp_path):

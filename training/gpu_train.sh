@@ -9,7 +9,10 @@
 # LAYERS_, FILES_, REPEATS_ and DEADLINE_ with A or B override them.
 # With SENTENCES_INIT set (a reader's folder), it instead teaches that reader the answering
 # sentence (`training.sentences`, the questions in TRAIN, default build/train: a copy of
-# ../shared/train in `carry`) for SENTENCE_EPOCHS (3) or DEADLINE_S (420 s), into $OUT/reader-s.
+# ../shared/train in `carry`) for SENTENCE_EPOCHS (3) or DEADLINE_S (420 s), into $OUT/reader-s,
+# with SENTENCE_NEARBY (1) negatives from the next paragraphs, SENTENCE_TITLED (0.5) of the
+# questions read under their paragraph's opening words and SENTENCE_THREADED (0.2) asked as a
+# follow-up is read (docs/reader.md: the CPU run of this recipe).
 # The trainer (sentence-transformers' CrossEncoderTrainer) needs `datasets`, which the GPU image
 # lacks: carry its wheels in .whl (docs/reader.md, "Retrain it"); they are installed first.
 set -e
@@ -22,7 +25,8 @@ fi
 if [ -n "${SENTENCES_INIT:-}" ]; then
     exec "${PYTHON:-python3}" -m training.sentences --train "${TRAIN:-build/train}" \
         --init "$SENTENCES_INIT" --out "$OUT/reader-s" --epochs "${SENTENCE_EPOCHS:-3}" \
-        --deadline-s "${DEADLINE_S:-420}"
+        --deadline-s "${DEADLINE_S:-420}" --nearby "${SENTENCE_NEARBY:-1}" \
+        --titled "${SENTENCE_TITLED:-0.5}" --threaded "${SENTENCE_THREADED:-0.2}"
 fi
 DATA=${DATA:-build/reader-data}
 train() { # name layers files repeats deadline

@@ -31,6 +31,8 @@ from training.card import LICENCES, card_heading, weights_licence
 from training.schedule import Plan
 from training.train import save_reader
 
+TITLE_WORDS = 12  # a `titled` pair's stand-in for a title: its paragraph's first words
+
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of the paragraph's sentences, as berita splits them."""
@@ -45,11 +47,34 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentence_pairs(
-    records: list[dict], negatives: int, paragraphs: float, rng: random.Random
+    records: list[dict],
+    negatives: int,
+    paragraphs: float,
+    rng: random.Random,
+    *,
+    nearby: int = 0,
+    titled: float = 0.0,
+    threaded: float = 0.0,
 ) -> list[tuple[str, str, float]]:
-    """(question, text, label) pairs from training records (the `../shared/train` format)."""
+    """(question, text, label) pairs from training records (the `../shared/train` format).
+
+    Beside the sentences of its own paragraph, a question gets `nearby` sentences of the
+    paragraphs next to its own (the same article's, on the same subject, rarely holding its
+    answer: the look-alike that answers another question), those sharing most of its words; a
+    `titled` share of the questions read their sentences under their paragraph's opening words,
+    as berita reads an article's sentence under its title; a `threaded` share are asked as a
+    follow-up is read: the question, then another question of its paragraph and the sentence
+    answering that one."""
     from berita.vectorstore.lexical import tokenize
 
+    order = list(dict.fromkeys(record["context_id"] for record in records))
+    position = {context_id: n for n, context_id in enumerate(order)}
+    contexts = {record["context_id"]: record["context"] for record in records}
+    answered: dict[str, list[tuple[str, str]]] = {}  # a paragraph's questions, answer sentence
+    for record in records:
+        sentence = _answer_sentence(record)
+        if sentence:
+            answered.setdefault(record["context_id"], []).append((record["question"], sentence))
     pairs: list[tuple[str, str, float]] = []
     for record in records:
         context, question = record["context"], record["question"]
@@ -64,11 +89,39 @@ def sentence_pairs(
         asked = set(tokenize(question))
         others = [i for i in range(len(texts)) if i not in holding]
         others.sort(key=lambda i: (-len(asked & set(tokenize(texts[i]))), rng.random()))
-        pairs += [(question, texts[i], 1.0) for i in sorted(holding)[:1]]
-        pairs += [(question, texts[i], 0.0) for i in others[:negatives]]
+        chosen = [(texts[i], 1.0) for i in sorted(holding)[:1]]
+        chosen += [(texts[i], 0.0) for i in others[:negatives]]
+        if nearby:
+            answers = [answer["text"].casefold() for answer in record["answers"]]
+            at = position[record["context_id"]]
+            near = [
+                sentence
+                for neighbour in order[max(at - 1, 0) : at] + order[at + 1 : at + 2]
+                for sentence in split_sentences(contexts[neighbour])
+                if not any(answer in sentence.casefold() for answer in answers)
+            ]
+            near.sort(key=lambda text: (-len(asked & set(tokenize(text))), rng.random()))
+            chosen += [(text, 0.0) for text in near[:nearby]]
+        if titled and rng.random() < titled:
+            lead = " ".join(texts[0].split()[:TITLE_WORDS])
+            chosen = [(f"{lead}\n{text}", label) for text, label in chosen]
+        asked_as = question
+        earlier = [q for q in answered.get(record["context_id"], []) if q[0] != question]
+        if earlier and threaded and rng.random() < threaded:
+            asked_as = " ".join([question, *rng.choice(earlier)])
+        pairs += [(asked_as, text, label) for text, label in chosen]
         if rng.random() < paragraphs:
             pairs.append((question, context, 1.0 if record["answerable"] else 0.0))
     return pairs
+
+
+def _answer_sentence(record: dict) -> str:
+    """The sentence of the record's paragraph that holds its (first) answer, or ""."""
+    if not record["answerable"]:
+        return ""
+    start = record["answers"][0]["start"]
+    context = record["context"]
+    return next((context[a:b] for a, b in sentence_spans(context) if a <= start < b), "")
 
 
 def fit_sentences(
@@ -78,6 +131,9 @@ def fit_sentences(
     *,
     negatives: int = 2,
     paragraphs: float = 0.3,
+    nearby: int = 0,
+    titled: float = 0.0,
+    threaded: float = 0.0,
     batch_size: int = 32,
     learning_rate: float = 2e-5,
     deadline_s: float = 3000.0,
@@ -109,7 +165,9 @@ def fit_sentences(
     if not records:
         raise SystemExit(f"no training questions in {train}")
     used = sorted({name for name in TRAIN_FILES if (train / f"{name}.jsonl.gz").is_file()})
-    pairs = sentence_pairs(records, negatives, paragraphs, rng)
+    pairs = sentence_pairs(
+        records, negatives, paragraphs, rng, nearby=nearby, titled=titled, threaded=threaded
+    )
     e5 = E5File()
     tokenizer = e5.tokenizer
     questions = tokenizer.e5_ids([q for q, _, _ in pairs], is_query=True)
@@ -141,6 +199,9 @@ def fit_sentences(
         "sentence_pairs": len(pairs),
         "sentence_negatives": negatives,
         "paragraph_share": paragraphs,
+        "sentence_nearby": nearby,
+        "sentence_titled": titled,
+        "sentence_threaded": threaded,
         "sentence_steps": step,
         "sentence_batch_size": batch_size,
         "sentence_epochs": round(step * batch_size / len(pairs), 2),
@@ -168,7 +229,12 @@ def model_card(card: dict) -> str:
             "training paragraphs (each answerable question with the sentence holding its answer "
             f"and {card['sentence_negatives']} other sentences of its paragraph, those sharing "
             "most of its words first; each unanswerable question with that many sentences of "
-            f"its paragraph; {card['paragraph_share']:.0%} of the questions also with their "
+            f"its paragraph; {card.get('sentence_nearby', 0)} more from the paragraphs next to "
+            f"its own; {card.get('sentence_titled', 0):.0%} of the questions read under their "
+            "paragraph's opening words and "
+            f"{card.get('sentence_threaded', 0):.0%} asked after another question of their "
+            "paragraph and its answer, as a follow-up is read; "
+            f"{card['paragraph_share']:.0%} of the questions also with their "
             f"paragraph), {card['sentence_steps']:,} steps "
             f"({card['sentence_epochs']} epochs) of {card.get('sentence_batch_size', 32)}, "
             f"learning rate {card['sentence_learning_rate']}, seed {card['sentence_seed']}, on "
@@ -209,6 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--negatives", type=int, default=2)
     parser.add_argument("--paragraphs", type=float, default=0.3)
+    parser.add_argument("--nearby", type=int, default=0, help="negatives from nearby paragraphs")
+    parser.add_argument("--titled", type=float, default=0.0, help="share read under a title")
+    parser.add_argument("--threaded", type=float, default=0.0, help="share asked as follow-ups")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--deadline-s", type=float, default=3000.0)
@@ -222,6 +291,9 @@ def main(argv: list[str] | None = None) -> None:
         args.out,
         negatives=args.negatives,
         paragraphs=args.paragraphs,
+        nearby=args.nearby,
+        titled=args.titled,
+        threaded=args.threaded,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         deadline_s=args.deadline_s,
