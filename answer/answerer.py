@@ -17,9 +17,11 @@ from berita.answer.sentences import (
     LISTING,
     PICK_WEIGHTS,
     Sentence,
+    answers_kind,
     compose_quote,
     expected_type,
     key_terms,
+    new_of_kind,
     points_back,
     share,
 )
@@ -258,6 +260,7 @@ class Answerer:
             text, abstained, cited = NOT_FOUND[language], True, []
         else:
             reader_logit = None
+            of_kind = True  # the quote holds something of the kind asked for (sentences read)
             thread_article = self._thread_article(None if moves else in_thread, articles)
             top = passages[0].document.metadata["doc_id"]
             if thread_article:
@@ -280,6 +283,8 @@ class Answerer:
                 else:
                     reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
+                # "Kapan ...?" answered by sentences without a date: the fact is missing
+                of_kind = answers_kind(asked, chosen_text)
                 if quotes:
                     passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
             else:
@@ -292,7 +297,9 @@ class Answerer:
                 evidence = self._evidence(
                     asked, language, passages, similarity, reader_logit, reads_sentences
                 )
-            if similarity is not None and evidence["confidence"] >= evidence["threshold"]:
+                evidence["of_kind"] = float(of_kind)
+            confident = bool(evidence) and evidence["confidence"] >= evidence["threshold"]
+            if confident and of_kind:
                 text = _shorten(chosen_text, self.max_chars)
                 abstained = False
             else:
@@ -542,17 +549,17 @@ class Answerer:
                 if number > 0 and points_back(sentence):  # "... kelompok itu": its context too
                     tokens |= set(tokenize(sentences[number - 1]))
                 words = share(terms, tokens)
-                typed = [m.group(0) for m in expected.finditer(sentence)] if expected else []
-                new = any(not set(tokenize(found)) <= asked for found in typed)
+                typed = bool(expected and expected.search(sentence))
+                new = bool(expected and new_of_kind(expected, sentence, asked))
                 listing = wants_list and bool(LISTING.search(sentence))
                 pick = (
                     words
                     + PICK_WEIGHTS["keys"] * (len(keys & tokens) / len(keys) if keys else 0.0)
-                    + PICK_WEIGHTS["type"] * bool(typed)
+                    + PICK_WEIGHTS["type"] * typed
                     + PICK_WEIGHTS["best_article"] * (rank == 0)
                     + PICK_WEIGHTS["listing"] * listing
                 )
-                read = Sentence(passage, sentences, number, words, bool(typed), new, listing)
+                read = Sentence(passage, sentences, number, words, typed, new, listing)
                 pool.append((pick, read))
         pool.sort(key=lambda item: -item[0])
         chosen = [sentence for _, sentence in pool[: self.reading.sentences]]

@@ -32,6 +32,29 @@ _ANSWER_TYPES = {
         re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]+"),
     ),
 }
+# What answers a kind when a quote is checked for one (`answers_kind`), more loosely than the
+# picking above: news says when with a day or a relative time ("akhir pekan ini", "Senin",
+# "kemarin"), and how many with a whole number ("2020" is not new beside a question's "2020")
+# or a rough count ("ratusan rumah").
+_KINDS_LOOSELY = {
+    "date": (
+        _ANSWER_TYPES["date"][1],
+        re.compile(
+            r"\b(senin|selasa|rabu|kamis|jumat|sabtu|minggu|kemarin|besok|lusa|pekan|bulan|"
+            r"tahun|hari ini|malam ini|sejak|monday|tuesday|wednesday|thursday|friday|saturday|"
+            r"sunday|yesterday|tomorrow|today|week|month|year|ago)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "number": (
+        re.compile(
+            rf"\d[\d.,]*\d|\d|\b({_NUMBER_WORDS}|belasan|puluhan|ratusan|ribuan|jutaan|dozens|"
+            r"hundreds|thousands)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "name": (_ANSWER_TYPES["name"][1],),
+}
 # Sentence reading: the share of the question's words a sentence holds (idf-weighted) picks the
 # sentences the reader reads; names and numbers, the answer's type and the best article add to
 # the pick. The reader reads each picked sentence under its article's title, and its logit is
@@ -186,8 +209,33 @@ def key_terms(question: str) -> set[str]:
 
 def expected_type(question: str) -> re.Pattern[str] | None:
     """The pattern of what answers the question ("berapa": a number), if it asks for a kind."""
+    kind = expected_kind(question)
+    return _ANSWER_TYPES[kind][1] if kind else None
+
+
+def expected_kind(question: str) -> str | None:
+    """The kind of answer the question asks for (date, number, name), if any: that of its first
+    question word ("How old was he when ...": a number, not a date)."""
     lowered = question.casefold()
-    for cue, answer_pattern in _ANSWER_TYPES.values():
-        if cue.search(lowered):
-            return answer_pattern
-    return None
+    cues = [
+        (found.start(), kind)
+        for kind, (cue, _) in _ANSWER_TYPES.items()
+        if (found := cue.search(lowered))
+    ]
+    return min(cues)[1] if cues else None
+
+
+def new_of_kind(expected: re.Pattern[str], text: str, asked: set[str]) -> bool:
+    """Whether `text` holds something of the expected kind that the question (its tokens
+    `asked`) does not say: a number, a date or a name it did not ask with."""
+    return any(not set(tokenize(found.group(0))) <= asked for found in expected.finditer(text))
+
+
+def answers_kind(question: str, quote: str) -> bool:
+    """Whether the quote holds something new of the kind the question asks for ("Kapan ...":
+    a date, a day or a relative time); true when it asks for no kind."""
+    kind = expected_kind(question)
+    if kind is None:
+        return True
+    asked = set(tokenize(question))
+    return any(new_of_kind(pattern, quote, asked) for pattern in _KINDS_LOOSELY[kind])

@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 
 from berita.answer.answerer import NOT_FOUND
 from berita.answer.components import open_answerer, open_store
-from berita.answer.sentences import Sentence, compose_quote
+from berita.answer.sentences import Sentence, answers_kind, compose_quote, expected_kind
 from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.reader.refusal import RULE_FIELDS, SENTENCE_REFUSAL_FILE, Refusal
@@ -206,6 +206,42 @@ def test_a_sentence_with_an_answer_new_to_the_question_outranks_one_restating_it
     restating = Sentence(answering.passage, ["Perang pada 2020."], 0, answering.words, typed=True)
     assert not restating.new
     assert replace(answering, logit=0.0).score > replace(restating, logit=0.0).score
+
+
+def test_a_question_asks_for_the_kind_of_its_first_question_word():
+    assert expected_kind("Kapan Georgia keluar dari CSTO?") == "date"
+    assert expected_kind("How old was John Hall when he received the Nobel Prize?") == "number"
+    assert expected_kind("In which state was he when he confirmed it?") == "name"
+    assert expected_kind("Tahun berapa itu?") == "date"
+    assert expected_kind("Apa julukan CSTO?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "answers"),
+    [
+        ("Kapan Rizieq pulang?", "Rizieq hingga kini tak kunjung pulang ke Indonesia.", False),
+        ("Kapan Rizieq pulang?", "Rizieq pulang pada 5 Juni 2017.", True),
+        ("Kapan Pashinyan berbicara?", "Akhir pekan ini, Pashinyan dijadwalkan berbicara.", True),
+        ("Berapa korban banjir 2020?", "Banjir 2020 merendam desa.", False),  # says 2020 only
+        ("Berapa rumah terendam?", "Banjir merendam ratusan rumah.", True),
+        ("Siapa pelatih baru Persib?", "Kabar hengkangnya pelatih Persib semakin kencang.", False),
+        ("Siapa pelatih baru Persib?", "Persib menunjuk Mario Gomez.", True),
+        ("Apa julukan CSTO?", "CSTO disebut mini NATO.", True),  # asks for no kind
+    ],
+)
+def test_a_quote_answers_the_kind_asked_for_only_with_something_new_of_it(question, quote, answers):
+    assert answers_kind(question, quote) is answers
+
+
+def test_a_quote_without_the_kind_asked_for_is_refused(seed_answerer):
+    # the reader reads "Peskov kemudian menanggapi ..." as an answer (the rule answers all
+    # here), but nothing in it says when
+    refused = seed_answerer.ask("Kapan Peskov menanggapi pernyataan Pashinyan?")
+    assert refused.abstained and refused.evidence["of_kind"] == 0.0
+    assert refused.answer == NOT_FOUND["id"] and not refused.citations
+    answered = seed_answerer.ask("Kapan Pashinyan dijadwalkan berbicara dengan Ilham Aliyev?")
+    assert not answered.abstained and answered.evidence["of_kind"] == 1.0
+    assert answered.answer.startswith("Akhir pekan ini")
 
 
 @pytest.mark.parametrize(
