@@ -41,7 +41,7 @@ _KINDS_LOOSELY = {
         _ANSWER_TYPES["date"][1],
         re.compile(
             r"\b(senin|selasa|rabu|kamis|jumat|sabtu|minggu|kemarin|besok|lusa|pekan|bulan|"
-            r"tahun|hari ini|malam ini|sejak|monday|tuesday|wednesday|thursday|friday|saturday|"
+            r"tahun|hari ini|malam ini|monday|tuesday|wednesday|thursday|friday|saturday|"
             r"sunday|yesterday|tomorrow|today|week|month|year|ago)\b",
             re.IGNORECASE,
         ),
