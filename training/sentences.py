@@ -70,20 +70,23 @@ def sentence_pairs(
     order = list(dict.fromkeys(record["context_id"] for record in records))
     position = {context_id: n for n, context_id in enumerate(order)}
     contexts = {record["context_id"]: record["context"] for record in records}
+    spans = {context_id: sentence_spans(context) for context_id, context in contexts.items()}
+    split = {cid: split_sentences(text) for cid, text in contexts.items()} if nearby else {}
     answered: dict[str, list[tuple[str, str]]] = {}  # a paragraph's questions, answer sentence
-    for record in records:
-        sentence = _answer_sentence(record)
-        if sentence:
-            answered.setdefault(record["context_id"], []).append((record["question"], sentence))
+    if threaded:
+        for record in records:
+            sentence = _answer_sentence(record, spans[record["context_id"]])
+            if sentence:
+                answered.setdefault(record["context_id"], []).append((record["question"], sentence))
     pairs: list[tuple[str, str, float]] = []
     for record in records:
         context, question = record["context"], record["question"]
-        spans = sentence_spans(context)
-        if len(spans) < 2:
+        own = spans[record["context_id"]]
+        if len(own) < 2:
             continue
-        texts = [context[a:b] for a, b in spans]
+        texts = [context[a:b] for a, b in own]
         starts = [answer["start"] for answer in record["answers"]]
-        holding = {i for i, (a, b) in enumerate(spans) for s in starts if a <= s < b}
+        holding = {i for i, (a, b) in enumerate(own) for s in starts if a <= s < b}
         if record["answerable"] and not holding:
             continue
         asked = set(tokenize(question))
@@ -97,7 +100,7 @@ def sentence_pairs(
             near = [
                 sentence
                 for neighbour in order[max(at - 1, 0) : at] + order[at + 1 : at + 2]
-                for sentence in split_sentences(contexts[neighbour])
+                for sentence in split[neighbour]
                 if not any(answer in sentence.casefold() for answer in answers)
             ]
             near.sort(key=lambda text: (-len(asked & set(tokenize(text))), rng.random()))
@@ -107,7 +110,7 @@ def sentence_pairs(
             chosen = [(f"{lead}\n{text}", label) for text, label in chosen]
         asked_as = question
         earlier = [q for q in answered.get(record["context_id"], []) if q[0] != question]
-        if earlier and threaded and rng.random() < threaded:
+        if earlier and rng.random() < threaded:
             asked_as = " ".join([question, *rng.choice(earlier)])
         pairs += [(asked_as, text, label) for text, label in chosen]
         if rng.random() < paragraphs:
@@ -115,13 +118,13 @@ def sentence_pairs(
     return pairs
 
 
-def _answer_sentence(record: dict) -> str:
-    """The sentence of the record's paragraph that holds its (first) answer, or ""."""
+def _answer_sentence(record: dict, spans: list[tuple[int, int]]) -> str:
+    """The sentence (of its paragraph's sentence `spans`) that holds the record's first answer,
+    or "" (unanswerable, or past where the spans stop)."""
     if not record["answerable"]:
         return ""
     start = record["answers"][0]["start"]
-    context = record["context"]
-    return next((context[a:b] for a, b in sentence_spans(context) if a <= start < b), "")
+    return next((record["context"][a:b] for a, b in spans if a <= start < b), "")
 
 
 def fit_sentences(
