@@ -284,7 +284,7 @@ class Answerer:
                     reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
                 # "Kapan ...?" answered by sentences without a date: the fact is missing
-                of_kind = answers_kind(asked, chosen_text)
+                of_kind = answers_kind(asked, chosen_text, language)
                 if quotes:
                     passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
             else:

@@ -213,7 +213,9 @@ def test_a_question_asks_for_the_kind_of_its_first_question_word():
     assert expected_kind("How old was John Hall when he received the Nobel Prize?") == "number"
     assert expected_kind("In which state was he when he confirmed it?") == "name"
     assert expected_kind("Tahun berapa itu?") == "date"
+    assert expected_kind("Tanggal berapakah Monas dibuka?") == "date"  # not "berapakah": a number
     assert expected_kind("Apa julukan CSTO?") is None
+    assert expected_kind("What year did Georgia leave?") == "date"
 
 
 @pytest.mark.parametrize(
@@ -227,10 +229,46 @@ def test_a_question_asks_for_the_kind_of_its_first_question_word():
         ("Siapa pelatih baru Persib?", "Kabar hengkangnya pelatih Persib semakin kencang.", False),
         ("Siapa pelatih baru Persib?", "Persib menunjuk Mario Gomez.", True),
         ("Apa julukan CSTO?", "CSTO disebut mini NATO.", True),  # asks for no kind
+        ("Kapan Kadipaten Normandia didirikan?", "Kadipaten itu dimulai pada 911.", True),
+        # "when" opens a clause: it asks for a thing
+        ("What model was Ford flying when he landed?", "Ford terbang dengan Aviat Husky.", True),
+        ("What year did Georgia leave?", "Georgia keluar dari CSTO.", False),
     ],
 )
 def test_a_quote_answers_the_kind_asked_for_only_with_something_new_of_it(question, quote, answers):
     assert answers_kind(question, quote) is answers
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "answers"),
+    [
+        # a duration: a number of years (or a span of years), not a sum of money
+        ("Berapa tahun hukuman Miryam?", "Miryam disebut menerima US$1,2 juta.", False),
+        ("Berapa tahun hukuman Miryam?", "Miryam divonis lima tahun penjara.", True),
+        ("Berapa lama Perang Korea berlangsung?", "Perang itu terjadi 1950 sampai 1953.", True),
+        # a score, not a date of the match
+        ("Berapa skor akhir laga Indonesia?", "Laga digelar Selasa (13/6).", False),
+        ("Berapa skor akhir laga Indonesia?", "Indonesia menang 2-1.", True),
+        # a sum of money, not a count of users
+        ("Berapa nilai akuisisi GO-JEK?", "GO-JEK melayani 15 juta pengguna.", False),
+        ("Berapa nilai akuisisi GO-JEK?", "Nilainya Rp1,2 triliun.", True),
+        ("Berapa persen suara yang diraih Edy?", "Edy meraih suara terbanyak pada 2018.", False),
+        ("Berapa persen suara yang diraih Edy?", "Edy meraih 55 persen suara.", True),
+        # a count: not the day of a date
+        ("Berapa orang menonton film itu?", "Film itu tayang mulai 16 November.", False),
+        ("Berapa orang menonton film itu?", "Film itu ditonton 150 ribu orang.", True),
+    ],
+)
+def test_a_number_question_is_answered_by_a_number_of_its_measure(question, quote, answers):
+    assert answers_kind(question, quote) is answers
+
+
+def test_what_an_english_question_says_counts_in_indonesian_too():
+    question = "How many people watched Marlina the Murderer in Four Acts?"
+    quote = "Film Marlina si Pembunuh dalam Empat Babak tayang mulai 16 November."
+    assert answers_kind(question, quote, "id")  # "Empat" would be new
+    assert not answers_kind(question, quote, "en")  # it is "Four"
+    assert answers_kind(question, "Film itu ditonton 150 ribu orang.", "en")
 
 
 def test_a_quote_without_the_kind_asked_for_is_refused(seed_answerer):
