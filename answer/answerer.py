@@ -21,7 +21,6 @@ from berita.answer.sentences import (
     compose_quote,
     expected_type,
     key_terms,
-    new_of_kind,
     points_back,
     share,
 )
@@ -532,7 +531,6 @@ class Answerer:
         terms = self._weighted_terms(question, language)
         keys = key_terms(question)
         expected = expected_type(question)
-        asked = set(tokenize(question))
         wants_list = bool(LIST_QUESTION.search(question))
         best_passages: dict[str, RetrievedPassage] = {}
         for passage in passages:
@@ -550,7 +548,7 @@ class Answerer:
                     tokens |= set(tokenize(sentences[number - 1]))
                 words = share(terms, tokens)
                 typed = bool(expected and expected.search(sentence))
-                new = bool(expected and new_of_kind(expected, sentence, asked))
+                new = bool(expected) and answers_kind(question, sentence, language)
                 listing = wants_list and bool(LISTING.search(sentence))
                 pick = (
                     words

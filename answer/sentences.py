@@ -117,10 +117,11 @@ _MEASURES = {
 # sentences the reader reads; names and numbers, the answer's type and the best article add to
 # the pick. The reader reads each picked sentence under its article's title, and its logit is
 # weighed with the share of the question's words, whether the sentence holds something of the
-# answer's type, and whether that is new to the question (the sentence that restates the
-# question is rarely the one that answers it). Weights: a softmax over the gold article's
-# sentences fitted on news-dev (5-fold cross-validated first-sentence pick 0.605 -> 0.684 given
-# the gold article, 2026-12-05).
+# answer's type, and whether it holds an answer of the kind asked that is new to the question
+# (`answers_kind`: the sentence that restates the question is rarely the one that answers it;
+# "Berapa nilai ...?" wants a sum of money, not a count of users). Weights: a softmax over the
+# gold article's sentences fitted on news-dev (5-fold cross-validated first-sentence pick
+# 0.605 -> 0.684 given the gold article, 2026-12-05).
 # A follow-up's sentences also weigh how much their article is about the thread's subject (1 for
 # the thread's own article, else the share of the earlier question's words the article holds):
 # another article's sentence wins only when it answers clearly better or shares the subject
@@ -163,7 +164,7 @@ class Sentence:
     index: int
     words: float
     typed: bool = False  # holds something of the answer's type ("berapa": a number)
-    new: bool = False  # ... that the question does not say
+    new: bool = False  # an answer of the kind asked that the question does not say
     listing: bool = False  # lists three names or more, and a list question asks
     on_thread: float = 0.0  # a follow-up's: how much its article is about the thread's subject
     logit: float = -math.inf
@@ -283,7 +284,7 @@ def expected_kind(question: str) -> str | None:
     return min(cues)[1] if cues else None
 
 
-def new_of_kind(expected: re.Pattern[str], text: str, asked: set[str]) -> bool:
+def _new_of_kind(expected: re.Pattern[str], text: str, asked: set[str]) -> bool:
     """Whether `text` holds something of the expected kind that the question (its tokens
     `asked`) does not say: a number, a date or a name it did not ask with."""
     return any(not set(tokenize(found.group(0))) <= asked for found in expected.finditer(text))
@@ -299,7 +300,7 @@ def answers_kind(question: str, quote: str, language: str = "id") -> bool:
         return True
     asked = set().union(*question_terms(question, language))
     if kind != "number":
-        return any(new_of_kind(pattern, quote, asked) for pattern in _KINDS_LOOSELY[kind])
+        return any(_new_of_kind(pattern, quote, asked) for pattern in _KINDS_LOOSELY[kind])
     lowered = question.casefold()
     measure, answer = next(
         ((name, answer) for name, (cue, answer) in _MEASURES.items() if cue.search(lowered)),
@@ -308,6 +309,6 @@ def answers_kind(question: str, quote: str, language: str = "id") -> bool:
     if measure == "score":
         return bool(answer.search(quote))
     if measure in ("duration", "percent"):
-        return new_of_kind(answer, quote, asked)
-    counted = new_of_kind(_KINDS_LOOSELY["number"][0], _DATE_PARTS.sub(" ", quote), asked)
+        return _new_of_kind(answer, quote, asked)
+    counted = _new_of_kind(_KINDS_LOOSELY["number"][0], _DATE_PARTS.sub(" ", quote), asked)
     return counted and (answer is None or bool(answer.search(quote)))

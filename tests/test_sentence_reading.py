@@ -202,7 +202,9 @@ def test_a_sentence_with_an_answer_new_to_the_question_outranks_one_restating_it
     read = seed_answerer._read_sentences(question, language, passages, {}, question)
     by_text = {sentence.text: sentence for sentence in read}
     answering = next(s for s in by_text.values() if "enam minggu" in s.text)
-    assert answering.typed and answering.new  # "enam" is a number the question does not say
+    assert answering.typed and answering.new  # "enam minggu": a duration the question does not say
+    counting = next(s for s in by_text.values() if "lima negara anggota" in s.text)
+    assert counting.typed and not counting.new  # a count, not the duration asked for
     restating = Sentence(answering.passage, ["Perang pada 2020."], 0, answering.words, typed=True)
     assert not restating.new
     assert replace(answering, logit=0.0).score > replace(restating, logit=0.0).score
