@@ -44,10 +44,10 @@ _KINDS_LOOSELY = {
     "date": (
         _ANSWER_TYPES["date"][1],
         re.compile(
+            r"\b(tahun|pada|in|sejak|since)\s+\d{3,4}\b|\b\d+\s*(SM|BC|AD|Masehi)\b|"
             r"\b(senin|selasa|rabu|kamis|jumat|sabtu|minggu|kemarin|besok|lusa|pekan|bulan|"
             r"tahun|hari ini|malam ini|monday|tuesday|wednesday|thursday|friday|saturday|"
-            r"sunday|yesterday|tomorrow|today|week|month|year|ago|abad|century|centuries)\b|"
-            r"\b(tahun|pada|in|sejak|since)\s+\d{3,4}\b|\b\d+\s*(SM|BC|AD|Masehi)\b",
+            r"sunday|yesterday|tomorrow|today|week|month|year|ago|abad|century|centuries)\b",
             re.IGNORECASE,
         ),
     ),
@@ -60,6 +60,21 @@ _KINDS_LOOSELY = {
     ),
     "name": (_ANSWER_TYPES["name"][1],),
 }
+# A date in an attribution ("..., kata Titodi di Polda Metro Jaya, Jumat (18/8).") says when it
+# was said, not when what the question asks about happened ("Kapan Rizieq pulang?"), unless the
+# question asks about a saying or the attribution shares its words ("tutur Idris Sardi dalam
+# jumpa pers ..., Rabu (21/9)" for "Tanggal berapakah jumpa pers ... diadakan?").
+_ATTRIBUTION_DATE = re.compile(
+    r"\b(kata|ujar|ucap|tutur|jelas|ungkap|papar|terang|imbuh|tambah|said|told)(nya)?\b"
+    r"([^.!?]{0,100}?)\b(senin|selasa|rabu|kamis|jumat|sabtu|minggu|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday)\b(\s*\(\d{1,2}/\d{1,2}(/\d{2,4})?\))?",
+    re.IGNORECASE,
+)
+_ASKS_ABOUT_SAYING = re.compile(
+    r"\b(berbicara|berkata|mengatakan|menyatakan|mengungkapkan|menyampaikan|menanggapi|"
+    r"menegaskan|menjelaskan|mengumumkan|says?|said|tell|told|announced?|stated?|"
+    r"comment(ed)?|respond(ed)?|speak|spoke)\b"
+)
 # "Berapa ...?" asks for more than a number: a duration ("berapa tahun", "how long"), a score,
 # a sum of money or a percentage. A quote answers one only with a number of that measure; other
 # counts ("how many people") with a number that is not part of a date ("16 November", "(13/6)").
@@ -296,12 +311,16 @@ def answers_kind(question: str, quote: str, language: str = "id") -> bool:
     for no kind, or for a thing ("What model was he flying when ...": "when" opens a clause).
     What an English question says counts in Indonesian too ("Four Acts": "Empat")."""
     kind = expected_kind(question)
-    if kind is None or _ASKS_WHAT.match(question.casefold()):
+    lowered = question.casefold()
+    if kind is None or _ASKS_WHAT.match(lowered):
         return True
     asked = set().union(*question_terms(question, language))
+    if kind == "date" and not _ASKS_ABOUT_SAYING.search(lowered):
+        quote = _ATTRIBUTION_DATE.sub(
+            lambda said: said[0] if asked & set(tokenize(said[3])) else " ", quote
+        )
     if kind != "number":
         return any(_new_of_kind(pattern, quote, asked) for pattern in _KINDS_LOOSELY[kind])
-    lowered = question.casefold()
     measure, answer = next(
         ((name, answer) for name, (cue, answer) in _MEASURES.items() if cue.search(lowered)),
         ("count", None),

@@ -235,6 +235,11 @@ def test_a_question_asks_for_the_kind_of_its_first_question_word():
         # "when" opens a clause: it asks for a thing
         ("What model was Ford flying when he landed?", "Ford terbang dengan Aviat Husky.", True),
         ("What year did Georgia leave?", "Georgia keluar dari CSTO.", False),
+        # the day of a saying is not the day of what the question asks about ...
+        ("Kapan Rizieq pulang?", "Dia belum pulang, kata Titodi di Jakarta, Jumat (18/8).", False),
+        # ... unless the question asks about the saying, or the saying shares its words
+        ("Kapan Peskov menanggapi Pashinyan?", "Itu keliru, kata Peskov, Senin (5/6).", True),
+        ("Kapan jumpa pers konser diadakan?", "Ujar Idris dalam jumpa pers, Rabu (21/9).", True),
     ],
 )
 def test_a_quote_answers_the_kind_asked_for_only_with_something_new_of_it(question, quote, answers):
