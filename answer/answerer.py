@@ -259,7 +259,6 @@ class Answerer:
             text, abstained, cited = NOT_FOUND[language], True, []
         else:
             reader_logit = None
-            of_kind = True  # the quote holds something of the kind asked for (sentences read)
             thread_article = self._thread_article(None if moves else in_thread, articles)
             top = passages[0].document.metadata["doc_id"]
             if thread_article:
@@ -282,8 +281,6 @@ class Answerer:
                 else:
                     reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
-                # "Kapan ...?" answered by sentences without a date: the fact is missing
-                of_kind = answers_kind(asked, chosen_text, language)
                 if quotes:
                     passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
             else:
@@ -292,6 +289,8 @@ class Answerer:
                 chosen = self._compose(spans) if spans else []
                 chosen_text = " ".join(quoted_sentences(chosen))
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
+            # "Kapan ...?" answered by a quote without a date: the fact is missing
+            of_kind = answers_kind(asked, chosen_text, language)
             if similarity is not None:
                 evidence = self._evidence(
                     asked, language, passages, similarity, reader_logit, reads_sentences

@@ -61,6 +61,23 @@ def test_a_long_article_is_read_by_sentence_and_a_paragraph_quoted_as_spans(sett
     assert short.citations[0] == "back" and "Senin" in short.answer
 
 
+def test_a_paragraph_quoted_as_spans_is_checked_for_the_kind_asked_too(reading, tmp_path):
+    ingest(
+        [str(_articles(tmp_path, ODD_ARTICLES))],
+        open_store(reading),
+        IngestConfig.from_settings(reading),
+    )
+    answerer = open_answerer(reading)  # the rule answers whatever it finds
+    refused = answerer.ask("Kapan gempa mengguncang Garut?")  # its one sentence says no day
+    assert refused.citations == [] and refused.abstained
+    assert (
+        refused.evidence["of_kind"] == 0.0
+        and refused.passages[0].document.metadata["doc_id"] == "one"
+    )
+    answered = answerer.ask("Berapa lama hujan deras sebelum banjir Sumedang?")
+    assert answered.evidence["of_kind"] == 1.0 and "enam jam" in answered.answer
+
+
 def test_the_reply_quotes_sentences_of_the_article_not_its_title(seed_answerer):
     answer = seed_answerer.ask("which countries left CSTO?")
     assert not answer.abstained and answer.citations == ["seed-csto-armenia"]
