@@ -16,6 +16,7 @@ from berita.answer.sentences import (
     LIST_QUESTION,
     LISTING,
     PICK_WEIGHTS,
+    KindAsked,
     Sentence,
     answers_kind,
     compose_quote,
@@ -530,6 +531,7 @@ class Answerer:
         terms = self._weighted_terms(question, language)
         keys = key_terms(question)
         expected = expected_type(question)
+        kind_asked = KindAsked.of(question, language)
         wants_list = bool(LIST_QUESTION.search(question))
         best_passages: dict[str, RetrievedPassage] = {}
         for passage in passages:
@@ -547,7 +549,7 @@ class Answerer:
                     tokens |= set(tokenize(sentences[number - 1]))
                 words = share(terms, tokens)
                 typed = bool(expected and expected.search(sentence))
-                new = bool(expected) and answers_kind(question, sentence, language)
+                new = bool(expected) and kind_asked.answered_by(sentence)
                 listing = wants_list and bool(LISTING.search(sentence))
                 pick = (
                     words

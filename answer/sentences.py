@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from berita.vectorstore.crosslingual import question_terms
@@ -133,7 +134,7 @@ _MEASURES = {
 # the pick. The reader reads each picked sentence under its article's title, and its logit is
 # weighed with the share of the question's words, whether the sentence holds something of the
 # answer's type, and whether it holds an answer of the kind asked that is new to the question
-# (`answers_kind`: the sentence that restates the question is rarely the one that answers it;
+# (`KindAsked`: the sentence that restates the question is rarely the one that answers it;
 # "Berapa nilai ...?" wants a sum of money, not a count of users). Weights: a softmax over the
 # gold article's sentences fitted on news-dev (5-fold cross-validated first-sentence pick
 # 0.605 -> 0.684 given the gold article, 2026-12-05).
@@ -299,35 +300,60 @@ def expected_kind(question: str) -> str | None:
     return min(cues)[1] if cues else None
 
 
-def _new_of_kind(expected: re.Pattern[str], text: str, asked: set[str]) -> bool:
+def _new_of_kind(expected: re.Pattern[str], text: str, asked: AbstractSet[str]) -> bool:
     """Whether `text` holds something of the expected kind that the question (its tokens
     `asked`) does not say: a number, a date or a name it did not ask with."""
     return any(not set(tokenize(found.group(0))) <= asked for found in expected.finditer(text))
 
 
-def answers_kind(question: str, quote: str, language: str = "id") -> bool:
-    """Whether the quote holds something new of the kind the question asks for ("Kapan ...":
-    a date, a day or a relative time; "Berapa tahun ...": a number of years); true when it asks
-    for no kind, or for a thing ("What model was he flying when ...": "when" opens a clause).
-    What an English question says counts in Indonesian too ("Four Acts": "Empat")."""
-    kind = expected_kind(question)
-    lowered = question.casefold()
-    if kind is None or _ASKS_WHAT.match(lowered):
-        return True
-    asked = set().union(*question_terms(question, language))
-    if kind == "date" and not _ASKS_ABOUT_SAYING.search(lowered):
-        quote = _ATTRIBUTION_DATE.sub(
-            lambda said: said[0] if asked & set(tokenize(said[3])) else " ", quote
+@dataclass(frozen=True)
+class KindAsked:
+    """What a question asks for, read once and checked against each quote or sentence: its
+    kind (none, or a thing: any quote answers), a number question's measure, the tokens the
+    question says (an English question's translations too: "Four Acts" says "Empat"), and
+    whether it asks about a saying."""
+
+    kind: str | None
+    measure: str | None
+    asked: frozenset[str]
+    about_saying: bool
+
+    @classmethod
+    def of(cls, question: str, language: str = "id") -> KindAsked:
+        """What `question` asks for ("What model was he flying when ...": a thing; its "when"
+        opens a clause)."""
+        lowered = question.casefold()
+        kind = None if _ASKS_WHAT.match(lowered) else expected_kind(question)
+        measure = next((name for name, (cue, _) in _MEASURES.items() if cue.search(lowered)), None)
+        return cls(
+            kind,
+            measure if kind == "number" else None,
+            frozenset().union(*question_terms(question, language)) if kind else frozenset(),
+            bool(_ASKS_ABOUT_SAYING.search(lowered)),
         )
-    if kind != "number":
-        return any(_new_of_kind(pattern, quote, asked) for pattern in _KINDS_LOOSELY[kind])
-    measure, answer = next(
-        ((name, answer) for name, (cue, answer) in _MEASURES.items() if cue.search(lowered)),
-        ("count", None),
-    )
-    if measure == "score":
-        return bool(answer.search(quote))
-    if measure in ("duration", "percent"):
-        return _new_of_kind(answer, quote, asked)
-    counted = _new_of_kind(_KINDS_LOOSELY["number"][0], _DATE_PARTS.sub(" ", quote), asked)
-    return counted and (answer is None or bool(answer.search(quote)))
+
+    def answered_by(self, quote: str) -> bool:
+        """Whether the quote holds something new of the kind asked ("Kapan ...": a date, a day
+        or a relative time; "Berapa tahun ...": a number of years); true when it asks for none."""
+        if self.kind is None:
+            return True
+        asked = self.asked
+        if self.kind == "date" and not self.about_saying:
+            quote = _ATTRIBUTION_DATE.sub(
+                lambda said: said[0] if asked & set(tokenize(said[3])) else " ", quote
+            )
+        if self.kind != "number":
+            return any(_new_of_kind(pattern, quote, asked) for pattern in _KINDS_LOOSELY[self.kind])
+        answer = _MEASURES[self.measure][1] if self.measure else None
+        if answer and self.measure == "score":
+            return bool(answer.search(quote))
+        if answer and self.measure in ("duration", "percent"):
+            return _new_of_kind(answer, quote, asked)
+        counted = _new_of_kind(_KINDS_LOOSELY["number"][0], _DATE_PARTS.sub(" ", quote), asked)
+        return counted and (answer is None or bool(answer.search(quote)))
+
+
+def answers_kind(question: str, quote: str, language: str = "id") -> bool:
+    """Whether the quote holds something new of the kind the question asks for
+    (`KindAsked`), for one quote; a question checked against many reads `KindAsked` once."""
+    return KindAsked.of(question, language).answered_by(quote)
