@@ -273,6 +273,11 @@ def test_a_question_asks_for_the_kind_of_its_first_question_word():
         # a count: not the day of a date
         ("Berapa orang menonton film itu?", "Film itu tayang mulai 16 November.", False),
         ("Berapa orang menonton film itu?", "Film itu ditonton 150 ribu orang.", True),
+        # nor an identifier or a year, unless the question asks for an identifier
+        ("Berapa suara diraih Edy?", "Edy diusung lewat keputusan nomor 252-KPTS.", False),
+        ("Berapa suara diraih Edy?", "Edy maju pada 2017 dengan UU No. 7/2017.", False),
+        ("Berapa suara diraih Edy?", "Edy meraih 3,2 juta suara.", True),
+        ("Nomor berapa keputusan itu?", "Keputusan nomor 252-KPTS.", True),
     ],
 )
 def test_a_quote_answers_the_kind_asked_for_only_with_something_new_of_it(question, quote, answers):
