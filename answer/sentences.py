@@ -54,8 +54,8 @@ _KINDS_LOOSELY = {
     ),
     "number": (
         re.compile(
-            rf"\d[\d.,]*\d|\d|\b(ke)?({_NUMBER_WORDS}|belasan|puluhan|ratusan|ribuan|jutaan|"
-            r"dozens|hundreds|thousands)\b",
+            rf"(?:(?<![A-Za-z\d])|(?<=Rp))(?:\d[\d.,]*\d|\d)|\b(ke)?({_NUMBER_WORDS}|belasan|puluhan|"
+            r"ratusan|ribuan|jutaan|dozens|hundreds|thousands)\b",
             re.IGNORECASE,
         ),
     ),
@@ -76,9 +76,10 @@ _ASKS_ABOUT_SAYING = re.compile(
     r"menegaskan|menjelaskan|mengumumkan|says?|said|tell|told|announced?|stated?|"
     r"comment(ed)?|respond(ed)?|speak|spoke)\b"
 )
-# "Berapa ...?" asks for more than a number: a duration ("berapa tahun", "how long"), a score,
-# a sum of money or a percentage. A quote answers one only with a number of that measure; other
-# counts ("how many people") with a number that is not part of a date ("16 November", "(13/6)").
+# "Berapa ...?" asks for more than a number: a duration ("berapa tahun", "how long"), a time of
+# day ("jam berapa"), a score, a sum of money or a percentage. A quote answers one only with a
+# number of that measure; other counts ("how many people") with a number that is not part of a
+# date ("16 November", "(13/6)") nor of a code ("B1-KWK", "CO2").
 # Checked on the training sets' answer sentences: 0.96-1.00 of each measure's pass (Trans-SQuAD
 # durations 0.84: "sejak 1950-an", "abad ke-19"), against 0.98-0.99 for any number.
 _TIME_UNITS = (
@@ -114,6 +115,14 @@ _MEASURES = {
             r"1\d{3}|20\d{2}|\d+\s*(SM|BC|AD|M|Masehi)|\d+\s*[-–]\s*\d+|"
             r"(ber)?(tahun|bulan|hari|minggu|jam)-(tahun|bulan|hari|minggu|jam)|"
             r"se(tahun|bulan|hari|minggu|pekan|jam|abad|windu))\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "clock": (  # "Jam berapa ...?" (not "Satu jam berapa menit?"): a time of day
+        re.compile(r"\b(jam|pukul) berapa\b(?! (menit|detik))|\bwhat time of (the )?day\b"),
+        re.compile(
+            r"\b(pukul|jam)\s+\d{1,2}([.:]\d{2})?\b|\b\d{1,2}[.:][0-5]\d\s*(WIB|WITA|WIT)\b|"
+            r"\b(pagi|siang|sore|malam|petang|subuh|dini hari|\d{1,2}\s*(am|pm))\b",
             re.IGNORECASE,
         ),
     ),
@@ -253,19 +262,19 @@ def points_back(sentence: str) -> bool:
 def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tuple[str, list[str]]:
     """The reply's text and the articles it cites. It opens with the best sentence (after the
     one before it when it opens with a pronoun standing for it); the runner-up of the same
-    article follows when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list
-    question, unless the best sentence lists names, every other sentence of that article that
+    passage follows when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list
+    question, unless the best sentence lists names, every other sentence of that passage that
     lists names or that the reader believes answers, while they fit `max_chars`."""
     if not quotes:
         return "", []
     best = quotes[0]
     picked = [best]
     same = [q for q in quotes[1:] if q.passage is best.passage]
-    if LIST_QUESTION.search(question):
-        if not best.listing:  # a sentence listing the names is the answer on its own
-            picked += [q for q in same if q.logit > 0 or q.listing]
-    elif same and best.score - same[0].score < RUNNER_UP_WITHIN:
-        picked.append(same[0])
+    runner_up = same[:1] if same and best.score - same[0].score < RUNNER_UP_WITHIN else []
+    picked += runner_up
+    if LIST_QUESTION.search(question) and not best.listing:
+        # a sentence listing the names is the answer on its own
+        picked += [q for q in same[len(runner_up) :] if q.logit > 0 or q.listing]
     numbers: list[int] = []
     for quote in picked:
         wanted = [quote.index - 1, quote.index] if quote.quoted_after_previous else [quote.index]
@@ -358,7 +367,7 @@ class KindAsked:
         answer = _MEASURES[self.measure][1] if self.measure else None
         if answer and self.measure == "score":
             return bool(answer.search(quote))
-        if answer and self.measure in ("duration", "percent"):
+        if answer and self.measure in ("duration", "clock", "percent"):
             return _new_of_kind(answer, quote, asked)
         if not self.asks_identifier:
             quote = _NOT_COUNTS.sub(" ", quote)

@@ -278,6 +278,11 @@ def test_a_question_asks_for_the_kind_of_its_first_question_word():
         ("Berapa suara diraih Edy?", "Edy maju pada 2017 dengan UU No. 7/2017.", False),
         ("Berapa suara diraih Edy?", "Edy meraih 3,2 juta suara.", True),
         ("Nomor berapa keputusan itu?", "Keputusan nomor 252-KPTS.", True),
+        ("Berapa suara diraih Edy?", "Edy diusung dengan model B1-KWK.", False),  # a code
+        # "Jam berapa ...?" wants a time of day; "Satu jam berapa menit?" a count
+        ("Jam berapa anomali itu terasa?", "Anomali terjadi pada Jumat (25/8).", False),
+        ("Jam berapa anomali itu terasa?", "Anomali terasa sekitar pukul 16.51 WIB.", True),
+        ("Satu jam berapa menit?", "Satu jam sama dengan 60 menit.", True),
     ],
 )
 def test_a_quote_answers_the_kind_asked_for_only_with_something_new_of_it(question, quote, answers):
@@ -351,3 +356,10 @@ def test_a_list_question_gathers_the_sentences_that_answer_while_they_fit():
     doubted = _read(sentences, [(0, 2.0), (2, -1.0), (1, -3.0)])
     text, _ = compose_quote("Negara apa yang keluar pada 1999?", doubted, 400)
     assert text == "Azerbaijan keluar pada 1999."
+
+
+def test_a_list_questions_runner_up_follows_even_when_the_reader_doubts_both():
+    sentences = ["Rizieq berada di Kuala Lumpur.", "Bisa ke Petamburan atau Megamendung.", "Cerah."]
+    read = _read(sentences, [(0, -0.1), (1, -0.2), (2, -3.0)])
+    text, _ = compose_quote("Ke mana saja tujuannya?", read, 400)
+    assert text == "Rizieq berada di Kuala Lumpur. Bisa ke Petamburan atau Megamendung."
