@@ -170,6 +170,9 @@ LISTING = re.compile(
     rf"{_NAME}(?:,\s*{_NAME}){{2,}}|{_NAME},\s*{_NAME},?\s+(?:dan|and|serta)\s+{_NAME}"
 )
 RUNNER_UP_WITHIN = 2.5  # the second-best sentence follows the best when its score is this close
+# A best sentence read after the one before it comes after it when that one scores this close
+# ("Negeri ini pun menuntut ... tindakan tersebut." after what Armenia accused Azerbaijan of).
+LEADS_WITHIN = 1.0
 PICK_WEIGHTS = {"keys": 0.5, "type": 0.3, "best_article": 0.3, "listing": 0.5}
 # A sentence that points back ("Itu ...", "Dia ...", "Namun ...", or "tersebut" / "itu" in it:
 # "Kelima calon tersebut ...") is read after the one before it; it is quoted after it only when
@@ -261,10 +264,11 @@ def points_back(sentence: str) -> bool:
 
 def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tuple[str, list[str]]:
     """The reply's text and the articles it cites. It opens with the best sentence (after the
-    one before it when it opens with a pronoun standing for it); the runner-up of the same
-    passage follows when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list
-    question, unless the best sentence lists names, every other sentence of that passage that
-    lists names or that the reader believes answers, while they fit `max_chars`."""
+    one before it when it opens with a pronoun standing for it, or when it was read after that
+    one and that one scores within LEADS_WITHIN); the runner-up of the same passage follows
+    when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list question,
+    unless the best sentence lists names, every other sentence of that passage that lists
+    names or that the reader believes answers, while they fit `max_chars`."""
     if not quotes:
         return "", []
     best = quotes[0]
@@ -275,9 +279,12 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
     if LIST_QUESTION.search(question) and not best.listing:
         # a sentence listing the names is the answer on its own
         picked += [q for q in same[len(runner_up) :] if q.logit > 0 or q.listing]
+    before = [q for q in same if q.index == best.index - 1 and best.with_previous]
+    leads = bool(before) and best.score - before[0].score < LEADS_WITHIN
     numbers: list[int] = []
     for quote in picked:
-        wanted = [quote.index - 1, quote.index] if quote.quoted_after_previous else [quote.index]
+        after = quote.quoted_after_previous or (quote is best and leads)
+        wanted = [quote.index - 1, quote.index] if after else [quote.index]
         grown = numbers + [n for n in wanted if n not in numbers]
         if numbers and len(" ".join(best.sentences[n] for n in grown)) > max_chars:
             break

@@ -201,6 +201,18 @@ def test_a_sentence_naming_something_with_itu_is_quoted_alone_answer_first():
     assert compose_quote("Berapa desa?", _read(linked, [(1, 2.0)]), 400)[0] == linked[1]
 
 
+def test_a_sentence_read_after_one_nearly_as_likely_is_quoted_after_it():
+    sentences = [
+        "Armenia menuduh Azerbaijan menyerang.",
+        "Negeri ini menuntut CSTO mengutuk hal tersebut.",
+    ]
+    close = _read(sentences, [(1, 2.0), (0, 1.5)])  # "tersebut": read after the accusation
+    text, _ = compose_quote("Apa tuduhan Armenia?", close, 400)
+    assert text == " ".join(sentences)
+    less = _read(sentences, [(1, 2.0), (0, 0.5)])  # the runner-up, after it
+    assert compose_quote("Apa tuduhan Armenia?", less, 400)[0] == f"{sentences[1]} {sentences[0]}"
+
+
 def test_the_reader_reads_a_sentence_under_its_articles_title():
     sentences = ["Banjir merendam tiga desa.", "Dia mengungsi ke masjid."]
     passage = _passage(sentences, title="Banjir Sumedang")
