@@ -168,10 +168,10 @@ class Settings(BaseSettings):
         "score alone (a faster start, less memory).",
     )
     reader_path: Path = Field(
-        Path(str(files("berita.reader") / "weights" / "v2")),
+        Path(str(files("berita.reader") / "weights" / "v3")),
         description="The reader's folder: its weights and its refusal rules (with READER_MODEL, "
         "the rules alone; default then `<data>/readers/<model>`).",
-        json_schema_extra={"shown_default": "the shipped `reader/weights/v2`"},
+        json_schema_extra={"shown_default": "the shipped `reader/weights/v3`"},
     )
     reader_model: str | None = Field(
         None,

@@ -142,7 +142,7 @@ def test_calibration_fits_the_rule_that_answering_then_uses(settings, weights, t
 
 
 def test_the_shipped_reader_answers_the_seed_and_refuses_its_off_topic_questions(settings):
-    assert settings.reader and settings.reader_path.name == "v2"  # on by default, shipped
+    assert settings.reader and settings.reader_path.name == "v3"  # on by default, shipped
     ingest([str(SEED)], open_store(settings), IngestConfig.from_settings(settings))
     answerer = open_answerer(settings)
     answered, hits = [], []

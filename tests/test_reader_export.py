@@ -11,7 +11,7 @@ from berita.reader.e5 import E5File
 from berita.reader.inference import Reader, pair_ids
 from tests.conftest import SEED, run_berita
 
-WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v2"
+WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v3"
 QUESTIONS = ["Siapa juru bicara Kremlin?", "which countries left CSTO?", "Kapan  itu？"]
 ODD_TEXTS = [
     "ＡＢＣ　全角 and ﬁ ligatures, x², ½ and Ⅻ",

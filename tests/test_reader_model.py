@@ -97,7 +97,7 @@ def test_calibration_fits_the_cross_encoders_own_rules(cross_encoder, tmp_path, 
 def test_the_reader_models_rules_never_default_to_the_shipped_readers():
     from berita.settings import Settings
 
-    assert Settings().reader_path.name == "v2"
+    assert Settings().reader_path.name == "v3"
     other = Settings(reader_model="BAAI/bge-reranker-v2-m3")
     assert other.reader_path.parts[-2:] == ("readers", "BAAI_bge-reranker-v2-m3")
     assert Settings(reader_model="x/y", reader_path="/srv/rules").reader_path.as_posix() == (

@@ -12,7 +12,7 @@ import pytest
 from berita.reader.loading import ReaderError, load_reader
 from tests.conftest import SEED
 
-WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v2"
+WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v3"
 QUESTIONS = ["Siapa juru bicara Kremlin?", "which countries left CSTO?", "Kapan?"]
 
 
@@ -25,7 +25,7 @@ def _sentences() -> list[str]:
 def test_the_shipped_graph_is_what_the_exporter_writes_for_the_shipped_weights(tmp_path):
     from training.export_onnx import write_graph
 
-    copy = tmp_path / "v2"
+    copy = tmp_path / "v3"
     shutil.copytree(WEIGHTS, copy)
     (copy / "reader.onnx").unlink()
     assert write_graph(copy).read_bytes() == (WEIGHTS / "reader.onnx").read_bytes()

@@ -381,7 +381,7 @@ def test_the_trainer_trains_the_shipped_reader_and_gives_back_its_own_weights(tm
     from berita.reader.model import load_weights
     from training.trainer import load_cross_encoder, reader_state
 
-    shipped = REPO / "reader" / "weights" / "v2"
+    shipped = REPO / "reader" / "weights" / "v3"
     model = load_cross_encoder(shipped, tmp_path, "cpu")
     state, _ = load_weights(shipped)
     back = reader_state(model)

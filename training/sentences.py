@@ -8,7 +8,7 @@ paragraph: each answerable training question with the sentence holding its answe
 (negatives: the fact is missing). `--paragraphs` of the questions also keep their paragraph pair,
 so the reader still reads paragraphs.
 
-    python -m training.sentences --train ../shared/train --init reader/weights/v2 \\
+    python -m training.sentences --train ../shared/train --init reader/weights/v3 \\
         --out build/reader-sentences --deadline-s 3000 [--epochs 1]
 
 On a GPU (found by itself), `training/gpu_train.sh` runs it with SENTENCES_INIT set.
