@@ -66,16 +66,23 @@ def model_card(card: dict) -> str:
             else []
         ),
         "",
+        *card_files_and_facts(card, "Everything, dev metrics included"),
+    ]
+    return "\n".join(lines)
+
+
+def card_files_and_facts(card: dict, heading: str = "Every fact") -> list[str]:
+    """A model card's closing lines: its files' digests, then every fact as JSON."""
+    return [
         "## Files",
         *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
         "",
-        "## Everything, dev metrics included",
+        f"## {heading}",
         "```json",
         json.dumps(card, indent=1, ensure_ascii=False),
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _continued(start: dict | str) -> list[str]:

@@ -17,7 +17,6 @@ On a GPU (found by itself), `training/gpu_train.sh` runs it with SENTENCES_INIT 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -27,7 +26,7 @@ import numpy as np
 
 from berita.text import split_sentences
 from training.bundle import TRAIN_FILES, read_jsonl
-from training.card import LICENCES, card_heading, weights_licence
+from training.card import LICENCES, card_files_and_facts, card_heading, weights_licence
 from training.schedule import Plan
 from training.train import save_reader
 
@@ -256,14 +255,7 @@ def model_card(card: dict) -> str:
             "--deadline-s 3000` goes on from it; `python -m training.calibrate` fits "
             "`refusal.json`.",
             "",
-            "## Files",
-            *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
-            "",
-            "## Every fact",
-            "```json",
-            json.dumps(card, indent=1, ensure_ascii=False),
-            "```",
-            "",
+            *card_files_and_facts(card),
         ]
     )
 

@@ -11,10 +11,9 @@ Its refusal rules are fitted afterwards (`training.calibrate`, with and without 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from training.card import card_heading
+from training.card import card_files_and_facts, card_heading
 
 
 def mix_readers(first: Path, second: Path, weight: float, out: Path) -> dict:
@@ -52,14 +51,7 @@ def model_card(card: dict) -> str:
             f"Each weight is {parts} (`python -m training.soup`). The facts below that are not "
             "the mean's are those of the second reader's training run.",
             "",
-            "## Files",
-            *(f"- `{name}`: sha256 `{digest}`" for name, digest in card.get("files", {}).items()),
-            "",
-            "## Every fact",
-            "```json",
-            json.dumps(card, indent=1, ensure_ascii=False),
-            "```",
-            "",
+            *card_files_and_facts(card),
         ]
     )
 
