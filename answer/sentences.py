@@ -119,7 +119,7 @@ _MEASURES = {
         ),
     ),
     "clock": (  # "Jam berapa ...?" (not "Satu jam berapa menit?"): a time of day
-        re.compile(r"\b(jam|pukul) berapa\b(?! (menit|detik))|\bwhat time of (the )?day\b"),
+        re.compile(r"\b(jam|pukul) berapa\b(?! (menit|detik))"),
         re.compile(
             r"\b(pukul|jam)\s+\d{1,2}([.:]\d{2})?\b|\b\d{1,2}[.:][0-5]\d\s*(WIB|WITA|WIT)\b|"
             r"\b(pagi|siang|sore|malam|petang|subuh|dini hari|\d{1,2}\s*(am|pm))\b",
@@ -279,7 +279,7 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
     if LIST_QUESTION.search(question) and not best.listing:
         # a sentence listing the names is the answer on its own
         picked += [q for q in same[len(runner_up) :] if q.logit > 0 or q.listing]
-    before = [q for q in same if q.index == best.index - 1 and best.with_previous]
+    before = [q for q in same if q.index == best.index - 1] if best.with_previous else []
     leads = bool(before) and best.score - before[0].score < LEADS_WITHIN
     numbers: list[int] = []
     for quote in picked:
