@@ -51,7 +51,10 @@ def open_answerer(
     reading = None
     if settings.reader:
         reader = load_reader(
-            settings.reader_path, settings.embedding_threads, settings.reader_model
+            settings.reader_path,
+            settings.embedding_threads,
+            settings.reader_model,
+            settings.reader_int8,
         )
         by_language = {"id": settings.reader_threshold_id, "en": settings.reader_threshold_en}
         rules = refusal_rules(reader.card, settings.reader_path, by_language)

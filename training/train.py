@@ -221,7 +221,7 @@ def fit(
 
 def save_reader(net: ReaderNet, out: Path, card: dict, markdown: Callable[[dict], str]) -> None:
     """Write the reader folder: its shards (their digests in the card), the model card (as
-    `markdown` writes it), and the ONNX graph answering runs (`training.export_onnx`, when the
+    `markdown` writes it), and the ONNX graphs answering runs (`training.export_onnx`, when the
     onnx package is here)."""
     from berita.reader.model import save_weights
 
