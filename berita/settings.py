@@ -203,13 +203,13 @@ class Settings(BaseSettings):
         0.27, ge=0, le=1, description="The reader's probability that calls for a second look."
     )
     reader_sentences: int = Field(
-        10,
+        20,
         ge=0,
         le=100,
         description="Sentences of the best articles the reader reads to quote the one that "
         "answers (those holding most of the question's words) when the best article is long "
         "(READER_LONG_ARTICLE), with its own refusal rule (`refusal-sentences.json`, fitted "
-        "with 10; docs/reader.md). 0: always quote the best spans.",
+        "with 20; docs/reader.md). 0: always quote the best spans.",
     )
     reader_long_article: int = Field(
         1000,

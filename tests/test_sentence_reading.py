@@ -37,7 +37,8 @@ def seed_answerer(reading):
 def test_sentence_reading_refuses_by_the_rule_fitted_with_it(settings):
     reading = open_answerer(settings).reading
     shipped = json.loads((settings.reader_path / SENTENCE_REFUSAL_FILE).read_text())
-    assert shipped["reader_sentences"] == settings.reader_sentences == 10
+    assert shipped["reader_sentences"] == settings.reader_sentences == 20
+    assert shipped["reader_int8"] == settings.reader_int8
     for language, fitted in shipped["rules"].items():
         assert reading.sentence_refusal[language] == Refusal(*(fitted[f] for f in RULE_FIELDS))
         assert reading.refusal[language] != reading.sentence_refusal[language]
