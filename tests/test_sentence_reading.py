@@ -275,6 +275,9 @@ def test_a_question_asks_for_the_kind_of_its_first_question_word():
         ("Berapa tahun hukuman Miryam?", "Miryam disebut menerima US$1,2 juta.", False),
         ("Berapa tahun hukuman Miryam?", "Miryam divonis lima tahun penjara.", True),
         ("Berapa lama Perang Korea berlangsung?", "Perang itu terjadi 1950 sampai 1953.", True),
+        ("Berapa lama dia menjabat?", "Dia menjabat sejak 2010.", True),
+        # no law's number and year ("Nomor 31 Tahun 1999": no 31 years)
+        ("Berapa tahun hukuman Miryam?", "Miryam dijerat UU Nomor 31 Tahun 1999.", False),
         # a score, not a date of the match
         ("Berapa skor akhir laga Indonesia?", "Laga digelar Selasa (13/6).", False),
         ("Berapa skor akhir laga Indonesia?", "Indonesia menang 2-1.", True),
