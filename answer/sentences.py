@@ -382,7 +382,8 @@ class KindAsked:
             return bool(answer.search(quote))
         if answer and self.measure in ("duration", "clock", "percent"):
             return _new_of_kind(answer, quote, asked)
-        quote = _YEARS.sub(" ", quote)
+        if not self.asks_identifier:
+            quote = _YEARS.sub(" ", quote)
         counted = _new_of_kind(_KINDS_LOOSELY["number"][0], _DATE_PARTS.sub(" ", quote), asked)
         return counted and (answer is None or bool(answer.search(quote)))
 

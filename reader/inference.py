@@ -77,8 +77,9 @@ def int8_weights(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
         if ".intermediate." in name:
             norm = name.replace("intermediate.dense.weight", "attention.output.LayerNorm")
             sizes = np.abs(tensors[f"{norm}.weight"]) + np.abs(tensors[f"{norm}.bias"])
+            sizes = np.maximum(sizes.astype(np.float32), 1e-5)  # a dead channel: no 0 factor
             widest = np.maximum(np.abs(weight).max(axis=0), 1e-5)
-            smooth = sizes.astype(np.float32) ** SMOOTHING / widest ** (1 - SMOOTHING)
+            smooth = sizes**SMOOTHING / widest ** (1 - SMOOTHING)
             smooth /= np.exp(np.log(smooth).mean())
             weight = weight * smooth
             yield f"{name}.smooth", (1.0 / smooth).astype(np.float32)
