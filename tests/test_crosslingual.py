@@ -42,6 +42,13 @@ def test_a_question_word_is_found_by_its_own_token_or_a_translation():
     assert indonesian == [frozenset({"desa"}), frozenset({"rendam"}), frozenset({"banjir"})]
 
 
+def test_english_pronouns_are_no_words_of_the_question():
+    # the learned table maps them to junk ("his" -> "tahun", "her" -> "undang")
+    terms = question_terms("Where did she hold her party when his son became mayor?", "en")
+    assert not {"she", "her", "his", "became", "tahun", "undang"} & set().union(*terms)
+    assert any("son" in word for word in terms)
+
+
 def test_weighted_search_is_search_for_token_counts():
     index = LexicalIndex.build(list(PASSAGES), list(PASSAGES.values()))
     query = "banjir banjir di desa"

@@ -22,7 +22,8 @@ from scipy import sparse
 
 from berita.text import words
 
-# Function words of Indonesian and English, the question words of both, and the words asking
+# Function words of Indonesian and English (pronouns included: the English -> Indonesian table
+# learned junk for them, "his" -> "tahun"), the question words of both, and the words asking
 # for the latest news (retrieval weighs recency for those): they say nothing about which
 # passage answers a question.
 STOPWORDS = frozenset(
@@ -40,6 +41,8 @@ STOPWORDS = frozenset(
     has have had this that these those it its and or but not no nor so than then there here which
     what who whom whose when where why how many much into onto over under also any some all each
     other such only own same too very can will just should would could may might must shall
+    i me my mine we us our ours you your yours he him his she her hers they them their theirs
+    become became becomes
     latest newest recent recently
     """.split()
 )
