@@ -179,9 +179,10 @@ RUNNER_UP_WITHIN = 2.5  # the second-best sentence follows the best when its sco
 LEADS_WITHIN = 1.0
 PICK_WEIGHTS = {"keys": 0.5, "type": 0.3, "best_article": 0.3, "listing": 0.5}
 # A sentence that points back ("Itu ...", "Dia ...", "Namun ...", or "tersebut" / "itu" in it:
-# "Kelima calon tersebut ...") is read after the one before it; it is quoted after it only when
-# it opens with a word standing for what that one said ("Dia ...", "Hal itu ...", "They ..."):
-# "Ketua yayasan itu sudah 12 kali diperiksa" is quoted alone, answer first.
+# "Kelima calon tersebut ...") is read after the one before it; it is quoted with it only when
+# it opens with a word standing for what that one said ("Dia ...", "Hal itu ...", "They ..."),
+# and the answer first: "Ia adalah pendiri Labbola ... Tisha memiliki rekam jejak ...".
+# "Ketua yayasan itu sudah 12 kali diperiksa" is quoted alone.
 _OPENS_WITH_PRONOUN = re.compile(
     r"^\W*(itu|ini|hal (itu|ini|tersebut)|dia|ia|mereka|beliau|keduanya|tersebut|"
     r"it|this|that|these|those|he|she|they)\b",
@@ -220,8 +221,8 @@ class Sentence:
         return self.index > 0 and points_back(self.text)
 
     @property
-    def quoted_after_previous(self) -> bool:
-        """Whether it is quoted after the sentence before it: it opens with a pronoun."""
+    def quoted_with_previous(self) -> bool:
+        """Whether it is quoted with the sentence before it: it opens with a pronoun."""
         return self.index > 0 and bool(_OPENS_WITH_PRONOUN.match(self.text))
 
     @property
@@ -267,9 +268,10 @@ def points_back(sentence: str) -> bool:
 
 
 def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tuple[str, list[str]]:
-    """The reply's text and the articles it cites. It opens with the best sentence (after the
-    one before it when it opens with a pronoun standing for it, or when it was read after that
-    one and that one scores within LEADS_WITHIN); the runner-up of the same passage follows
+    """The reply's text and the articles it cites. It opens with the best sentence (followed
+    by the one before it when it opens with a pronoun standing for that one; after it when it
+    was read after that one and that one scores within LEADS_WITHIN: that one may be the
+    answer); the runner-up of the same passage follows
     when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list question,
     unless the best sentence lists names, every other sentence of that passage that lists
     names or that the reader believes answers, while they fit `max_chars`."""
@@ -287,8 +289,14 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
     leads = bool(before) and best.score - before[0].score < LEADS_WITHIN
     numbers: list[int] = []
     for quote in picked:
-        after = quote.quoted_after_previous or (quote is best and leads)
-        wanted = [quote.index - 1, quote.index] if after else [quote.index]
+        if quote is best and leads:  # the one before may be the answer: in the article's order
+            wanted = [quote.index - 1, quote.index]
+        elif quote.quoted_with_previous:  # the answer first, then what its pronoun stands for
+            wanted = (
+                [quote.index, quote.index - 1] if quote is best else [quote.index - 1, quote.index]
+            )
+        else:
+            wanted = [quote.index]
         grown = numbers + [n for n in wanted if n not in numbers]
         if numbers and len(" ".join(best.sentences[n] for n in grown)) > max_chars:
             break

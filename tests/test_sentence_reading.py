@@ -184,10 +184,10 @@ def _read(sentences, scores):
     return [Sentence(passage, sentences, index, words=0.0, logit=logit) for index, logit in scores]
 
 
-def test_a_sentence_that_points_back_is_quoted_after_the_one_before_it():
+def test_a_sentence_that_points_back_is_quoted_first_then_the_one_before_it():
     sentences = ["Banjir merendam tiga desa.", "Itu terjadi setelah hujan enam jam.", "Lain."]
     text, cited = compose_quote("Berapa lama hujan?", _read(sentences, [(1, 2.0)]), 400)
-    assert text == "Banjir merendam tiga desa. Itu terjadi setelah hujan enam jam."
+    assert text == "Itu terjadi setelah hujan enam jam. Banjir merendam tiga desa."
     assert cited == ["a"]
     text, _ = compose_quote("Berapa desa terendam?", _read(sentences, [(0, 2.0), (1, -1.0)]), 400)
     assert text == "Banjir merendam tiga desa."
