@@ -362,6 +362,7 @@ def reader_speed(settings: Settings, reads: int = 20) -> None:
     title) with each seed question, in float32 and in int8 (READER_INT8), and how far int8's
     logits are from float32's."""
     from berita.reader.inference import Reader
+    from berita.reader.refusal import log_odds
 
     article = json.loads((REPO / "data/samples/seed.jsonl").read_text("utf-8").splitlines()[0])
     sentences = [f"{article['title']}\n{s}" for s in split_sentences(article["text"])[:20]]
@@ -378,7 +379,7 @@ def reader_speed(settings: Settings, reads: int = 20) -> None:
             started = time.perf_counter()
             found.append(reader.probabilities(questions[n % len(questions)], sentences))
             times.append((time.perf_counter() - started) * 1000)
-        logits[int8] = np.log(np.concatenate(found) / (1 - np.concatenate(found)))
+        logits[int8] = log_odds(np.concatenate(found))
         rows.append(["int8" if int8 else "float32", f"{statistics.median(times):.0f}"])
     apart = np.abs(logits[True] - logits[False])
     rows[1] += [f"{apart.mean():.3f}", f"{apart.max():.3f}"]

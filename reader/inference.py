@@ -71,7 +71,7 @@ def int8_weights(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
     for path in sorted(folder.glob("reader-*.safetensors")):
         with safe_open(str(path), framework="np") as shard:
             names = shard.keys()  # a safetensors file is not iterable
-            tensors.update({name: shard.get_tensor(name) for name in names})
+            tensors.update({name: shard.get_tensor(name) for name in names if _needed(name)})
     for name in int8_names(tensors):
         weight = tensors[name].astype(np.float32)
         if ".intermediate." in name:
@@ -88,6 +88,12 @@ def int8_weights(folder: Path) -> Iterator[tuple[str, np.ndarray]]:
         rounded = np.rint(weight / scale[:, None]).clip(-127, 127).astype(np.int8)
         yield f"{name}.int8", np.ascontiguousarray(rounded.T)
         yield f"{name}.scale", scale.astype(np.float32)
+
+
+def _needed(name: str) -> bool:
+    """Whether `int8_weights` reads the shard tensor: an int8 weight, or the LayerNorm that
+    sizes the feed-forward's input channels."""
+    return bool(_INT8_LINEAR.search(name)) or "attention.output.LayerNorm" in name
 
 
 def read_card(folder: Path) -> dict:

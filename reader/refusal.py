@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from berita.reader.loading import ReaderError
 
 REFUSAL_FILE = "refusal.json"  # the refusal rules `python -m training.calibrate` fits
@@ -30,6 +32,11 @@ RULE_FIELDS = ("reader_weight", "support_weight", "bias", "threshold")
 def sigmoid(log_odds: float) -> float:
     """The probability for these log-odds (clipped, so it never overflows)."""
     return 1 / (1 + math.exp(-min(max(log_odds, -50.0), 50.0)))
+
+
+def log_odds(probabilities: np.ndarray) -> np.ndarray:
+    """The log-odds of each probability (`sigmoid`'s inverse): the reader's logits."""
+    return np.log(probabilities / (1 - probabilities))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from berita.app.evaluate import answer_hit, load_questions
 from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.reader.loading import ReaderError, load_reader
-from berita.reader.refusal import RULE_FIELDS, Refusal, refusal_rules
+from berita.reader.refusal import RULE_FIELDS, Refusal, log_odds, refusal_rules
 from tests.conftest import SEED, SEED_SUITE, run_berita
 from tests.reader_data import write_training_data
 from training.calibrate import main as calibrate
@@ -50,7 +50,7 @@ def _reader_settings(settings, weights, threshold, more_below=0.0):
 def _reader_order(reader, candidates):
     """The candidates' ids in the order the reader's and retrieval's scores give them."""
     probability = reader.probabilities(QUESTION, [p.document.page_content for p in candidates])
-    logit = np.log(probability / (1 - probability))
+    logit = log_odds(probability)
     fused = np.array([p.score for p in candidates])
     combined = (logit - logit.mean()) / (logit.std() or 1) + (fused - fused.mean()) / fused.std()
     return [candidates[i].document.id for i in np.argsort(-combined, kind="stable")], probability

@@ -9,6 +9,7 @@ import pytest
 
 from berita.reader.e5 import E5File
 from berita.reader.inference import Reader, pair_ids
+from berita.reader.refusal import log_odds
 from tests.conftest import SEED, run_berita
 
 WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v3"
@@ -44,14 +45,10 @@ def test_cross_encoder_loads_the_folder_and_scores_as_berita_does(exported):
     reader = Reader(WEIGHTS, threads=2, int8=False)
     passages = _passages()
     for question in QUESTIONS:
-        expected = _log_odds(reader.probabilities(question, passages))
-        found = _log_odds(model.predict([(question, passage) for passage in passages]))
+        expected = log_odds(reader.probabilities(question, passages))
+        found = log_odds(model.predict([(question, passage) for passage in passages]))
         assert np.abs(found - expected).max() < 1e-4, question
         assert np.ptp(expected) > 0.05  # the pairs are told apart, not all alike
-
-
-def _log_odds(probabilities: np.ndarray) -> np.ndarray:
-    return np.log(probabilities / (1 - probabilities))
 
 
 def test_its_tokenizer_gives_berita_tokens_prefixes_and_cut(exported):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from berita.reader.loading import ReaderError, load_reader
+from berita.reader.refusal import log_odds
 from tests.conftest import SEED
 
 WEIGHTS = SEED.parents[2] / "reader" / "weights" / "v3"
@@ -78,14 +79,10 @@ def test_the_int8_graph_reads_within_a_fifth_of_a_logit_of_float32():
     exact, int8 = Reader(WEIGHTS, threads=1, int8=False), Reader(WEIGHTS, threads=1)
     sentences = _sentences()
     for question in QUESTIONS:
-        expected = _log_odds(exact.probabilities(question, sentences))
-        found = _log_odds(int8.probabilities(question, sentences))
+        expected = log_odds(exact.probabilities(question, sentences))
+        found = log_odds(int8.probabilities(question, sentences))
         assert 0 < np.abs(found - expected).max() < 0.3, question
         assert found.argmax() == expected.argmax(), question
-
-
-def _log_odds(probabilities: np.ndarray) -> np.ndarray:
-    return np.log(probabilities / (1 - probabilities))
 
 
 @pytest.mark.parametrize(("graph", "int8"), [("reader-int8.onnx", True), ("reader.onnx", False)])
