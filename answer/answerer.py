@@ -21,11 +21,12 @@ from berita.answer.sentences import (
     answers_kind,
     compose_quote,
     expected_type,
+    full_names,
     key_terms,
     points_back,
     share,
 )
-from berita.reader.refusal import Refusal
+from berita.reader.refusal import Refusal, log_odds
 from berita.text import detect_language, normalize, without_lone_surrogates
 from berita.vectorstore.crosslingual import question_terms
 from berita.vectorstore.fusion import reader_order
@@ -290,15 +291,20 @@ class Answerer:
                 chosen = self._compose(spans) if spans else []
                 chosen_text = " ".join(quoted_sentences(chosen))
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
-            # "Kapan ...?" answered by a quote without a date: the fact is missing
+            # "Kapan ...?" answered by a quote without a date, or a question about someone a
+            # long article quoted never names (`_says_no_name`; a paragraph may be an excerpt
+            # whose article names them elsewhere): the fact is missing
             of_kind = answers_kind(asked, chosen_text, language)
+            names_said = not (
+                reads_sentences and self._says_no_name(asked, language, cited, articles)
+            )
             if similarity is not None:
                 evidence = self._evidence(
                     asked, language, passages, similarity, reader_logit, reads_sentences
                 )
-                evidence["of_kind"] = float(of_kind)
+                evidence |= {"of_kind": float(of_kind), "names_said": float(names_said)}
             confident = bool(evidence) and evidence["confidence"] >= evidence["threshold"]
-            if confident and of_kind:
+            if confident and of_kind and names_said:
                 text = _shorten(chosen_text, self.max_chars)
                 abstained = False
             else:
@@ -457,6 +463,30 @@ class Answerer:
             return False
         return not names <= self._article_tokens(thread.doc_id, articles)
 
+    def _says_no_name(
+        self, question: str, language: str, doc_ids: list[str], articles: dict[str, list[str]]
+    ) -> bool:
+        """Whether the question names someone or something in two words or more (`full_names`)
+        that stored articles say, and the quoted articles (`doc_ids`) say none of these names
+        by any of its words (an English word also by its translations): "Siti Fadilah Supari"
+        asked of an article on another trial. A question naming two articles' subjects is
+        answered from the one that says its name."""
+        if not doc_ids:
+            return False
+        index = self.retriever.store.lexical()
+        said = set().union(*(self._article_tokens(doc_id, articles) for doc_id in doc_ids))
+        known = False
+        for name in full_names(question):
+            words = [
+                word
+                for word in question_terms(name, language)
+                if any(index.document_frequency(token) > 0 for token in word)
+            ]
+            if any(word & said for word in words):
+                return False
+            known = known or bool(words)
+        return known
+
     def _known_names(self, question: str) -> set[str]:
         """The question's names and numbers that some stored article says (an English word
         the Indonesian articles never use tells nothing about which article is meant)."""
@@ -565,7 +595,7 @@ class Answerer:
         if not chosen:
             return []
         probability = _probabilities(self.reading.reader, read_as, [s.read_text for s in chosen])
-        logits = np.log(probability / (1 - probability))
+        logits = log_odds(probability)
         doc_ids = set(map(doc_id_of, chosen))
         on_thread = self._on_thread(question, thread, doc_ids, articles) if thread else {}
         read_ones = [
@@ -633,7 +663,7 @@ def read(
         more_probability = _probabilities(reading.reader, question, _texts(more))
         probability = np.concatenate([probability, more_probability])
         candidates = candidates + more
-    logit = np.log(probability / (1 - probability))
+    logit = log_odds(probability)
     if wants_latest(question):  # the reader cannot see dates: retrieval's scores weighed them
         return passages, float(logit.max())
     order = reader_order(logit, np.array([passage.score for passage in candidates]))

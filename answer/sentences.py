@@ -319,6 +319,25 @@ def key_terms(question: str) -> set[str]:
     return keys
 
 
+def full_names(question: str) -> list[str]:
+    """The question's names of two words or more ("Siti Fadilah Supari", "Real Madrid"): runs
+    of capitalised words after its first word, not broken by punctuation."""
+    names: list[list[str]] = []
+    run: list[str] = []
+    for position, raw in enumerate(question.split()):
+        word = raw.strip("?.,!;:\"'()“”‘’")
+        capitalised = position > 0 and word[:1].isupper()
+        if capitalised:
+            run.append(word)
+        if not capitalised or raw != raw.rstrip('?.,!;:)"”’'):
+            if len(run) > 1:
+                names.append(run)
+            run = []
+    if len(run) > 1:
+        names.append(run)
+    return [" ".join(name) for name in names]
+
+
 def expected_type(question: str) -> re.Pattern[str] | None:
     """The pattern of what answers the question ("berapa": a number), if it asks for a kind."""
     kind = expected_kind(question)

@@ -61,7 +61,14 @@ def test_ask_json_and_batch(cli_env, tmp_path):
     assert all(set(passage) == PASSAGE_FIELDS for passage in one["passages"])
     assert one["timings_ms"]["total"] > 0
     evidence = one["evidence"]  # why it answered: its confidence reached the threshold
-    assert set(evidence) == {"support", "reader", "confidence", "threshold", "of_kind"}
+    assert set(evidence) == {
+        "support",
+        "reader",
+        "confidence",
+        "threshold",
+        "of_kind",
+        "names_said",
+    }
     assert not one["abstained"] and evidence["confidence"] >= evidence["threshold"]
     assert evidence["of_kind"] == 1.0  # the quote holds what the question asks for
 

@@ -11,7 +11,13 @@ from langchain_core.documents import Document
 
 from berita.answer.answerer import NOT_FOUND
 from berita.answer.components import open_answerer, open_store
-from berita.answer.sentences import Sentence, answers_kind, compose_quote, expected_kind
+from berita.answer.sentences import (
+    Sentence,
+    answers_kind,
+    compose_quote,
+    expected_kind,
+    full_names,
+)
 from berita.ingest.config import IngestConfig
 from berita.ingest.pipeline import ingest
 from berita.reader.refusal import RULE_FIELDS, SENTENCE_REFUSAL_FILE, Refusal
@@ -322,6 +328,36 @@ def test_a_quote_without_the_kind_asked_for_is_refused(seed_answerer):
     answered = seed_answerer.ask("Kapan Pashinyan dijadwalkan berbicara dengan Ilham Aliyev?")
     assert not answered.abstained and answered.evidence["of_kind"] == 1.0
     assert answered.answer.startswith("Akhir pekan ini")
+
+
+def test_a_question_about_someone_the_quoted_article_never_names_is_refused(reading, tmp_path):
+    other = {"id": "tol", "title": "Tol", "text": "Presiden Joko Widodo meresmikan tol Cisumdawu."}
+    ingest(
+        [str(SEED), str(_articles(tmp_path, [other]))],
+        open_store(reading),
+        IngestConfig.from_settings(reading),
+    )
+    answerer = open_answerer(reading)  # the rule answers whatever it finds
+    refused = answerer.ask("Kapan Pashinyan dijadwalkan berbicara dengan Joko Widodo?")
+    assert refused.abstained and refused.evidence["names_said"] == 0.0
+    assert refused.evidence["of_kind"] == 1.0  # "akhir pekan ini" says when, of another talk
+    answered = answerer.ask("Kapan Pashinyan dijadwalkan berbicara dengan Ilham Aliyev?")
+    assert not answered.abstained and answered.evidence["names_said"] == 1.0
+    both = answerer.ask("Kapan Pashinyan berbicara dengan Ilham Aliyev dan Joko Widodo?")
+    assert both.evidence["names_said"] == 1.0  # answered from the article naming one
+    # a name no stored article says tells nothing about which article is meant
+    unknown = answerer.ask("Kapan Pashinyan dijadwalkan berbicara dengan Emmanuel Macron?")
+    assert unknown.evidence["names_said"] == 1.0
+
+
+def test_a_questions_full_names_are_its_runs_of_capitalised_words():
+    assert full_names("Berapa lama vonis Siti Fadilah Supari?") == ["Siti Fadilah Supari"]
+    assert full_names("Siti Fadilah Supari, Ratu Atut, dan Andi Narogong?") == [
+        "Fadilah Supari",  # a question's first word may be capitalised as any first word is
+        "Ratu Atut",
+        "Andi Narogong",
+    ]
+    assert full_names("Apa kata Jokowi di Sumedang?") == []  # one word: no full name
 
 
 @pytest.mark.parametrize(
