@@ -471,12 +471,13 @@ class Answerer:
         by any of its words (an English word also by its translations): "Siti Fadilah Supari"
         asked of an article on another trial. A question naming two articles' subjects is
         answered from the one that says its name."""
-        if not doc_ids:
+        names = full_names(question)
+        if not names or not doc_ids:  # most questions: no article is tokenized
             return False
         index = self.retriever.store.lexical()
         said = set().union(*(self._article_tokens(doc_id, articles) for doc_id in doc_ids))
         known = False
-        for name in full_names(question):
+        for name in names:
             words = [
                 word
                 for word in question_terms(name, language)

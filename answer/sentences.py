@@ -305,11 +305,15 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
     return text, [best.passage.document.metadata["doc_id"]]
 
 
+_AROUND_WORDS = "?.,!;:\"'()“”‘’"  # what a question's word is stripped of
+_ENDS_A_NAME = '?.,!;:)"”’'  # punctuation after a word, which ends the name it closes
+
+
 def key_terms(question: str) -> set[str]:
     """Tokens of the question's names, acronyms and numbers (capitalised after the first word)."""
     keys: set[str] = set()
     for position, word in enumerate(question.split()):
-        word = word.strip("?.,!;:\"'()“”‘’")
+        word = word.strip(_AROUND_WORDS)
         if word and (
             any(ch.isdigit() for ch in word)
             or (position > 0 and word[0].isupper())
@@ -322,20 +326,15 @@ def key_terms(question: str) -> set[str]:
 def full_names(question: str) -> list[str]:
     """The question's names of two words or more ("Siti Fadilah Supari", "Real Madrid"): runs
     of capitalised words after its first word, not broken by punctuation."""
-    names: list[list[str]] = []
-    run: list[str] = []
+    runs: list[list[str]] = [[]]
     for position, raw in enumerate(question.split()):
-        word = raw.strip("?.,!;:\"'()“”‘’")
-        capitalised = position > 0 and word[:1].isupper()
-        if capitalised:
-            run.append(word)
-        if not capitalised or raw != raw.rstrip('?.,!;:)"”’'):
-            if len(run) > 1:
-                names.append(run)
-            run = []
-    if len(run) > 1:
-        names.append(run)
-    return [" ".join(name) for name in names]
+        word = raw.strip(_AROUND_WORDS)
+        if position > 0 and word[:1].isupper():
+            runs[-1].append(word)
+            if raw == raw.rstrip(_ENDS_A_NAME):
+                continue
+        runs.append([])
+    return [" ".join(run) for run in runs if len(run) > 1]
 
 
 def expected_type(question: str) -> re.Pattern[str] | None:
