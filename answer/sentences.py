@@ -174,6 +174,10 @@ LISTING = re.compile(
     rf"{_NAME}(?:,\s*{_NAME}){{2,}}|{_NAME},\s*{_NAME},?\s+(?:dan|and|serta)\s+{_NAME}"
 )
 RUNNER_UP_WITHIN = 2.5  # the second-best sentence follows the best when its score is this close
+# ... and it holds this share of the question's words: one that holds next to none answers
+# something else ("sekawanan tujuh perampok" for "How many people watched Marlina ...?", 0.08;
+# on news-dev, no runner-up under 0.10 held the answer).
+RUNNER_UP_WORDS = 0.10
 # A best sentence read after the one before it comes after it when that one scores this close
 # ("Negeri ini pun menuntut ... tindakan tersebut." after what Armenia accused Azerbaijan of).
 LEADS_WITHIN = 1.0
@@ -271,16 +275,17 @@ def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tupl
     """The reply's text and the articles it cites. It opens with the best sentence (followed
     by the one before it when it opens with a pronoun standing for that one; after it when it
     was read after that one and that one scores within LEADS_WITHIN: that one may be the
-    answer); the runner-up of the same passage follows
-    when the reader is nearly as sure of it (RUNNER_UP_WITHIN), and for a list question,
-    unless the best sentence lists names, every other sentence of that passage that lists
-    names or that the reader believes answers, while they fit `max_chars`."""
+    answer); the runner-up of the same passage follows when the reader is nearly as sure of it
+    (RUNNER_UP_WITHIN) and it holds the question's words (RUNNER_UP_WORDS), and for a list
+    question, unless the best sentence lists names, every other sentence of that passage that
+    lists names or that the reader believes answers, while they fit `max_chars`."""
     if not quotes:
         return "", []
     best = quotes[0]
     picked = [best]
     same = [q for q in quotes[1:] if q.passage is best.passage]
-    runner_up = same[:1] if same and best.score - same[0].score < RUNNER_UP_WITHIN else []
+    close = same and best.score - same[0].score < RUNNER_UP_WITHIN
+    runner_up = same[:1] if close and same[0].words >= RUNNER_UP_WORDS else []
     picked += runner_up
     if LIST_QUESTION.search(question) and not best.listing:
         # a sentence listing the names is the answer on its own

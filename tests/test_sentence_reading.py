@@ -184,10 +184,11 @@ def _passage(sentences, title=""):
     return RetrievedPassage(document, score=1.0, dense=1.0, lexical=1.0)
 
 
-def _read(sentences, scores):
-    """Sentences of one article as the reader left them: (index, logit), best first."""
+def _read(sentences, scores, words=0.5):
+    """Sentences of one article as the reader left them: (index, logit), best first, each
+    holding `words` of the question's words."""
     passage = _passage(sentences)
-    return [Sentence(passage, sentences, index, words=0.0, logit=logit) for index, logit in scores]
+    return [Sentence(passage, sentences, index, words, logit=logit) for index, logit in scores]
 
 
 def test_a_sentence_that_points_back_is_quoted_first_then_the_one_before_it():
@@ -396,6 +397,19 @@ def test_a_runner_up_nearly_as_likely_follows_the_best_sentence():
     assert text == "Warga mengungsi ke masjid. Banjir merendam tiga desa."
     far = _read(sentences, [(2, 2.0), (1, -1.0)])
     assert compose_quote("Ke mana warga mengungsi?", far, 400)[0] == "Warga mengungsi ke masjid."
+
+
+def test_a_runner_up_holding_next_to_none_of_the_questions_words_answers_something_else():
+    sentences = ["Film itu tayang 16 November.", "Tujuh perampok mendatangi rumah Marlina."]
+    passage = _passage(sentences)
+    read = [
+        Sentence(passage, sentences, 0, words=0.4, logit=-2.0),
+        Sentence(passage, sentences, 1, words=0.05, logit=-3.0),
+    ]
+    question = "Berapa orang yang menonton film Marlina?"
+    text, _ = compose_quote(question, read, 400)
+    assert text == sentences[0]
+    assert not answers_kind(question, text)  # "tujuh perampok" would have been a count
 
 
 def test_a_list_question_gathers_the_sentences_that_answer_while_they_fit():
