@@ -435,7 +435,7 @@ class Answerer:
         in a stored passage: a question of no word, or of words no article uses, is refused."""
         index = self.retriever.store.lexical()
         terms = question_terms(question, language)
-        return any(index.document_frequency(token) > 0 for word in terms for token in word)
+        return any(index.says(token) for word in terms for token in word)
 
     def _weighted_terms(self, question: str, language: str) -> list[tuple[frozenset[str], float]]:
         """The question's words (`question_terms`), each weighted by its rarest token's idf
@@ -478,11 +478,7 @@ class Answerer:
         said = set().union(*(self._article_tokens(doc_id, articles) for doc_id in doc_ids))
         known = False
         for name in names:
-            words = [
-                word
-                for word in question_terms(name, language)
-                if any(index.document_frequency(token) > 0 for token in word)
-            ]
+            words = [w for w in question_terms(name, language) if any(map(index.says, w))]
             if any(word & said for word in words):
                 return False
             known = known or bool(words)
@@ -492,7 +488,7 @@ class Answerer:
         """The question's names and numbers that some stored article says (an English word
         the Indonesian articles never use tells nothing about which article is meant)."""
         index = self.retriever.store.lexical()
-        return {name for name in key_terms(question) if index.document_frequency(name) > 0}
+        return set(filter(index.says, key_terms(question)))
 
     def _thread_article(self, thread: Turn | None, articles: dict[str, list[str]]) -> str:
         """The article a follow-up is read in first: its thread's, when that one is read

@@ -62,6 +62,8 @@ def test_bm25_ranks_the_passage_sharing_rare_terms(tmp_path):
     )
     hits = index.search("Berapa harga beras di pasar?", 10)
     assert [pid for pid, _ in hits] == ["a", "c"]
+    assert index.document_frequency("harga") == 2 and index.says("banjir")
+    assert not index.says("gempa")
     index.save(tmp_path / "x.bm25", tmp_path / "segments")
     loaded = LexicalIndex.load(tmp_path / "x.bm25", tmp_path / "segments")
     assert loaded is not None and loaded.ids == ["a", "b", "c"]

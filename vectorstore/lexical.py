@@ -239,6 +239,10 @@ class LexicalIndex:
             int(alive[segment.postings_of(token)[0]].sum()) for segment, alive in self._segments
         )
 
+    def says(self, token: str) -> bool:
+        """Whether some passage holds the token."""
+        return self.document_frequency(token) > 0
+
     def idf(self, token: str) -> float:
         """How rare a token is among the passages (BM25's idf; unseen tokens are the rarest)."""
         return self._idf(self.document_frequency(token))
