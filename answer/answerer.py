@@ -283,18 +283,22 @@ class Answerer:
                 else:
                     reader_logit = max((q.logit for q in quotes), default=reader_logit)
                 chosen_text, cited = compose_quote(asked, quotes, self.max_chars)
+                # the kind asked is looked for in the sentences the reader ranks first, not
+                # in a later one quoted for holding it ("... Pashinyan Maret." is no answer
+                # to when Peskov replied)
+                checked_text, _ = compose_quote(asked, quotes, self.max_chars, False)
                 if quotes:
                     passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
             else:
                 spans = self._score_spans(asked, query_vector, passages)
                 similarity = max((span.similarity for span in spans), default=None)
                 chosen = self._compose(spans) if spans else []
-                chosen_text = " ".join(quoted_sentences(chosen))
+                chosen_text = checked_text = " ".join(quoted_sentences(chosen))
                 cited = list(dict.fromkeys(s.passage.document.metadata["doc_id"] for s in chosen))
             # "Kapan ...?" answered by a quote without a date, or a question about someone a
             # long article quoted never names (`_says_no_name`; a paragraph may be an excerpt
             # whose article names them elsewhere): the fact is missing
-            of_kind = answers_kind(asked, chosen_text, language)
+            of_kind = answers_kind(asked, checked_text, language)
             names_said = not (
                 reads_sentences and self._says_no_name(asked, language, cited, articles)
             )

@@ -173,7 +173,10 @@ _NAME = r"[A-Z][\w.'’/-]*(?:\s+(?:[A-Z][\w.'’/-]*|de|van|bin|binti|al))*"
 LISTING = re.compile(
     rf"{_NAME}(?:,\s*{_NAME}){{2,}}|{_NAME},\s*{_NAME},?\s+(?:dan|and|serta)\s+{_NAME}"
 )
-RUNNER_UP_WITHIN = 2.5  # the second-best sentence follows the best when its score is this close
+# The runner-up (the next best sentence of the best one's article that holds an answer of the
+# kind asked, new to the question, when it asks for one: one that holds none adds nothing to
+# the answer) follows the best sentence when its score is this close ...
+RUNNER_UP_WITHIN = 2.5
 # ... and it holds this share of the question's words: one that holds next to none answers
 # something else ("sekawanan tujuh perampok" for "How many people watched Marlina ...?", 0.08;
 # on news-dev, no runner-up under 0.10 held the answer).
@@ -271,25 +274,30 @@ def points_back(sentence: str) -> bool:
     return bool(opens or {"tersebut", "itu"} & words)
 
 
-def compose_quote(question: str, quotes: list[Sentence], max_chars: int) -> tuple[str, list[str]]:
+def compose_quote(
+    question: str, quotes: list[Sentence], max_chars: int, runner_up_of_kind: bool = True
+) -> tuple[str, list[str]]:
     """The reply's text and the articles it cites. It opens with the best sentence (followed
     by the one before it when it opens with a pronoun standing for that one; after it when it
     was read after that one and that one scores within LEADS_WITHIN: that one may be the
-    answer); the runner-up of the same passage follows when the reader is nearly as sure of it
-    (RUNNER_UP_WITHIN) and it holds the question's words (RUNNER_UP_WORDS), and for a list
-    question, unless the best sentence lists names, every other sentence of that passage that
-    lists names or that the reader believes answers, while they fit `max_chars`."""
+    answer); the runner-up of the same passage (the next that holds an answer of the kind
+    asked, unless not `runner_up_of_kind`: the next) follows when the reader is nearly as sure
+    of it (RUNNER_UP_WITHIN) and it holds the question's words (RUNNER_UP_WORDS), and for a
+    list question, unless the best sentence lists names, every other sentence of that passage
+    that lists names or that the reader believes answers, while they fit `max_chars`."""
     if not quotes:
         return "", []
     best = quotes[0]
     picked = [best]
     same = [q for q in quotes[1:] if q.passage is best.passage]
-    close = same and best.score - same[0].score < RUNNER_UP_WITHIN
-    runner_up = same[:1] if close and same[0].words >= RUNNER_UP_WORDS else []
+    of_kind = runner_up_of_kind and expected_kind(question) is not None
+    first = next((q for q in same if q.new or not of_kind), None)
+    close = first and best.score - first.score < RUNNER_UP_WITHIN
+    runner_up = [first] if close and first.words >= RUNNER_UP_WORDS else []
     picked += runner_up
     if LIST_QUESTION.search(question) and not best.listing:
         # a sentence listing the names is the answer on its own
-        picked += [q for q in same[len(runner_up) :] if q.logit > 0 or q.listing]
+        picked += [q for q in same if q not in runner_up and (q.logit > 0 or q.listing)]
     before = [q for q in same if q.index == best.index - 1] if best.with_previous else []
     leads = bool(before) and best.score - before[0].score < LEADS_WITHIN
     numbers: list[int] = []

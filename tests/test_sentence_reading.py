@@ -184,11 +184,13 @@ def _passage(sentences, title=""):
     return RetrievedPassage(document, score=1.0, dense=1.0, lexical=1.0)
 
 
-def _read(sentences, scores, words=0.5):
+def _read(sentences, scores, words=0.5, new=False):
     """Sentences of one article as the reader left them: (index, logit), best first, each
-    holding `words` of the question's words."""
+    holding `words` of the question's words (and, when `new`, an answer of the kind asked)."""
     passage = _passage(sentences)
-    return [Sentence(passage, sentences, index, words, logit=logit) for index, logit in scores]
+    return [
+        Sentence(passage, sentences, index, words, new=new, logit=logit) for index, logit in scores
+    ]
 
 
 def test_a_sentence_that_points_back_is_quoted_first_then_the_one_before_it():
@@ -393,10 +395,31 @@ def test_a_runner_up_nearly_as_likely_follows_the_best_sentence():
         "Warga mengungsi ke masjid.",
     ]
     close = _read(sentences, [(2, 2.0), (1, 1.5), (0, -2.0)])
-    text, _ = compose_quote("Ke mana warga mengungsi?", close, 400)
+    text, _ = compose_quote("Apa yang terjadi pada warga?", close, 400)
     assert text == "Warga mengungsi ke masjid. Banjir merendam tiga desa."
     far = _read(sentences, [(2, 2.0), (1, -1.0)])
-    assert compose_quote("Ke mana warga mengungsi?", far, 400)[0] == "Warga mengungsi ke masjid."
+    assert compose_quote("Apa yang terjadi pada warga?", far, 400)[0] == sentences[2]
+
+
+def test_the_runner_up_of_a_who_question_is_the_next_sentence_naming_someone_new():
+    sentences = [
+        "Chatarina pernah menjadi kepala biro hukum KPK.",
+        "Muhadjir menekankan kegiatan itu masuk buku penilaian.",
+        "Staf Ahli bidang Regulasi, Chatarina Muliana, menjelaskan aturannya.",
+    ]
+    passage = _passage(sentences)
+    question = "Siapa staf ahli bidang regulasi itu?"
+    read = [
+        Sentence(passage, sentences, 0, 0.3, typed=True, new=True, logit=0.0),
+        Sentence(passage, sentences, 1, 0.3, logit=-0.2),  # names no one new: adds nothing
+        Sentence(passage, sentences, 2, 0.3, typed=True, new=True, logit=-1.0),
+    ]
+    text, _ = compose_quote(question, read, 400)
+    assert text == f"{sentences[0]} {sentences[2]}"
+    # the kind asked is looked for in the sentences the reader ranks first
+    assert compose_quote(question, read, 400, False)[0] == " ".join(sentences[:2])
+    # a question asking for no kind takes the next best sentence, whatever it holds
+    assert compose_quote("Apa kata Muhadjir?", read, 400)[0] == " ".join(sentences[:2])
 
 
 def test_a_runner_up_holding_next_to_none_of_the_questions_words_answers_something_else():
@@ -426,6 +449,6 @@ def test_a_list_question_gathers_the_sentences_that_answer_while_they_fit():
 
 def test_a_list_questions_runner_up_follows_even_when_the_reader_doubts_both():
     sentences = ["Rizieq berada di Kuala Lumpur.", "Bisa ke Petamburan atau Megamendung.", "Cerah."]
-    read = _read(sentences, [(0, -0.1), (1, -0.2), (2, -3.0)])
+    read = _read(sentences, [(0, -0.1), (1, -0.2), (2, -3.0)], new=True)
     text, _ = compose_quote("Ke mana saja tujuannya?", read, 400)
     assert text == "Rizieq berada di Kuala Lumpur. Bisa ke Petamburan atau Megamendung."
