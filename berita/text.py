@@ -285,9 +285,16 @@ def strip_links(text: str) -> str:
 
 
 def _drop_domain(match: re.Match[str]) -> str:
-    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir")."""
-    labels = match.group(1).casefold().split(".")
-    return match.group(0) if all(label in ABBREVIATIONS for label in labels) else " "
+    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir"). A
+    site's capitalised name in running text keeps its name without the suffix that makes it a
+    link: "dilansir Merdeka.com" -> "dilansir Merdeka", and "CNNIndonesia.com pun berusaha
+    ..." stays a sentence. A lower-case host, or one with a path or a port, goes whole."""
+    host = match.group(1)
+    if all(label in ABBREVIATIONS for label in host.casefold().split(".")):
+        return match.group(0)
+    name = host.split(".")[0]
+    named = match.group(0) == host and len(name) > 1 and name[0].isupper() and name.isalnum()
+    return name if named else " "
 
 
 def tidy(sentence: str) -> str:

@@ -29,7 +29,8 @@ def test_links_markdown_and_bare_domains_are_stripped():
         "judi-online.ru",
         "bola88.cn",
         "donasi-garut.ru/transfer",
-        "Kompas.com",
+        "kompas.com",
+        "Kompas.com/berita",
         "sub.domain.co.id/path?x=1",
         "185.220.101.4/harga",
         "10.0.0.7:8080/admin",
@@ -40,6 +41,12 @@ def test_links_markdown_and_bare_domains_are_stripped():
 def test_every_domain_like_token_and_ip_address_is_stripped(token):
     cleaned = clean_text(f"Informasi lebih lanjut ada di {token} mulai hari ini.")
     assert cleaned == "Informasi lebih lanjut ada di mulai hari ini."
+
+
+def test_a_sites_name_in_running_text_keeps_its_name_not_its_domain():
+    text = "CNNIndonesia.com pun berusaha memberi prediksi, dilansir Bitcoin.co.id."
+    assert clean_text(text) == "CNNIndonesia pun berusaha memberi prediksi, dilansir Bitcoin."
+    assert clean_text("Daftar di Hoki88.ru:8080 sekarang.") == "Daftar di sekarang."
 
 
 def test_abbreviations_numbers_and_file_names_are_not_domains():
