@@ -286,7 +286,9 @@ class Answerer:
                 # the kind asked is looked for in the sentences the reader ranks first, not
                 # in a later one quoted for holding it ("... Pashinyan Maret." is no answer
                 # to when Peskov replied)
-                checked_text, _ = compose_quote(asked, quotes, self.max_chars, False)
+                checked_text, _ = compose_quote(
+                    asked, quotes, self.max_chars, runner_up_of_kind=False
+                )
                 if quotes:
                     passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
             else:

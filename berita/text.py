@@ -276,7 +276,8 @@ def _bare_domain() -> re.Pattern[str]:
 
 
 def strip_links(text: str) -> str:
-    """The text without links: markdown links keep their words; tags, URLs and bare domains go."""
+    """The text without links: markdown links keep their words; tags, URLs and bare domains
+    go (a site's capitalised name in running text keeps its name: `_drop_domain`)."""
     text = _MARKDOWN_LINK.sub(r"\1", text)
     text = _HTML_TAG.sub(" ", text)
     text = _URL.sub(" ", text)
