@@ -292,7 +292,7 @@ def compose_quote(
     same = [q for q in quotes[1:] if q.passage is best.passage]
     of_kind = runner_up_of_kind and expected_kind(question) is not None
     first = next((q for q in same if q.new or not of_kind), None)
-    close = first and best.score - first.score < RUNNER_UP_WITHIN
+    close = first is not None and best.score - first.score < RUNNER_UP_WITHIN
     runner_up = [first] if close and first.words >= RUNNER_UP_WORDS else []
     picked += runner_up
     if LIST_QUESTION.search(question) and not best.listing:
