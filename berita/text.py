@@ -285,14 +285,22 @@ def strip_links(text: str) -> str:
     return _bare_domain().sub(_drop_domain, text)
 
 
+# An academic degree after a name ("M.Sc", "S.Si", "A.Md", "S.Ag"), whose last part is
+# also a country's top-level domain (.sc, .si, .md, .ag)
+_DEGREE = re.compile(r"[A-Z][a-z]?(?:\.[A-Z][a-zA-Z]{0,3})+")
+
+
 def _drop_domain(match: re.Match[str]) -> str:
-    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir"). A
-    site's capitalised name in running text keeps its name without the suffix that makes it a
-    link: "dilansir Merdeka.com" -> "dilansir Merdeka", and "CNNIndonesia.com pun berusaha
-    ..." stays a sentence. A lower-case host, or one with a path or a port, goes whole."""
+    """Drop a domain-like token, unless it is only abbreviations run together ("Dr.Ir") or a
+    degree ("Budi, M.Sc"). A site's capitalised name in running text keeps its name without
+    the suffix that makes it a link: "dilansir Merdeka.com" -> "dilansir Merdeka", and
+    "CNNIndonesia.com pun berusaha ..." stays a sentence. A lower-case host, or one with a
+    path or a port, goes whole."""
     host = match.group(1)
     if all(label in ABBREVIATIONS for label in host.casefold().split(".")):
         return match.group(0)
+    if match.group(0) == host and _DEGREE.fullmatch(host):
+        return host
     name = host.split(".")[0]
     named = match.group(0) == host and len(name) > 1 and name[0].isupper() and name.isalnum()
     return name if named else " "
