@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
@@ -41,6 +41,9 @@ from berita.vectorstore.passages import (
     span_text,
 )
 from berita.vectorstore.retrieve import HybridRetriever, RetrievedPassage, wants_latest
+
+if TYPE_CHECKING:
+    from berita.vectorstore.store import PassageStore
 
 T = TypeVar("T")
 NOT_FOUND = {
@@ -147,6 +150,34 @@ class _Span:
         return replace(self, first=min(self.first, other.first), last=max(self.last, other.last))
 
 
+class ArticlesRead:
+    """The stored articles one question reads: each fetched, split and tokenized once."""
+
+    def __init__(self, store: PassageStore) -> None:
+        self._store = store
+        self._passages: dict[str, list[Document]] = {}
+        self._sentences: dict[str, list[str]] = {}
+        self._tokens: dict[str, set[str]] = {}
+
+    def passages(self, doc_id: str) -> list[Document]:
+        """Every stored passage of the article, in its order."""
+        if doc_id not in self._passages:
+            self._passages[doc_id] = self._store.article_passages(doc_id)
+        return self._passages[doc_id]
+
+    def sentences(self, doc_id: str) -> list[str]:
+        """The article's sentences."""
+        if doc_id not in self._sentences:
+            self._sentences[doc_id] = article_sentences(self.passages(doc_id))
+        return self._sentences[doc_id]
+
+    def tokens(self, doc_id: str) -> set[str]:
+        """The lexical tokens of the article's sentences."""
+        if doc_id not in self._tokens:
+            self._tokens[doc_id] = set(tokenize(" ".join(self.sentences(doc_id))))
+        return self._tokens[doc_id]
+
+
 class PassageReader(Protocol):
     """What reads a question with passages: the probability that each answers it."""
 
@@ -239,7 +270,7 @@ class Answerer:
             asked = " ".join(without_lone_surrogates(standalone).split())
         query, read_as = asked, asked
         in_thread = follows if follows and not standalone else None
-        articles: dict[str, list[str]] = {}
+        articles = ArticlesRead(self.retriever.store)
         moves = in_thread is not None and self._moves_on(question, in_thread, articles)
         if in_thread and moves:  # "Kalau di Sumedang?": the earlier answer is another place's
             query = f"{in_thread.question} {question}"
@@ -264,7 +295,7 @@ class Answerer:
             thread_article = self._thread_article(None if moves else in_thread, articles)
             top = passages[0].document.metadata["doc_id"]
             if thread_article:
-                passages = self._article_first(thread_article, passages)
+                passages = self._article_first(thread_article, passages, articles)
             # a paragraph's passages are re-ranked by the reader first; a long article's
             # sentences are read straight from retrieval's order (re-ranking gains nothing there)
             elif self.reading and not self._reads_sentences(top, articles):
@@ -290,7 +321,9 @@ class Answerer:
                     asked, quotes, self.max_chars, runner_up_of_kind=False
                 )
                 if quotes:
-                    passages = self._article_first(doc_id_of(quotes[0]), passages, quotes[0].text)
+                    passages = self._article_first(
+                        doc_id_of(quotes[0]), passages, articles, quotes[0].text
+                    )
             else:
                 spans = self._score_spans(asked, query_vector, passages)
                 similarity = max((span.similarity for span in spans), default=None)
@@ -461,16 +494,16 @@ class Answerer:
         blended = self.retriever.embed_question(question) + thread.vector
         return blended / np.linalg.norm(blended)
 
-    def _moves_on(self, question: str, thread: Turn, articles: dict[str, list[str]]) -> bool:
+    def _moves_on(self, question: str, thread: Turn, articles: ArticlesRead) -> bool:
         """Whether a follow-up names something (a name, a number) that other articles say and
         its thread's article never does: "Kalau di Sumedang?" after an answer about Garut."""
         names = self._known_names(question)
         if not names or not thread.doc_id:
             return False
-        return not names <= self._article_tokens(thread.doc_id, articles)
+        return not names <= articles.tokens(thread.doc_id)
 
     def _says_no_name(
-        self, question: str, language: str, doc_ids: list[str], articles: dict[str, list[str]]
+        self, question: str, language: str, doc_ids: list[str], articles: ArticlesRead
     ) -> bool:
         """Whether the question names someone or something in two words or more (`full_names`)
         that stored articles say, and the quoted articles (`doc_ids`) say none of these names
@@ -481,7 +514,7 @@ class Answerer:
         if not names or not doc_ids:  # most questions: no article is tokenized
             return False
         index = self.retriever.store.lexical()
-        said = set().union(*(self._article_tokens(doc_id, articles) for doc_id in doc_ids))
+        said = set().union(*(articles.tokens(doc_id) for doc_id in doc_ids))
         known = False
         for name in names:
             words = [w for w in question_terms(name, language) if any(map(index.says, w))]
@@ -496,7 +529,7 @@ class Answerer:
         index = self.retriever.store.lexical()
         return set(filter(index.says, key_terms(question)))
 
-    def _thread_article(self, thread: Turn | None, articles: dict[str, list[str]]) -> str:
+    def _thread_article(self, thread: Turn | None, articles: ArticlesRead) -> str:
         """The article a follow-up is read in first: its thread's, when that one is read
         sentence by sentence ("" otherwise). The thread says which article the question is
         about, so the reader reads its sentences and the best other article's at once,
@@ -505,11 +538,12 @@ class Answerer:
             return ""
         return thread.doc_id
 
+    @staticmethod
     def _article_first(
-        self, doc_id: str, passages: list[RetrievedPassage], sentence: str = ""
+        doc_id: str, passages: list[RetrievedPassage], articles: ArticlesRead, sentence: str = ""
     ) -> list[RetrievedPassage]:
         """The passages with the article's best one first (the best that holds `sentence`,
-        when given: the one quoted), fetched when retrieval missed it."""
+        when given: the one quoted), taken from its stored ones when retrieval missed it."""
 
         def wanted(passage: RetrievedPassage) -> bool:
             document = passage.document
@@ -520,38 +554,27 @@ class Answerer:
         best = next(filter(wanted, passages), None)
         if best is None:
             stored = [
-                RetrievedPassage(document, 0.0, 0.0, 0.0)
-                for document in self.retriever.store.article_passages(doc_id)
+                RetrievedPassage(document, 0.0, 0.0, 0.0) for document in articles.passages(doc_id)
             ]
             best = next(filter(wanted, stored), None)
             if best is None:  # removed since
                 return passages
         return [best, *(p for p in passages if p is not best)]
 
-    def _article_tokens(self, doc_id: str, articles: dict[str, list[str]]) -> set[str]:
-        """The lexical tokens of an article's sentences."""
-        return set(tokenize(" ".join(self._article(doc_id, articles))))
-
-    def _article(self, doc_id: str, articles: dict[str, list[str]]) -> list[str]:
-        """An article's sentences, fetched once a question (`articles` keeps them)."""
-        if doc_id not in articles:
-            articles[doc_id] = article_sentences(self.retriever.store.article_passages(doc_id))
-        return articles[doc_id]
-
-    def _reads_sentences(self, doc_id: str, articles: dict[str, list[str]]) -> bool:
+    def _reads_sentences(self, doc_id: str, articles: ArticlesRead) -> bool:
         """Whether the reader reads sentences to quote when this article is the best: it reads
         them and the article is long (`reading.long_article`). A short one, a paragraph, is
         quoted as spans: there the passage is the answer, and its best spans quote more of it."""
         if not (self.reading and self.reading.sentences):
             return False
-        return article_length(self._article(doc_id, articles)) >= self.reading.long_article
+        return article_length(articles.sentences(doc_id)) >= self.reading.long_article
 
     def _read_sentences(
         self,
         question: str,
         language: str,
         passages: list[RetrievedPassage],
-        articles: dict[str, list[str]],
+        articles: ArticlesRead,
         read_as: str,
         thread: Turn | None = None,
     ) -> list[Sentence]:
@@ -575,7 +598,7 @@ class Answerer:
         for rank, (doc_id, passage) in enumerate(best_passages.items()):
             if rank == read_articles:
                 break
-            sentences = self._article(doc_id, articles)
+            sentences = articles.sentences(doc_id)
             for number, sentence in enumerate(sentences):
                 tokens = set(tokenize(sentence))
                 if number > 0 and points_back(sentence):  # "... kelompok itu": its context too
@@ -608,7 +631,7 @@ class Answerer:
         return sorted(read_ones, key=lambda s: -s.score)
 
     def _on_thread(
-        self, question: str, thread: Turn, doc_ids: set[str], articles: dict[str, list[str]]
+        self, question: str, thread: Turn, doc_ids: set[str], articles: ArticlesRead
     ) -> dict[str, float]:
         """How much each article is about the thread's subject: the (idf-weighted) share of
         the thread's question's words it holds (1 for the thread's own article), times the
@@ -618,7 +641,7 @@ class Answerer:
         names = self._known_names(question)
         on_thread = {}
         for doc_id in doc_ids:
-            tokens = self._article_tokens(doc_id, articles)
+            tokens = articles.tokens(doc_id)
             subject = 1.0 if doc_id == thread.doc_id else share(terms, tokens)
             on_thread[doc_id] = subject * (len(names & tokens) / len(names) if names else 1.0)
         return on_thread

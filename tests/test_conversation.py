@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from berita.answer.answerer import ArticlesRead
 from berita.answer.components import open_answerer, open_store
 from berita.answer.conversation import Threads, Turn, leans_on_thread
 from berita.ingest.config import IngestConfig
@@ -153,11 +154,13 @@ def test_a_follow_up_naming_a_place_its_article_never_says_leaves_that_article(f
 
 def test_a_name_no_article_says_leaves_the_threads_weight_as_it_is(floods):
     turn = floods.ask("Berapa rumah terendam banjir bandang di Garut?").turn()
+    articles = ArticlesRead(floods.retriever.store)
     weights = floods._on_thread(  # "Reuters" tells nothing about which article is meant
-        "Berapa korban tewasnya menurut Reuters?", turn, {"garut", "sumedang"}, {}
+        "Berapa korban tewasnya menurut Reuters?", turn, {"garut", "sumedang"}, articles
     )
     assert weights["garut"] == 1.0 and weights["sumedang"] < 1.0
-    assert floods._on_thread("Kalau di Sumedang?", turn, {"garut", "sumedang"}, {})["garut"] == 0
+    moved = floods._on_thread("Kalau di Sumedang?", turn, {"garut", "sumedang"}, articles)
+    assert moved["garut"] == 0
 
 
 def test_a_question_that_stands_alone_ignores_the_thread(floods):

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from langchain_core.documents import Document
 
-from berita.answer.answerer import NOT_FOUND
+from berita.answer.answerer import NOT_FOUND, ArticlesRead
 from berita.answer.components import open_answerer, open_store
 from berita.answer.sentences import (
     Sentence,
@@ -238,7 +238,8 @@ def test_a_sentence_with_an_answer_new_to_the_question_outranks_one_restating_it
     question = "Berapa lama perang Armenia dengan Azerbaijan pada 2020?"
     language = "id"
     passages = seed_answerer.retriever.retrieve(question, 5, language)
-    read = seed_answerer._read_sentences(question, language, passages, {}, question)
+    articles = ArticlesRead(seed_answerer.retriever.store)
+    read = seed_answerer._read_sentences(question, language, passages, articles, question)
     by_text = {sentence.text: sentence for sentence in read}
     answering = next(s for s in by_text.values() if "enam minggu" in s.text)
     assert answering.typed and answering.new  # "enam minggu": a duration the question does not say
