@@ -299,11 +299,12 @@ def _drop_domain(match: re.Match[str]) -> str:
     host = match.group(1)
     if all(label in ABBREVIATIONS for label in host.casefold().split(".")):
         return match.group(0)
-    if match.group(0) == host and _DEGREE.fullmatch(host):
+    if match.group(0) != host:  # with a path or a port: a link
+        return " "
+    if _DEGREE.fullmatch(host):
         return host
     name = host.split(".")[0]
-    named = match.group(0) == host and len(name) > 1 and name[0].isupper() and name.isalnum()
-    return name if named else " "
+    return name if len(name) > 1 and name[0].isupper() and name.isalnum() else " "
 
 
 def tidy(sentence: str) -> str:
