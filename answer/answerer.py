@@ -157,6 +157,7 @@ class ArticlesRead:
         self._store = store
         self._passages: dict[str, list[Document]] = {}
         self._sentences: dict[str, list[str]] = {}
+        self._sentence_tokens: dict[str, list[set[str]]] = {}
         self._tokens: dict[str, set[str]] = {}
 
     def passages(self, doc_id: str) -> list[Document]:
@@ -171,10 +172,17 @@ class ArticlesRead:
             self._sentences[doc_id] = article_sentences(self.passages(doc_id))
         return self._sentences[doc_id]
 
+    def sentence_tokens(self, doc_id: str) -> list[set[str]]:
+        """The lexical tokens of each of the article's sentences."""
+        if doc_id not in self._sentence_tokens:
+            sentences = self.sentences(doc_id)
+            self._sentence_tokens[doc_id] = [set(tokenize(s)) for s in sentences]
+        return self._sentence_tokens[doc_id]
+
     def tokens(self, doc_id: str) -> set[str]:
-        """The lexical tokens of the article's sentences."""
+        """The lexical tokens of the article's sentences, all together."""
         if doc_id not in self._tokens:
-            self._tokens[doc_id] = set(tokenize(" ".join(self.sentences(doc_id))))
+            self._tokens[doc_id] = set().union(*self.sentence_tokens(doc_id))
         return self._tokens[doc_id]
 
 
@@ -599,10 +607,11 @@ class Answerer:
             if rank == read_articles:
                 break
             sentences = articles.sentences(doc_id)
+            sentence_tokens = articles.sentence_tokens(doc_id)
             for number, sentence in enumerate(sentences):
-                tokens = set(tokenize(sentence))
+                tokens = sentence_tokens[number]
                 if number > 0 and points_back(sentence):  # "... kelompok itu": its context too
-                    tokens |= set(tokenize(sentences[number - 1]))
+                    tokens = tokens | sentence_tokens[number - 1]
                 words = share(terms, tokens)
                 typed = bool(expected and expected.search(sentence))
                 new = bool(expected) and kind_asked.answered_by(sentence)
